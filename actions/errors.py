@@ -1,0 +1,54 @@
+"""Error types shared by every layer, and the lazy-import helper.
+
+`InputError` means the user gave something unusable (exit code 2, nothing was
+sent to a screen); `ModelOutputError` means the model answered nothing usable
+(exit code 1). Both carry a one-line message meant to be shown as is.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+class ScreenpilotError(Exception):
+    """Base class of every error the toolkit reports to a user."""
+
+    exit_code = 1
+
+
+class InputError(ScreenpilotError):
+    """Bad input from the user: a file, an argument, a device that is not there."""
+
+    exit_code = 2
+
+
+class MissingDependency(InputError):
+    """An optional extra is not installed."""
+
+
+class ModelOutputError(ScreenpilotError):
+    """The model answered, but nothing usable could be read from the answer."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, raw: str = "") -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+def require(module: str, extra: str, *, package: str | None = None) -> ModuleType:
+    """Import `module` or raise a one-line error naming the extra that provides it.
+
+    Args:
+        module: the module to import, e.g. ``"mss"``.
+        extra: the screenpilot extra that installs it, e.g. ``"desktop"``.
+        package: the PyPI name when it differs from the module name.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        name = package or module.split(".")[0]
+        raise MissingDependency(
+            f"{name} is not installed ({exc}); install it with: pip install 'screenpilot[{extra}]'"
+        ) from exc

@@ -1,0 +1,1 @@
+"""The `agent` command line. Each `cmd_*.py` module registers its commands."""

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up screenpilot on a fresh Debian/Ubuntu machine: system packages, a virtual
+# environment in .venv, and the Python packages pinned in scripts/constraints.txt.
+#
+#   scripts/setup.sh          desktop + OCR: enough for the demo task
+#   scripts/setup.sh --test   everything the test suite needs (CPU torch, transformers, adb, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-}
+apt_pkgs=(xvfb xdotool xclip x11-utils zenity python3-venv python3-tk fonts-dejavu-core)
+if [ "$mode" = "--test" ]; then
+  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11)
+fi
+
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/constraints.txt)
+if [ "$mode" = "--test" ]; then
+  # The CPU build of torch first, so that nothing later pulls a multi-GB CUDA build.
+  "${pip[@]}" torch==2.13.0
+  "${pip[@]}" -e '.[desktop,android,serve,ocr,test]' transformers
+else
+  "${pip[@]}" -e '.[desktop,ocr]'
+fi
+echo "setup: ready (.venv)" >&2

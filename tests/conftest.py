@@ -1,0 +1,44 @@
+"""Shared test configuration.
+
+Fixtures live in tests/fixtures/ (one module per real peer: a virtual display
+with real apps, an adb server speaking the real protocol, a tiny Qwen2.5-VL
+checkpoint). In CI (SCREENPILOT_CI=1) a skipped test fails the run: a missing
+system dependency must never turn into a green build that tested nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.display",
+    "tests.fixtures.adb_server",
+    "tests.fixtures.tiny_qwen",
+]
+
+IN_CI = bool(os.environ.get("SCREENPILOT_CI"))
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip the test when `condition` is false; in CI, fail it instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI is missing a dependency: {reason}")
+    pytest.skip(reason)
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nCI: {len(_skipped)} test(s) were skipped; failing the run: {_skipped[:5]}")
