@@ -213,14 +213,35 @@ class OpenApp(_Action):
 
 
 Action = Annotated[
-    Click | Move | Drag | Scroll | Type | Key | Wait | Terminate | Swipe | LongPress
-    | SystemButton | OpenApp,
+    Click
+    | Move
+    | Drag
+    | Scroll
+    | Type
+    | Key
+    | Wait
+    | Terminate
+    | Swipe
+    | LongPress
+    | SystemButton
+    | OpenApp,
     Field(discriminator="type"),
 ]
 """Any action; pydantic picks the class by its ``type`` tag."""
 
 ACTION_TYPES: tuple[type[_Action], ...] = (
-    Click, Move, Drag, Scroll, Type, Key, Wait, Terminate, Swipe, LongPress, SystemButton, OpenApp,
+    Click,
+    Move,
+    Drag,
+    Scroll,
+    Type,
+    Key,
+    Wait,
+    Terminate,
+    Swipe,
+    LongPress,
+    SystemButton,
+    OpenApp,
 )
 
 _ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

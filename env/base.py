@@ -64,8 +64,12 @@ class ScreenGeometry(BaseModel):
     ) -> CoordinateFrame:
         """The coordinate frame of a screenshot of this geometry fed to a model."""
         return CoordinateFrame.for_image(
-            self.size, family, min_pixels=min_pixels, max_pixels=max_pixels,
-            scale=self.scale, offset=self.offset,
+            self.size,
+            family,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            scale=self.scale,
+            offset=self.offset,
         )
 
 

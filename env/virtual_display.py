@@ -56,7 +56,10 @@ class VirtualDisplay:
         pvd = require("pyvirtualdisplay", "desktop", package="PyVirtualDisplay")
         self._previous = os.environ.get("DISPLAY")
         self._display = pvd.Display(
-            backend="xvfb", visible=False, size=self.size, color_depth=self.depth,
+            backend="xvfb",
+            visible=False,
+            size=self.size,
+            color_depth=self.depth,
             manage_global_env=False,
         )
         self._display.start()
