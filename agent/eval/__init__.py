@@ -1,0 +1,1 @@
+"""Benchmark evaluation: ScreenSpot datasets, official metrics, resumable runs, reports."""
