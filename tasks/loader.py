@@ -1,0 +1,265 @@
+"""Load a task file: safe YAML, ${VAR} expansion, validation, errors as `file:line: field: ...`.
+
+PyYAML's `safe_load` forgets where values came from, so the file is composed
+into nodes with `yaml.SafeLoader` (marks kept), constructed from those nodes,
+and every pydantic error location is walked back through the node tree to a
+line. Everything is checked before anything runs: the schema, the cross-field
+rules of `tasks.schema.semantic_errors`, environment variables, and the files
+a ``launch`` step names (relative paths are relative to the task file).
+
+Values that came from ``${VAR}`` are secrets: the loaded task lists them so
+that trajectories, reports and logs can replace them with ``***``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from actions.errors import InputError
+from tasks.schema import Loc, Task, semantic_errors
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
+_SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".pl", ".rb", ".js", ".jar", ".tcl", ".lua")
+PYTHON_NAMES = ("python", "python3", sys.executable)
+
+
+class TaskFileError(InputError):
+    """A task file problem, shown as ``file:line: field: problem`` (exit code 2)."""
+
+    def __init__(self, path: str | Path, line: int | None, field: str, problem: str) -> None:
+        self.path, self.line, self.field, self.problem = str(path), line, field, problem
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {field + ': ' if field else ''}{problem}")
+
+
+class LoadedTask(BaseModel):
+    """A validated task with what the runner needs besides the schema."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: Task
+    path: Path
+    base_dir: Path
+    secrets: frozenset[str] = frozenset()
+    step_lines: tuple[int, ...] = ()
+
+    def with_task(self, task: Task) -> LoadedTask:
+        """The same file with an overridden task (CLI flags), re-checked."""
+        errors = semantic_errors(task)
+        if errors:
+            loc, problem = errors[0]
+            raise TaskFileError(self.path, None, format_loc(loc), problem)
+        return self.model_copy(update={"task": task})
+
+
+def format_loc(loc: Loc) -> str:
+    """``('steps', 2, 'click', 'x')`` -> ``steps[2].click.x``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# -- YAML with lines -------------------------------------------------------------------
+class _Lines:
+    """Line numbers (1-based) of every node, keyed by its location in the document."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.value_line: dict[Loc, int] = {}
+        self.key_line: dict[Loc, int] = {}
+
+    def index(self, node: yaml.Node, loc: Loc = ()) -> None:
+        self.value_line[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    raise TaskFileError(
+                        self.path,
+                        key_node.start_mark.line + 1,
+                        format_loc((*loc, key)),
+                        "duplicate key",
+                    )
+                seen.add(key)
+                self.key_line[(*loc, key)] = key_node.start_mark.line + 1
+                self.index(value_node, (*loc, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.index(item, (*loc, i))
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of the deepest node on `loc` (an unknown key points at itself)."""
+        for end in range(len(loc), -1, -1):
+            sub = tuple(loc[:end])
+            if sub in self.key_line and end == len(loc):
+                return self.key_line[sub]
+            if sub in self.value_line:
+                return self.value_line[sub]
+        return None
+
+
+def _compose(text: str, path: str) -> tuple[Any, _Lines]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise TaskFileError(path, line, "yaml", problem or "syntax error") from None
+    except yaml.YAMLError as exc:
+        raise TaskFileError(path, None, "yaml", str(exc).splitlines()[0]) from None
+    finally:
+        loader.dispose()
+    lines = _Lines(path)
+    if node is not None:
+        lines.index(node)
+    return data, lines
+
+
+# -- ${VAR} ----------------------------------------------------------------------------
+def expand_vars(
+    data: Any, lines: _Lines, environ: dict[str, str] | os._Environ[str], loc: Loc = ()
+) -> tuple[Any, set[str]]:
+    """Replace ``${NAME}`` in every string with the environment's value; ``$$`` is a ``$``.
+
+    Returns:
+        The expanded data and the set of substituted values (the secrets).
+    """
+    secrets: set[str] = set()
+    if isinstance(data, str):
+
+        def sub(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name = match.group(1)
+            if name is None:
+                raise TaskFileError(
+                    lines.path,
+                    lines.line_of(loc),
+                    format_loc(loc),
+                    f"bad variable reference {match.group(0)!r}: write ${{NAME}}, or $$ for a $",
+                )
+            if name not in environ:
+                raise TaskFileError(
+                    lines.path,
+                    lines.line_of(loc),
+                    format_loc(loc),
+                    f"environment variable {name} is not set",
+                )
+            value = environ[name]
+            if value:
+                secrets.add(value)
+            return value
+
+        return _VAR.sub(sub, data), secrets
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        for key, value in data.items():
+            out[key], found = expand_vars(value, lines, environ, (*loc, str(key)))
+            secrets |= found
+        return out, secrets
+    if isinstance(data, list):
+        items = []
+        for i, value in enumerate(data):
+            item, found = expand_vars(value, lines, environ, (*loc, i))
+            items.append(item)
+            secrets |= found
+        return items, secrets
+    return data, secrets
+
+
+# -- loading ---------------------------------------------------------------------------
+def _validation_error(exc: ValidationError, lines: _Lines, secrets: set[str]) -> TaskFileError:
+    err = exc.errors()[0]
+    loc: Loc = tuple(p for p in err.get("loc", ()) if not str(p).startswith("function-"))
+    message = str(err.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if err.get("type") == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}" if loc else "unknown key"
+    elif err.get("type") == "missing":
+        message = "required key is missing"
+    inp = err.get("input")
+    if err.get("type") not in ("missing", "extra_forbidden") and isinstance(inp, (int, float, str)):
+        shown = inp if not isinstance(inp, str) or len(inp) < 40 else inp[:37] + "..."
+        if str(shown) not in message:
+            message += f" (got {shown!r})"
+    more = exc.error_count() - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return TaskFileError(lines.path, lines.line_of(loc), format_loc(loc), message)
+
+
+def _check_launch_files(task: Task, base_dir: Path, lines: _Lines) -> None:
+    """A launch step's program and scripts must exist before anything runs."""
+    if task.platform != "desktop":
+        return
+    for i, step in enumerate(task.steps):
+        if step.launch is None:
+            continue
+        loc: Loc = ("steps", i, "launch")
+        program = step.launch[0]
+        if program not in PYTHON_NAMES and "/" not in program and shutil.which(program) is None:
+            raise TaskFileError(
+                lines.path, lines.line_of(loc), format_loc(loc), f"program {program!r} not found"
+            )
+        for index, arg in enumerate(step.launch):
+            names_file = ("/" in arg and index == 0) or (
+                not arg.startswith("-") and arg.lower().endswith(_SCRIPT_SUFFIXES)
+            )
+            if names_file and not (base_dir / os.path.expanduser(arg)).exists():
+                raise TaskFileError(
+                    lines.path,
+                    lines.line_of(loc),
+                    format_loc(loc),
+                    f"file not found: {arg} (relative paths are relative to the task file)",
+                )
+
+
+def load_task(
+    path: str | Path, *, environ: dict[str, str] | os._Environ[str] | None = None
+) -> LoadedTask:
+    """Read, expand and validate a task file; raise `TaskFileError` on the first problem."""
+    file = Path(path)
+    shown = str(path)
+    if not file.exists():
+        raise TaskFileError(shown, None, "", "task file not found")
+    if not file.is_file():
+        raise TaskFileError(shown, None, "", "not a file")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskFileError(shown, None, "", f"cannot read: {exc}") from None
+    data, lines = _compose(text, shown)
+    if not isinstance(data, dict):
+        raise TaskFileError(
+            shown, lines.line_of(()) or 1, "", "a task file is a mapping with name, env, steps/goal"
+        )
+    data, secrets = expand_vars(data, lines, os.environ if environ is None else environ)
+    try:
+        task = Task.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, lines, secrets) from None
+    errors = semantic_errors(task)
+    if errors:
+        loc, problem = errors[0]
+        raise TaskFileError(shown, lines.line_of(loc), format_loc(loc), problem)
+    base_dir = file.resolve().parent
+    _check_launch_files(task, base_dir, lines)
+    step_lines = tuple(lines.line_of(("steps", i)) or 0 for i in range(len(task.steps)))
+    return LoadedTask(
+        task=task, path=file, base_dir=base_dir, secrets=frozenset(secrets), step_lines=step_lines
+    )

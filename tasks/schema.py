@@ -1,0 +1,357 @@
+"""The task-file schema: what ``agent run TASK.yaml`` accepts, as pydantic models.
+
+A task names one environment, a model, and either a goal (the model plans
+every action), a list of scripted steps, or both (steps first, then the goal).
+Each step is a mapping with exactly one verb::
+
+    - click: "the Save button"      # grounded by the model
+    - click: {x: 320, y: 40}        # screenshot pixels
+    - type: "Groceries ${NOTE}"     # ${VAR}: from the environment, a secret
+    - key: ctrl+s
+    - wait_for: "Saved"             # text search (OCR), with a timeout
+
+Shorthands (a bare string for a target, a number for a scroll amount) are
+widened to their full form before validation, so an error always names a real
+field. Checks that span several fields and would otherwise be found only while
+running (a goal for the ocr backend, a phone-only verb on a desktop) live in
+`semantic_errors`, which the loader reports with file and line like any other.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from actions.keys import KeyNameError, parse_combo
+
+Coordinate = Annotated[float, Field(ge=0, le=100_000)]
+Loc = tuple[str | int, ...]
+
+VERBS = (
+    "launch",
+    "click",
+    "double_click",
+    "right_click",
+    "long_press",
+    "type",
+    "key",
+    "scroll",
+    "swipe",
+    "wait",
+    "wait_for",
+    "assert",
+    "goal",
+)
+DESKTOP_ONLY = ("double_click", "right_click")
+ANDROID_ONLY = ("long_press", "swipe")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# -- environment and model -------------------------------------------------------------
+class DesktopSection(_Strict):
+    """A desktop screen: a monitor of the current X display, or a virtual one."""
+
+    monitor: Literal["primary", "all"] | Annotated[int, Field(ge=0, le=16)] = "primary"
+    virtual_display: str | None = Field(
+        None, description="WIDTHxHEIGHT: run on a fresh Xvfb display of this size"
+    )
+
+    @field_validator("virtual_display")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from env.virtual_display import parse_size
+
+        try:
+            width, height = parse_size(str(value))
+        except Exception as exc:  # InputError carries the one-line message
+            raise ValueError(str(exc)) from None
+        return f"{width}x{height}"
+
+
+class AndroidSection(_Strict):
+    """A phone or emulator reached through an adb server."""
+
+    serial: str | None = Field(None, description="device serial; None = the only device")
+    adb_host: str = "127.0.0.1"
+    adb_port: Annotated[int, Field(ge=1, le=65535)] = 5037
+
+
+class EnvSection(_Strict):
+    """Exactly one of desktop / android."""
+
+    desktop: DesktopSection | None = None
+    android: AndroidSection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_defaults(cls, data: Any) -> Any:
+        # `desktop:` with nothing after it is YAML null: it still selects the desktop
+        if isinstance(data, dict):
+            return {
+                k: ({} if v is None and k in ("desktop", "android") else v) for k, v in data.items()
+            }
+        if isinstance(data, str) and data in ("desktop", "android"):
+            return {data: {}}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EnvSection:
+        if (self.desktop is None) == (self.android is None):
+            raise ValueError("give exactly one of desktop or android")
+        return self
+
+    @property
+    def platform(self) -> Literal["desktop", "android"]:
+        return "desktop" if self.desktop is not None else "android"
+
+
+class ModelSection(_Strict):
+    """Which model grounds targets and plans goals (maps onto agent.models.spec.ModelSpec)."""
+
+    backend: Literal["qwen", "openai", "ocr"] = "ocr"
+    model: str | None = Field(None, description="checkpoint id or folder, or the served model name")
+    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. vLLM")
+    api_key: str | None = Field(None, description="use ${VAR}: it is then kept out of logs")
+    family: str | None = Field(None, description="coordinate convention, e.g. qwen2.5-vl")
+    min_pixels: Annotated[int, Field(gt=0)] | None = None
+    max_pixels: Annotated[int, Field(gt=0)] | None = None
+    device: str | None = None
+    dtype: str | None = None
+    max_new_tokens: Annotated[int, Field(gt=0, le=8192)] | None = None
+
+    @model_validator(mode="after")
+    def _pixels(self) -> ModelSection:
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise ValueError("min_pixels is larger than max_pixels")
+        return self
+
+
+# -- steps -----------------------------------------------------------------------------
+def _target_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"target": value}
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return {"x": value[0], "y": value[1]}
+    return value
+
+
+class PointTarget(_Strict):
+    """Where to act: a description the model grounds, or absolute screenshot pixels."""
+
+    target: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    x: Coordinate | None = None
+    y: Coordinate | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _target_shorthand(value)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PointTarget:
+        has_xy = self.x is not None or self.y is not None
+        if self.target is not None and has_xy:
+            raise ValueError("give either a target description or x and y, not both")
+        if self.target is None and (self.x is None or self.y is None):
+            raise ValueError("give a target description, or both x and y")
+        return self
+
+    def describe(self) -> str:
+        return repr(self.target) if self.target is not None else f"({self.x:g}, {self.y:g})"
+
+
+class ScrollArgs(_Strict):
+    """Turn the wheel `amount` clicks (positive = up), over a target or at x, y."""
+
+    target: Annotated[str, Field(min_length=1)] | None = None
+    x: Coordinate | None = None
+    y: Coordinate | None = None
+    amount: Annotated[int, Field(ge=-200, le=200)]
+    axis: Literal["vertical", "horizontal"] = "vertical"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return (
+            {"amount": value} if isinstance(value, int) and not isinstance(value, bool) else value
+        )
+
+    @model_validator(mode="after")
+    def _check(self) -> ScrollArgs:
+        if self.amount == 0:
+            raise ValueError("scroll amount must not be 0")
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y, or neither")
+        if self.target is not None and self.x is not None:
+            raise ValueError("give either a target or x and y, not both")
+        return self
+
+
+class SwipeArgs(_Strict):
+    """Slide a finger from (x, y) to (to_x, to_y), in screenshot pixels."""
+
+    x: Coordinate
+    y: Coordinate
+    to_x: Coordinate
+    to_y: Coordinate
+    duration: Annotated[float, Field(ge=0.01, le=60)] = 0.3
+
+
+class TextArgs(_Strict):
+    """Text to look for on screen (OCR), and how long to wait for it."""
+
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    timeout: Annotated[float, Field(ge=0, le=3600)] = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+
+class GoalArgs(_Strict):
+    """A sub-goal handed to the model loop, with its own step budget."""
+
+    goal: Annotated[str, Field(min_length=1, max_length=20_000)]
+    max_steps: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"goal": value} if isinstance(value, str) else value
+
+
+class Step(_Strict):
+    """One scripted step: a mapping with exactly one verb."""
+
+    launch: Annotated[list[str], Field(min_length=1)] | None = None
+    click: PointTarget | None = None
+    double_click: PointTarget | None = None
+    right_click: PointTarget | None = None
+    long_press: PointTarget | None = None
+    type: Annotated[str, Field(min_length=1, max_length=20_000)] | None = None
+    key: Annotated[list[str], Field(min_length=1, max_length=8)] | None = None
+    scroll: ScrollArgs | None = None
+    swipe: SwipeArgs | None = None
+    wait: Annotated[float, Field(ge=0, le=3600)] | None = None
+    wait_for: TextArgs | None = None
+    assert_: TextArgs | None = Field(None, alias="assert")
+    goal: GoalArgs | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_verb(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(f"a step is a mapping such as {{click: 'Save'}}, got {data!r}")
+        unknown = [k for k in data if k not in VERBS]
+        if unknown:
+            raise ValueError(f"unknown step {unknown[0]!r} (steps: {', '.join(VERBS)})")
+        if len(data) != 1:
+            verbs = " and ".join(repr(k) for k in data) or "nothing"
+            raise ValueError(f"a step has exactly one verb, got {verbs}")
+        return data
+
+    @field_validator("launch", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot split command line: {exc}") from None
+        return value
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _combo(cls, value: Any) -> Any:
+        if not isinstance(value, (str, list)):
+            raise ValueError("key is a combo such as ctrl+s or a list of key names")
+        try:
+            return parse_combo(value)
+        except KeyNameError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("click", "double_click", "right_click", "long_press", mode="before")
+    @classmethod
+    def _widen(cls, value: Any) -> Any:
+        return _target_shorthand(value)
+
+    @property
+    def verb(self) -> str:
+        """The step's verb as written in the file (``assert``, not ``assert_``)."""
+        for name in VERBS:
+            if getattr(self, "assert_" if name == "assert" else name) is not None:
+                return name
+        raise AssertionError("validated steps always have a verb")  # pragma: no cover
+
+    @property
+    def argument(self) -> Any:
+        return getattr(self, "assert_" if self.verb == "assert" else self.verb)
+
+
+# -- the task --------------------------------------------------------------------------
+class Task(_Strict):
+    """A whole task file."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w .,@+-]+$")]
+    description: str | None = None
+    env: EnvSection
+    model: ModelSection = Field(default_factory=ModelSection)
+    goal: Annotated[str, Field(min_length=1, max_length=20_000)] | None = None
+    steps: list[Step] = Field(default_factory=list)
+    max_steps: Annotated[int, Field(ge=1, le=1000)] = 30
+    timeout: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    confirm: Literal["never", "risky", "always"] = "risky"
+    settle: Annotated[float, Field(ge=0, le=60)] = Field(
+        1.0, description="after each action, wait up to this long for the screen to settle"
+    )
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Task:
+        if self.goal is None and not self.steps:
+            raise ValueError("give a goal, steps, or both")
+        return self
+
+    @property
+    def platform(self) -> Literal["desktop", "android"]:
+        return self.env.platform
+
+    @property
+    def needs_planner(self) -> bool:
+        """Whether the model must plan actions (a goal, or a goal step)."""
+        return self.goal is not None or any(s.goal is not None for s in self.steps)
+
+
+def semantic_errors(task: Task) -> list[tuple[Loc, str]]:
+    """Problems that pass the field types but could only fail later, at run time."""
+    errors: list[tuple[Loc, str]] = []
+    if task.model.backend == "ocr":
+        if task.goal is not None:
+            errors.append((("goal",), _OCR_PLAN))
+        for i, step in enumerate(task.steps):
+            if step.goal is not None:
+                errors.append((("steps", i, "goal"), _OCR_PLAN))
+    if task.model.backend == "openai" and not task.model.base_url:
+        errors.append((("model", "base_url"), "the openai backend needs a base_url"))
+    if task.model.backend in ("qwen", "openai") and not task.model.model:
+        errors.append((("model", "model"), f"the {task.model.backend} backend needs a model"))
+    wrong = ANDROID_ONLY if task.platform == "desktop" else DESKTOP_ONLY
+    for i, step in enumerate(task.steps):
+        if step.verb in wrong:
+            errors.append(
+                ((("steps", i, step.verb)), f"{step.verb} is not available on {task.platform}")
+            )
+    return errors
+
+
+_OCR_PLAN = (
+    "the ocr backend cannot plan towards a goal (it only finds text): "
+    "use model.backend qwen or openai, or scripted steps"
+)
