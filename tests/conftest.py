@@ -9,6 +9,7 @@ system dependency must never turn into a green build that tested nothing.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,10 @@ pytest_plugins = [
 ]
 
 IN_CI = bool(os.environ.get("SCREENPILOT_CI"))
+
+# A real official ScreenSpot-Pro result file (Qwen2-VL, 1581 samples), copied from
+# ../shared/data so that a clean clone tests against it wherever it is checked out.
+REAL_RESULTS = Path(__file__).parent / "data" / "screenspot_pro" / "qwen2vl_results.json"
 
 
 def need(condition: bool, reason: str) -> None:

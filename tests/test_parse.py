@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,10 +12,8 @@ from hypothesis import strategies as st
 from actions.frames import CoordinateFrame, ModelFamily
 from actions.parse import parse_answer
 from actions.types import Click, Drag, Key, LongPress, OpenApp, Scroll, Swipe, SystemButton, Type
+from tests.conftest import REAL_RESULTS
 
-REAL_RESULTS = (
-    Path(__file__).resolve().parents[2] / "shared/data/screenspot_pro/qwen2vl_results.json"
-)
 FRAME = CoordinateFrame.for_image((1920, 1080))  # model size 1932x1092
 CALL = '<tool_call>\n{{"name": "computer_use", "arguments": {args}}}\n</tool_call>'
 
