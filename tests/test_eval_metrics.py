@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +14,13 @@ from agent.eval.metrics import (
     judge_point,
     seeclick_split_table,
 )
+from tests.conftest import REAL_RESULTS
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/screenspot_pro/qwen2vl_results.json"
-if not REAL.exists():  # the checkout may sit elsewhere than /work/main
-    REAL = Path("/work/shared/data/screenspot_pro/qwen2vl_results.json")
+REAL = REAL_RESULTS
 
 
 @pytest.fixture(scope="module")
 def stored() -> dict:
-    if not REAL.exists():
-        pytest.skip(f"real result file not found at {REAL}")
     return json.loads(REAL.read_text())
 
 
