@@ -211,12 +211,20 @@ def _check_launch_files(task: Task, base_dir: Path, lines: _Lines) -> None:
         if step.launch is None:
             continue
         loc: Loc = ("steps", i, "launch")
-        program = step.launch[0]
+        try:
+            argv = step.launch_argv()
+        except ValueError as exc:
+            raise TaskFileError(
+                lines.path, lines.line_of(loc), format_loc(loc), f"cannot split command: {exc}"
+            ) from None
+        if not argv:
+            raise TaskFileError(lines.path, lines.line_of(loc), format_loc(loc), "empty command")
+        program = argv[0]
         if program not in PYTHON_NAMES and "/" not in program and shutil.which(program) is None:
             raise TaskFileError(
                 lines.path, lines.line_of(loc), format_loc(loc), f"program {program!r} not found"
             )
-        for index, arg in enumerate(step.launch):
+        for index, arg in enumerate(argv):
             names_file = ("/" in arg and index == 0) or (
                 not arg.startswith("-") and arg.lower().endswith(_SCRIPT_SUFFIXES)
             )

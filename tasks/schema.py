@@ -261,12 +261,14 @@ class Step(_Strict):
     @field_validator("launch", mode="before")
     @classmethod
     def _argv(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return shlex.split(value)
-            except ValueError as exc:
-                raise ValueError(f"cannot split command line: {exc}") from None
-        return value
+        # a string stays whole here: on a phone it is an app label, which may have spaces
+        return [value] if isinstance(value, str) else value
+
+    def launch_argv(self) -> list[str]:
+        """A desktop launch as argv: a string is split as a shell would (no shell runs)."""
+        if self.launch is None:
+            return []
+        return shlex.split(self.launch[0]) if len(self.launch) == 1 else list(self.launch)
 
     @field_validator("key", mode="before")
     @classmethod

@@ -1,0 +1,161 @@
+"""report.html: a self-contained page showing every step of a run.
+
+Each step shows the screenshot it looked at with what was done drawn over it
+(an SVG layer in the screenshot's own pixel space, so markers stay in place
+at any zoom): a ring with a magenta centre where a click, tap or press went,
+a line with an arrowhead for a swipe or drag, the grounded box as a dashed
+rectangle. Beside it: the instruction, the model's raw answer, the parsed
+action, the frames and the timings. Screenshots are embedded as base64, so
+the page can be mailed or attached to a bug report as a single file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from pydantic import BaseModel
+
+from actions.errors import InputError
+from agent.trajectory import RunFolder, StepRecord, read_run
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "run_report.html.j2"
+MARKER_COLOR = "#ff00ff"
+
+
+class Marker(BaseModel):
+    """One shape to draw over a screenshot, in its pixels."""
+
+    kind: str  # point | line | box
+    x: float = 0
+    y: float = 0
+    x2: float = 0
+    y2: float = 0
+    label: str = ""
+
+
+def step_markers(step: StepRecord) -> list[Marker]:
+    """What to draw for a step: the grounded box, then the action's points."""
+    markers: list[Marker] = []
+    if step.model is not None and step.model.box is not None:
+        x1, y1, x2, y2 = step.model.box
+        markers.append(Marker(kind="box", x=x1, y=y1, x2=x2, y2=y2))
+    action = step.action or {}
+    kind = action.get("type")
+    if kind in ("swipe", "drag") and action.get("to_x") is not None:
+        if action.get("x") is not None:
+            markers.append(
+                Marker(
+                    kind="line",
+                    x=action["x"],
+                    y=action["y"],
+                    x2=action["to_x"],
+                    y2=action["to_y"],
+                    label=kind,
+                )
+            )
+        else:
+            markers.append(Marker(kind="point", x=action["to_x"], y=action["to_y"], label=kind))
+    elif action.get("x") is not None and action.get("y") is not None:
+        label = {"click": _click_label(action), "scroll": _scroll_label(action)}.get(kind, kind)
+        markers.append(Marker(kind="point", x=action["x"], y=action["y"], label=label or ""))
+    elif kind is None and step.model is not None and step.model.box is not None:
+        x1, y1, x2, y2 = step.model.box  # wait_for / assert: where the text was found
+        markers.append(Marker(kind="point", x=(x1 + x2) / 2, y=(y1 + y2) / 2, label="found"))
+    return markers
+
+
+def _click_label(action: dict[str, Any]) -> str:
+    count = int(action.get("count") or 1)
+    button = action.get("button", "left")
+    text = {1: "click", 2: "double-click", 3: "triple-click"}.get(count, "click")
+    return text if button == "left" else f"{button} {text}"
+
+
+def _scroll_label(action: dict[str, Any]) -> str:
+    amount = int(action.get("amount") or 0)
+    return f"scroll {'up' if amount > 0 else 'down'} {abs(amount)}"
+
+
+def _data_uri(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _image_size(step: StepRecord) -> tuple[int, int] | None:
+    if step.geometry:
+        return int(step.geometry["width"]), int(step.geometry["height"])
+    if step.model is not None and step.model.image_size:
+        return step.model.image_size
+    return None
+
+
+def _describe_action(action: dict[str, Any] | None) -> str:
+    if not action:
+        return ""
+    fields = ", ".join(f"{k}={v!r}" for k, v in action.items() if k != "type" and v is not None)
+    return f"{action.get('type', '?')}({fields})"
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def render_report(run: RunFolder) -> str:
+    """The report page's HTML for a run folder that was read back."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agent", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    steps = []
+    for step in run.steps:
+        size = _image_size(step)
+        image = _data_uri(run.path / step.screenshot) if step.screenshot else None
+        steps.append(
+            {
+                "record": step,
+                "image": image,
+                "size": size,
+                "markers": step_markers(step) if size else [],
+                "radius": max(6.0, (max(size) if size else 1000) * 0.012),
+                "action_text": _describe_action(step.action),
+                "timings": step.timings.model_dump(),
+                "json": json.dumps(step.model_dump(mode="json"), indent=2, ensure_ascii=False),
+            }
+        )
+    info = run.info
+    duration = (info.finished - info.started) if info.finished else None
+    final = _data_uri(run.path / info.final_screenshot) if info.final_screenshot else None
+    return env.get_template(TEMPLATE).render(
+        info=info,
+        steps=steps,
+        duration=duration,
+        started=_fmt_time(info.started),
+        final_image=final,
+        marker_color=MARKER_COLOR,
+        model_text=", ".join(f"{k}={v}" for k, v in info.model.items() if v is not None),
+        env_text=", ".join(f"{k}={v}" for k, v in info.env.items() if v is not None),
+    )
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """(Re)build ``report.html`` in a run folder from its run.json, steps and screenshots."""
+    run = read_run(run_dir)
+    html = render_report(run)
+    out = run.path / "report.html"
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc}") from None
+    log.info("wrote %s (%d steps)", out, len(run.steps))
+    return out

@@ -1,0 +1,241 @@
+"""Run folders: one JSON line per step, the screenshots, and the run's summary.
+
+Layout of a run folder::
+
+    run.json          what ran (task, env, model, dry run) and how it ended
+    steps.jsonl       one `StepRecord` per line, appended and flushed as steps finish
+    screens/          step-001.png ... : the screenshot each step looked at
+    report.html       built from the above by `agent.report` (``agent report DIR``)
+
+Every record carries the frames it was computed in (observation size, HiDPI
+scale and monitor offset, the size the model saw) so that a wrong click can be
+explained afterwards, and every string in it passes through the run's
+`Redactor`, so secrets never reach the disk. Screenshots may show a secret
+too (text typed into a visible field): when the run has secrets, the writer
+blacks out the screen text that contains one before saving (OCR, if installed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image, ImageDraw
+from pydantic import BaseModel, ConfigDict, Field
+
+from actions.errors import InputError
+from agent.secrets import Redactor
+
+log = logging.getLogger(__name__)
+
+StepStatus = Literal["ok", "failed", "dry_run", "denied", "stopped"]
+RunStatus = Literal["running", "success", "failed", "interrupted", "error"]
+Box = tuple[float, float, float, float]
+
+
+class Timings(BaseModel):
+    """Seconds spent in each phase of a step."""
+
+    capture: float = 0.0
+    model: float = 0.0
+    act: float = 0.0
+    settle: float = 0.0
+    total: float = 0.0
+
+
+class ModelCall(BaseModel):
+    """What the model was asked and answered, and how the answer was read."""
+
+    instruction: str
+    raw: str = ""
+    attempts: list[str] = Field(default_factory=list, description="earlier unusable answers")
+    image_size: tuple[int, int] | None = None
+    model_size: tuple[int, int] | None = None
+    family: str | None = None
+    model_xy: tuple[float, float] | None = None
+    box: Box | None = Field(None, description="grounded box, screenshot pixels")
+    visual_tokens: int | None = None
+    error: str | None = None
+
+
+class StepRecord(BaseModel):
+    """One step of a run, as written to steps.jsonl."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: int = Field(description="1-based, in the order steps ran")
+    verb: str = Field(description="click, type, wait_for, ... or the action type in goal mode")
+    source: Literal["script", "goal"] = "script"
+    line: int | None = Field(None, description="line of the step in the task file")
+    instruction: str | None = None
+    status: StepStatus = "ok"
+    error: str | None = None
+    note: str | None = None
+    screenshot: str | None = Field(None, description="path relative to the run folder")
+    geometry: dict[str, Any] | None = Field(None, description="observation size, scale, offset")
+    model: ModelCall | None = None
+    action: dict[str, Any] | None = Field(None, description="screenshot pixels")
+    screen_points: list[tuple[float, float]] = Field(
+        default_factory=list, description="input coordinates the action was sent to"
+    )
+    sent: bool = False
+    template: str | None = Field(None, description="typed text as written, ${VAR} unexpanded")
+    timings: Timings = Field(default_factory=Timings)
+    started: float = Field(default_factory=time.time)
+
+
+class RunInfo(BaseModel):
+    """run.json: what ran and how it ended."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    task_file: str | None = None
+    platform: str
+    env: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] = Field(default_factory=dict)
+    goal: str | None = None
+    dry_run: bool = False
+    started: float = Field(default_factory=time.time)
+    finished: float | None = None
+    status: RunStatus = "running"
+    message: str | None = None
+    exit_code: int | None = None
+    steps: int = 0
+    final_screenshot: str | None = None
+    version: str = ""
+
+
+def default_run_dir(name: str, root: str | Path = "runs") -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<name>`` (the name made safe for a folder)."""
+    safe = re.sub(r"[^\w.-]+", "-", name).strip("-") or "run"
+    return Path(root) / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{safe}"
+
+
+def mask_text_regions(image: Image.Image, redactor: Redactor) -> Image.Image:
+    """Black out every recognised text line that contains a secret (OCR; skipped without it)."""
+    try:
+        from agent.models.ocr import read_text
+        from agent.models.ocr_match import normalize
+
+        lines = read_text(image)
+    except Exception as exc:  # no OCR extra: the text records are still redacted
+        log.debug("cannot look for secrets in screenshots: %s", exc)
+        return image
+    secrets = [normalize(s) for s in redactor.secrets]
+    hits = [ln.box for ln in lines if any(s and s in normalize(ln.text) for s in secrets)]
+    if not hits:
+        return image
+    masked = image.copy()
+    draw = ImageDraw.Draw(masked)
+    for x1, y1, x2, y2 in hits:
+        draw.rectangle((x1 - 2, y1 - 2, x2 + 2, y2 + 2), fill="black")
+    return masked
+
+
+class RunWriter:
+    """Creates a run folder and writes steps and screenshots as the run goes."""
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        info: RunInfo,
+        *,
+        redactor: Redactor | None = None,
+        mask_screens: Callable[[Image.Image, Redactor], Image.Image] | None = mask_text_regions,
+    ) -> None:
+        self.dir = Path(out_dir)
+        self.redactor = redactor or Redactor()
+        self.mask_screens = mask_screens
+        if self.dir.exists() and any(self.dir.iterdir()):
+            raise InputError(f"run folder {self.dir} already exists and is not empty")
+        (self.dir / "screens").mkdir(parents=True, exist_ok=True)
+        self.info = info
+        self.count = 0
+        self._steps = (self.dir / "steps.jsonl").open("a", encoding="utf-8")
+        self._write_info()
+
+    def next_index(self) -> int:
+        return self.count + 1
+
+    def save_screenshot(self, image: Image.Image, name: str) -> str:
+        """Save a PNG under screens/ (secrets blacked out) and return its relative path."""
+        if self.redactor and self.mask_screens is not None:
+            image = self.mask_screens(image, self.redactor)
+        rel = f"screens/{name}.png"
+        image.save(self.dir / rel, format="PNG", optimize=False, compress_level=6)
+        return rel
+
+    def write_step(self, record: StepRecord) -> StepRecord:
+        """Append one step (redacted) to steps.jsonl and flush it."""
+        self.count += 1
+        data = self.redactor(record.model_dump(mode="json"))
+        self._steps.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self._steps.flush()
+        return StepRecord.model_validate(data)
+
+    def finish(self, status: RunStatus, message: str | None, exit_code: int) -> RunInfo:
+        """Record how the run ended; the steps file is closed."""
+        self.info = self.info.model_copy(
+            update={
+                "finished": time.time(),
+                "status": status,
+                "message": message,
+                "exit_code": exit_code,
+                "steps": self.count,
+            }
+        )
+        self._write_info()
+        if not self._steps.closed:
+            self._steps.close()
+        return self.info
+
+    def set_final_screenshot(self, rel: str) -> None:
+        self.info = self.info.model_copy(update={"final_screenshot": rel})
+
+    def _write_info(self) -> None:
+        data = self.redactor(self.info.model_dump(mode="json"))
+        tmp = self.dir / "run.json.tmp"
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(self.dir / "run.json")
+
+
+class RunFolder(BaseModel):
+    """A run folder read back: its summary and steps."""
+
+    path: Path
+    info: RunInfo
+    steps: list[StepRecord]
+
+
+def read_run(path: str | Path) -> RunFolder:
+    """Read run.json and steps.jsonl; a one-line error names what is missing or broken."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: run folder not found")
+    info_file = folder / "run.json"
+    if not info_file.is_file():
+        raise InputError(f"{folder}: not a run folder (no run.json)")
+    try:
+        info = RunInfo.model_validate_json(info_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{info_file}: unreadable: {str(exc).splitlines()[0]}") from None
+    steps: list[StepRecord] = []
+    steps_file = folder / "steps.jsonl"
+    if steps_file.is_file():
+        for number, line in enumerate(steps_file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                steps.append(StepRecord.model_validate_json(line))
+            except ValueError as exc:
+                raise InputError(
+                    f"{steps_file}:{number}: unreadable step: {str(exc).splitlines()[0]}"
+                ) from None
+    return RunFolder(path=folder, info=info, steps=steps)
