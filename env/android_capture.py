@@ -83,9 +83,43 @@ def parse_raw_header(data: bytes | bytearray | memoryview) -> RawHeader:
     )
 
 
+def strip_leading_text(data: bytes | bytearray | memoryview) -> memoryview:
+    """Drop text lines printed before the image (at most a few, within the first 4 KiB).
+
+    `exec-out` carries stderr too, and Android 12+ `screencap` warns on stderr
+    when a device has several displays ("[Warning] Multiple displays were
+    found..."). A raw header holds NUL bytes in its first four (the width is
+    below 65536) and a PNG starts with byte 0x89, so neither is taken for text.
+    """
+    view = memoryview(data)
+    for _ in range(5):
+        head = bytes(view[:4096])
+        end = head.find(b"\n")
+        if end < 0 or b"\0" in head[: min(end, 4)] or head.startswith(b"\x89PNG"):
+            break
+        try:
+            line = head[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            break
+        if not line.isprintable():
+            break
+        view = view[end + 1 :]
+    return view
+
+
 def decode_raw(data: bytes | bytearray | memoryview) -> Image.Image:
-    """Decode a raw `screencap` dump (either header version) into an RGB image."""
-    header = parse_raw_header(data)
+    """Decode a raw `screencap` dump (either header version) into an RGB image.
+
+    Text lines before the header (stderr warnings) are skipped.
+    """
+    try:
+        header = parse_raw_header(data)
+    except CaptureError:
+        stripped = strip_leading_text(data)
+        if len(stripped) == len(data):
+            raise
+        data = stripped
+        header = parse_raw_header(data)
     _, mode, rawmode = PIXEL_FORMATS[header.pixel_format]
     view = memoryview(data)[header.header_size :]
     image = Image.frombuffer(mode, (header.width, header.height), view, "raw", rawmode, 0, 1)
@@ -94,9 +128,10 @@ def decode_raw(data: bytes | bytearray | memoryview) -> Image.Image:
 
 
 def decode_png(data: bytes | bytearray | memoryview) -> Image.Image:
-    """Decode `screencap -p` output into an RGB image."""
+    """Decode `screencap -p` output into an RGB image (text lines before it are skipped)."""
+    original, data = data, strip_leading_text(data)
     if bytes(data[:8]) != b"\x89PNG\r\n\x1a\n":
-        head = bytes(data[:60]).decode("utf-8", "replace").strip()
+        head = bytes(original[:60]).decode("utf-8", "replace").strip()
         raise CaptureError(f"screencap -p did not return a PNG: {head!r}")
     try:
         image = Image.open(io.BytesIO(data))

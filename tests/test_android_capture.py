@@ -170,3 +170,26 @@ def test_secondary_display_uses_its_ids(adb_server) -> None:
     assert "exec:screencap -d 11529215046068469761" in device.services
     assert ["wm", "size", "-d", "2"] in device.calls
     assert device.events[-1] == ("tap", 5.0, 6.0, 2)
+
+
+WARNING = (
+    b"[Warning] Multiple displays were found, but no display id was specified! "
+    b"Defaulting to the first display found.\n"
+)
+
+
+def test_stderr_warnings_before_the_image_are_skipped(screen) -> None:
+    # exec-out carries stderr; Android 12+ screencap warns there on multi-display phones.
+    for colorspace in (None, 1):
+        assert same(decode_raw(WARNING + encode_raw(screen, colorspace=colorspace)), screen)
+    buf = io.BytesIO()
+    screen.save(buf, format="PNG")
+    assert same(decode_png(WARNING + buf.getvalue()), screen)
+
+
+def test_multi_display_phone_warning_on_exec_out_does_not_break_capture(adb_server) -> None:
+    device = adb_server.device()
+    device.extra_displays = {2: "11529215046068469761"}
+    with AndroidEnv(port=adb_server.port) as env:
+        assert same(env.observe().image, device.screen)
+    assert [s for s in device.services if "screencap" in s] == ["exec:screencap"]
