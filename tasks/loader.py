@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
 from tasks.schema import Loc, Task, semantic_errors
@@ -50,6 +50,9 @@ class LoadedTask(BaseModel):
     base_dir: Path
     secrets: frozenset[str] = frozenset()
     step_lines: tuple[int, ...] = ()
+    templates: dict[int, str] = Field(
+        default_factory=dict, description="typed text as written, for steps that use ${VAR}"
+    )
 
     def with_task(self, task: Task) -> LoadedTask:
         """The same file with an overridden task (CLI flags), re-checked."""
@@ -256,6 +259,7 @@ def load_task(
         raise TaskFileError(
             shown, lines.line_of(()) or 1, "", "a task file is a mapping with name, env, steps/goal"
         )
+    templates = _type_templates(data)
     data, secrets = expand_vars(data, lines, os.environ if environ is None else environ)
     try:
         task = Task.model_validate(data)
@@ -269,5 +273,21 @@ def load_task(
     _check_launch_files(task, base_dir, lines)
     step_lines = tuple(lines.line_of(("steps", i)) or 0 for i in range(len(task.steps)))
     return LoadedTask(
-        task=task, path=file, base_dir=base_dir, secrets=frozenset(secrets), step_lines=step_lines
+        task=task,
+        path=file,
+        base_dir=base_dir,
+        secrets=frozenset(secrets),
+        step_lines=step_lines,
+        templates=templates,
     )
+
+
+def _type_templates(data: dict[str, Any]) -> dict[int, str]:
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return {}
+    return {
+        i: step["type"]
+        for i, step in enumerate(steps)
+        if isinstance(step, dict) and isinstance(step.get("type"), str) and "${" in step["type"]
+    }

@@ -208,7 +208,9 @@ class TextArgs(_Strict):
     """Text to look for on screen (OCR), and how long to wait for it."""
 
     text: Annotated[str, Field(min_length=1, max_length=2000)]
-    timeout: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    timeout: Annotated[float, Field(ge=0, le=3600)] | None = Field(
+        None, description="seconds; default 10 for wait_for, 0 (look once) for assert"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -344,6 +346,10 @@ def semantic_errors(task: Task) -> list[tuple[Loc, str]]:
         errors.append((("model", "base_url"), "the openai backend needs a base_url"))
     if task.model.backend in ("qwen", "openai") and not task.model.model:
         errors.append((("model", "model"), f"the {task.model.backend} backend needs a model"))
+    if len(task.steps) > task.max_steps:
+        errors.append(
+            (("max_steps",), f"{task.max_steps} is fewer than the {len(task.steps)} scripted steps")
+        )
     wrong = ANDROID_ONLY if task.platform == "desktop" else DESKTOP_ONLY
     for i, step in enumerate(task.steps):
         if step.verb in wrong:

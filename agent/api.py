@@ -1,0 +1,253 @@
+"""The Python API: scripted automation on the same engine as task files.
+
+    from agent import Agent
+
+    with Agent.desktop(model="ocr", virtual_display="1280x800", out="runs/notes") as a:
+        a.launch(["gedit"])
+        a.wait_for("Untitled")
+        a.click("Save")
+        a.type("hi")
+        a.key("ctrl+s")
+        a.run("close the dialog")      # a goal for the model loop (not with the ocr backend)
+
+Every call is one step of a `Session` (observe, ground, confirm, act, record);
+with ``out=`` every step goes to a run folder and report.html is written when
+the agent closes. Failed steps raise `StepFailed`; bad arguments raise
+`InputError` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from actions.errors import InputError
+from agent.loop import GoalOutcome
+from agent.models.ocr_match import TextMatch
+from agent.safety import Ask, ConfirmMode, ConfirmPolicy
+from agent.secrets import Redactor
+from agent.session import Session
+from agent.trajectory import RunInfo, RunWriter, default_run_dir
+from env.base import Env
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(model: Any) -> Any:
+    """A `Model` from a Model, a ModelSpec, a dict of spec fields, or a string.
+
+    Strings: ``"ocr"`` (the offline grounder), an ``http(s)://`` URL (an
+    OpenAI-compatible server; its first served model), or a checkpoint id /
+    folder for the local Qwen backend.
+    """
+    from agent.models.base import Model
+
+    if model is None or isinstance(model, Model):
+        return model
+    from agent.models.spec import ModelSpec, load_model
+
+    if isinstance(model, ModelSpec):
+        return load_model(model)
+    if isinstance(model, dict):
+        return load_model(ModelSpec(**model))
+    if isinstance(model, str):
+        if model == "ocr":
+            return load_model(ModelSpec(backend="ocr"))
+        if model.startswith(("http://", "https://")):
+            return load_model(ModelSpec(backend="openai", base_url=model))
+        return load_model(ModelSpec(backend="qwen", model=model))
+    raise InputError(
+        f"model must be a Model, ModelSpec, dict or string, got {type(model).__name__}"
+    )
+
+
+class Agent:
+    """Drive one screen with one model. Build it with `Agent.desktop` or `Agent.android`."""
+
+    def __init__(
+        self,
+        env: Env,
+        model: Any = None,
+        *,
+        out: str | Path | None = None,
+        name: str = "api",
+        confirm: ConfirmMode = "risky",
+        ask: Ask | None = None,
+        max_steps: int | None = None,
+        timeout: float | None = None,
+        secrets: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        """
+        Args:
+            env: an opened environment (closed with the agent).
+            model: see `resolve_model`; None for coordinate-only scripts.
+            out: write a run folder (steps, screenshots, report.html) here;
+                ``True``-ish string "auto" means runs/<time>-<name>.
+            confirm, ask: the confirmation policy and who answers its questions
+                (``ask(question) -> bool``; without one, risky actions are refused).
+            max_steps, timeout: budgets over the agent's whole life.
+            secrets: strings to mask as ``***`` in everything written.
+        """
+        self._stack = ExitStack()
+        self._stack.callback(env.close)
+        self.env = env
+        self.model = resolve_model(model)
+        if self.model is not None:
+            self._stack.callback(self.model.close)
+        self.redactor = Redactor(secrets)
+        self.writer: RunWriter | None = None
+        if out is not None:
+            folder = default_run_dir(name) if str(out) == "auto" else Path(out)
+            info = RunInfo(name=name, platform=env.platform, dry_run=env.dry_run)
+            self.writer = RunWriter(folder, info, redactor=self.redactor)
+        self.session = Session(
+            env,
+            self.model,
+            writer=self.writer,
+            redactor=self.redactor,
+            policy=ConfirmPolicy(confirm, ask),
+            max_steps=max_steps,
+            timeout=timeout,
+        )
+        self.report: Path | None = None
+
+    # -- constructors --------------------------------------------------------------------
+    @classmethod
+    def desktop(
+        cls,
+        model: Any = None,
+        *,
+        monitor: str | int = "primary",
+        virtual_display: str | tuple[int, int] | None = None,
+        dry_run: bool = False,
+        settle: float = 1.0,
+        **kwargs: Any,
+    ) -> Agent:
+        """An agent on this machine's screen, or on a fresh Xvfb of `virtual_display` size."""
+        from env.desktop import DesktopEnv
+        from env.virtual_display import VirtualDisplay
+
+        display = VirtualDisplay(virtual_display).start() if virtual_display else None
+        try:
+            env = DesktopEnv(monitor=monitor, dry_run=dry_run, settle=settle)
+            agent = cls(env, model, **kwargs)
+        except BaseException:
+            if display is not None:
+                display.stop()
+            raise
+        if display is not None:
+            agent._stack.push(lambda *exc: display.stop())  # stopped after the env closes
+        return agent
+
+    @classmethod
+    def android(
+        cls,
+        serial: str | None = None,
+        *,
+        model: Any = None,
+        adb_host: str | None = None,
+        adb_port: int | None = None,
+        dry_run: bool = False,
+        settle: float = 1.0,
+        **kwargs: Any,
+    ) -> Agent:
+        """An agent on a phone or emulator reached through an adb server."""
+        from env.android import AndroidEnv
+
+        env = AndroidEnv(serial, host=adb_host, port=adb_port, dry_run=dry_run, settle=settle)
+        try:
+            return cls(env, model, **kwargs)
+        except BaseException:
+            env.close()
+            raise
+
+    # -- steps ---------------------------------------------------------------------------
+    def click(self, target: str | None = None, *, x: float | None = None,
+              y: float | None = None) -> tuple[float, float]:  # fmt: skip
+        """Click a described target (grounded by the model) or screenshot pixel (x, y)."""
+        return self.session.point_step("click", **self._where(target, x, y))
+
+    def double_click(self, target: str | None = None, *, x: float | None = None,
+                     y: float | None = None) -> tuple[float, float]:  # fmt: skip
+        return self.session.point_step("double_click", **self._where(target, x, y))
+
+    def right_click(self, target: str | None = None, *, x: float | None = None,
+                    y: float | None = None) -> tuple[float, float]:  # fmt: skip
+        return self.session.point_step("right_click", **self._where(target, x, y))
+
+    def long_press(self, target: str | None = None, *, x: float | None = None,
+                   y: float | None = None) -> tuple[float, float]:  # fmt: skip
+        return self.session.point_step("long_press", **self._where(target, x, y))
+
+    def type(self, text: str, *, secret: bool = False) -> None:
+        """Type text into the focused field; ``secret=True`` keeps it out of every record."""
+        if secret:
+            self.redactor.secrets = sorted({*self.redactor.secrets, text}, key=len, reverse=True)
+        self.session.type_text(text)
+
+    def key(self, combo: str | list[str]) -> None:
+        """Press a key or combo, e.g. ``"ctrl+s"``."""
+        self.session.key(combo)
+
+    def scroll(self, amount: int, target: str | None = None, *, x: float | None = None,
+               y: float | None = None) -> None:  # fmt: skip
+        """Scroll `amount` clicks (positive = up), over a target or at (x, y)."""
+        self.session.scroll(amount, target, x=x, y=y)
+
+    def swipe(self, x: float, y: float, to_x: float, to_y: float, duration: float = 0.3) -> None:
+        self.session.swipe(x, y, to_x, to_y, duration=duration)
+
+    def wait(self, seconds: float) -> None:
+        self.session.wait(seconds)
+
+    def launch(self, target: str | list[str]) -> None:
+        """Start an app: argv (or a command line) on desktops, a package or label on phones."""
+        self.session.launch(target)
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> TextMatch | None:
+        """Wait until `text` is on screen (OCR); raises `StepFailed` after `timeout` s."""
+        return self.session.find_text_step("wait_for", text, timeout=timeout)
+
+    def assert_visible(self, text: str, timeout: float = 0.0) -> TextMatch | None:
+        """Raise `StepFailed` unless `text` is on screen (within `timeout` s)."""
+        return self.session.find_text_step("assert", text, timeout=timeout)
+
+    def run(self, goal: str, *, max_steps: int = 30) -> GoalOutcome:
+        """Let the model plan actions towards `goal` until it terminates."""
+        return self.session.run_goal(goal, max_steps=max_steps)
+
+    def screenshot(self) -> Image.Image:
+        """The screen now."""
+        return self.env.observe().image
+
+    # -- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the environment and model; write report.html when there is a run folder."""
+        if self.writer is not None and self.writer.info.status == "running":
+            self.writer.finish("success", "closed", 0)
+            from agent.report import write_report
+
+            self.report = write_report(self.writer.dir)
+        self._stack.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.writer is not None and self.writer.info.status == "running" and exc is not None:
+            status = "interrupted" if exc_type is KeyboardInterrupt else "failed"
+            self.writer.finish(status, str(exc), 130 if status == "interrupted" else 1)
+            from agent.report import write_report
+
+            self.report = write_report(self.writer.dir)
+        self.close()
+
+    @staticmethod
+    def _where(target: str | None, x: float | None, y: float | None) -> dict[str, Any]:
+        if (target is None) == (x is None or y is None):
+            raise InputError("give a target description, or both x and y")
+        return {"target": target, "x": x, "y": y}

@@ -1,0 +1,106 @@
+"""`agent replay RUN_DIR`: perform a run's recorded actions again, without a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agent.cli.cmd_run import STATUS_COLOURS, format_step
+from agent.trajectory import StepRecord
+
+
+def replay_command(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `agent run`."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check and show the steps; send nothing."
+    ),
+    out: Path = typer.Option(None, "--out", help="Run folder of the replay (default runs/...)."),
+    virtual_display: str = typer.Option(
+        None,
+        "--virtual-display",
+        help="Xvfb size WxH, or 'off' for the current DISPLAY (default: as recorded).",
+    ),
+) -> None:
+    """Replay recorded clicks, keys, text, launches and waits at the recorded coordinates.
+
+    The screen must have the size the run was recorded at. Secrets typed from
+    ${VAR} are read from the environment again. Exit codes as for `agent run`.
+    """
+    from actions.errors import InputError
+    from agent.replay import default_replay_dir, plan_replay, recorded_size
+    from agent.safety import ConfirmPolicy
+    from agent.secrets import Redactor
+    from agent.trajectory import RunInfo, read_run
+    from env.virtual_display import parse_size
+    from tasks.runner import execute
+    from tasks.schema import EnvSection
+
+    run = read_run(run_dir)
+    plan, secrets = plan_replay(run)
+    size = recorded_size(run)
+    env_data = {k: v for k, v in run.info.env.items() if k not in ("display", "virtual_display")}
+    try:
+        section = EnvSection.model_validate({run.info.platform: env_data})
+    except ValueError as exc:
+        raise InputError(f"{run_dir}/run.json: unusable env: {exc}") from None
+    display = None
+    if section.platform == "desktop":
+        recorded_virtual = run.info.env.get("virtual_display")
+        if virtual_display is None:
+            display = recorded_virtual
+        elif virtual_display.lower() not in ("off", "no", "none"):
+            width, height = parse_size(virtual_display)
+            display = f"{width}x{height}"
+
+    def check_env(env: object) -> None:
+        actual = env.size  # type: ignore[attr-defined]
+        if size is not None and tuple(actual) != tuple(size):
+            raise InputError(
+                f"the screen is {actual[0]}x{actual[1]} but the run was recorded at "
+                f"{size[0]}x{size[1]}; recorded coordinates would miss"
+            )
+
+    def on_step(rec: StepRecord) -> None:
+        typer.secho(format_step(rec, len(plan)), fg=STATUS_COLOURS.get(rec.status))
+
+    def info(display_name: str | None) -> RunInfo:
+        env = {**run.info.env, "display": display_name, "virtual_display": display}
+        return RunInfo(
+            name=f"replay of {run.info.name}",
+            task_file=run.info.task_file,
+            platform=run.info.platform,
+            env=env,
+            model={"replay_of": str(run_dir)},
+            dry_run=dry_run,
+        )
+
+    from agent.replay import replay_steps
+
+    typer.echo(f"replaying {len(plan)} steps of {run_dir}" + (" (dry run)" if dry_run else ""))
+    result = execute(
+        section,
+        settle=1.0,
+        info=info,
+        body=lambda session: replay_steps(session, plan),
+        out=out or default_replay_dir(run_dir),
+        dry_run=dry_run,
+        display_size=display,
+        redactor=Redactor(secrets),
+        load=None,
+        policy=ConfirmPolicy("never"),
+        check_env=check_env,
+        on_step=on_step,
+    )
+    typer.secho(
+        f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s)",
+        fg="green" if result.exit_code == 0 else "red",
+        err=result.exit_code != 0,
+    )
+    if result.report is not None:
+        typer.echo(f"report: {result.report}")
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay_command)

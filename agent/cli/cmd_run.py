@@ -1,0 +1,128 @@
+"""`agent run TASK.yaml`: run a task file, print a line per step, write the run folder.
+
+Exit codes: 0 success, 1 the task failed (an assertion, the model gave up, a
+budget ran out, a step could not find its target), 2 bad input (nothing was
+executed), 130 interrupted (the trajectory is saved all the same).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from agent.trajectory import StepRecord
+
+STATUS_COLOURS = {"ok": "green", "dry_run": "yellow", "failed": "red", "denied": "red"}
+
+
+def _ask_on_terminal(question: str) -> bool:
+    return typer.confirm(f"confirm: {question}?", default=False, err=True)
+
+
+def format_step(rec: StepRecord, budget: int | None) -> str:
+    """The progress line of one step, e.g. ``[ 3/30] click 'Name' -> (75, 114)  ok  0.84 s``."""
+    total = f"/{budget}" if budget else ""
+    what = rec.verb
+    if rec.instruction:
+        shown = rec.instruction if len(rec.instruction) <= 60 else rec.instruction[:57] + "..."
+        what += f" {shown!r}"
+    where = ""
+    action = rec.action or {}
+    if action.get("x") is not None and action.get("y") is not None:
+        where = f" -> ({action['x']:.0f}, {action['y']:.0f})"
+    extra = f"  {rec.error}" if rec.error else (f"  {rec.note}" if rec.note else "")
+    return f"[{rec.index:>2}{total}] {what}{where}  {rec.status}  {rec.timings.total:.2f} s{extra}"
+
+
+def run_command(
+    task_file: Path = typer.Argument(..., help="The task file (YAML).", show_default=False),
+    out: Path = typer.Option(None, "--out", help="Run folder (default runs/<time>-<name>)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Send nothing; the report shows what would have been done."
+    ),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Override the step budget."),
+    timeout: float = typer.Option(None, "--timeout", min=1, help="Override the time budget (s)."),
+    virtual_display: str = typer.Option(
+        None,
+        "--virtual-display",
+        help="Run on a fresh Xvfb of this size (WxH), or 'off' to use the current DISPLAY only.",
+    ),
+    model: str = typer.Option(None, "--model", help="Override model.model (checkpoint or name)."),
+    backend: str = typer.Option(None, "--backend", help="Override model.backend: qwen|openai|ocr."),
+    base_url: str = typer.Option(None, "--base-url", help="Override model.base_url."),
+    confirm: str = typer.Option(
+        None, "--confirm", help="Override the confirmation policy: never|risky|always."
+    ),
+) -> None:
+    """Run a task file: scripted steps and/or a goal, on a desktop or a phone.
+
+    Prints one line per step and where the run folder and report.html are.
+    Exit 0 success, 1 task failed, 2 bad input (nothing executed), 130 Ctrl-C.
+    """
+    from actions.errors import InputError
+    from env.virtual_display import parse_size
+    from tasks.loader import load_task
+    from tasks.runner import run_task
+
+    loaded = load_task(task_file)
+    task = loaded.task
+    overrides: dict[str, Any] = {}
+    model_overrides = {
+        k: v for k, v in (("model", model), ("backend", backend), ("base_url", base_url)) if v
+    }
+    if model_overrides:
+        overrides["model"] = {**task.model.model_dump(exclude_none=True), **model_overrides}
+    if max_steps is not None:
+        overrides["max_steps"] = max_steps
+    if timeout is not None:
+        overrides["timeout"] = timeout
+    if confirm is not None:
+        overrides["confirm"] = confirm
+    if overrides:
+        data = {**task.model_dump(by_alias=True, exclude_none=True), **overrides}
+        loaded = loaded.with_task(type(task).model_validate(data))
+        task = loaded.task
+    if virtual_display and virtual_display.lower() not in ("off", "no", "none"):
+        size = parse_size(virtual_display)
+        virtual_display = f"{size[0]}x{size[1]}"
+    if task.platform != "desktop" and virtual_display:
+        raise InputError("--virtual-display applies to desktop tasks only")
+
+    budget = task.max_steps
+    interactive = sys.stdin.isatty()
+
+    def on_ready(run_dir: Path) -> None:
+        mode = " (dry run: nothing will be sent)" if dry_run else ""
+        typer.echo(f"running {task.name} on {task.platform}{mode}; run folder {run_dir}")
+
+    def on_step(rec: StepRecord) -> None:
+        colour = STATUS_COLOURS.get(rec.status)
+        typer.secho(format_step(rec, budget), fg=colour)
+
+    result = run_task(
+        loaded,
+        out=out,
+        dry_run=dry_run,
+        virtual_display=virtual_display,
+        ask=_ask_on_terminal if interactive else None,
+        on_step=on_step,
+        on_ready=on_ready,
+    )
+    colour = "green" if result.exit_code == 0 else "red"
+    typer.secho(
+        f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s)",
+        fg=colour,
+        err=result.exit_code != 0,
+    )
+    if result.report is not None:
+        typer.echo(f"report: {result.report}")
+    elif result.run_dir is not None:
+        typer.echo(f"run folder: {result.run_dir} (rebuild the report with: agent report DIR)")
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)

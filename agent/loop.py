@@ -1,0 +1,109 @@
+"""Goal mode: observe -> decide -> act -> settle, until the model terminates or a budget ends.
+
+Each turn sends the model the goal, the screenshot and the step history (the
+earlier actions as the tool calls the model itself would write, as Qwen's
+computer_use / mobile_use cookbooks do). An answer that cannot be read is
+asked again, at most `Session.retries` times, with a short correction; after
+that the step fails with every raw answer kept in the trajectory. A
+``terminate`` action ends the goal: success returns, failure fails the task.
+Settling after each action is the environment's (``settle`` in the task).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from actions.errors import ModelOutputError
+from agent.session import BudgetExhausted, StepFailed, _seconds
+from agent.trajectory import ModelCall, StepRecord
+
+if TYPE_CHECKING:
+    from agent.session import Session
+
+log = logging.getLogger(__name__)
+
+CORRECTION = (
+    "Your previous answer could not be used ({error}). Answer with exactly one "
+    '<tool_call>...</tool_call> block holding one JSON object with "name" and "arguments".'
+)
+
+
+class GoalOutcome(BaseModel):
+    """How a goal ended."""
+
+    goal: str
+    status: Literal["success"]
+    answer: str | None = None
+    steps: int
+
+
+def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: list[str]) -> Any:
+    """Ask for the next action; retry unreadable answers with a correction."""
+    from agent.grounding import next_action
+
+    model = session._need_model(f"the goal {goal!r}")
+    attempts: list[str] = []
+    correction: str | None = None
+    for _ in range(session.retries + 1):
+        decision = next_action(
+            model, image, goal, history, mobile=session.mobile, correction=correction
+        )
+        rec.timings.model += _seconds(decision.seconds)
+        frame = decision.frame
+        rec.model = ModelCall(
+            instruction=goal,
+            raw=decision.raw,
+            attempts=list(attempts),
+            image_size=getattr(frame, "image_size", None),
+            model_size=getattr(frame, "model_size", None),
+            family=getattr(getattr(frame, "family", None), "value", None),
+            model_xy=decision.model_xy,
+            visual_tokens=decision.visual_tokens,
+            error=decision.error,
+        )
+        if decision.error is None and (decision.actions or decision.action is not None):
+            return decision
+        attempts.append(decision.raw)
+        correction = CORRECTION.format(error=decision.error or "no action")
+        log.info("unusable answer (%s); asking again", decision.error)
+    raise ModelOutputError(
+        f"no usable action after {len(attempts)} answers: {decision.error}", raw=decision.raw
+    )
+
+
+def run_goal(
+    session: Session, goal: str, *, max_steps: int | None = None, line: int | None = None
+) -> GoalOutcome:
+    """Let the model work towards `goal`; raises `StepFailed` when it fails or runs out."""
+    from actions.schema import to_tool_call
+
+    history: list[str] = []
+    turns = 0
+    while True:
+        if max_steps is not None and turns >= max_steps:
+            raise BudgetExhausted(f"goal {goal!r}: not done within {max_steps} steps")
+        with session.recording("goal", instruction=goal, line=line, source="goal") as rec:
+            obs = session.observe_into(rec)
+            decision = _decide(session, rec, obs.image, goal, history)
+            actions = list(decision.actions) or [decision.action]
+            first = actions[0]
+            rec.verb = first.type
+            terminate = next((a for a in actions if a.type == "terminate"), None)
+            for action in actions:
+                if action.type == "terminate":
+                    rec.action = action.model_dump(mode="json")
+                    break
+                session.act_into(rec, action, planned=True, context=decision.raw)
+                history.append(to_tool_call(action, decision.frame, mobile=session.mobile))
+            if terminate is not None:
+                history.append(to_tool_call(terminate, decision.frame, mobile=session.mobile))
+                if terminate.status == "failure":
+                    reason = f": {terminate.answer}" if terminate.answer else ""
+                    raise StepFailed(f"the model gave up on {goal!r}{reason}")
+                rec.note = "goal reached" + (f": {terminate.answer}" if terminate.answer else "")
+        turns += 1
+        if terminate is not None:
+            return GoalOutcome(goal=goal, status="success", answer=terminate.answer, steps=turns)

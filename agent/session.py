@@ -1,0 +1,363 @@
+"""The engine under task files, the goal loop and the Python API: one step at a time.
+
+A `Session` owns an environment, a model, the budgets, the confirmation policy
+and (optionally) a run folder. Each public method is one step: it observes the
+screen, grounds a target if it has one, asks for confirmation when the policy
+says so, acts, and writes one `StepRecord` whatever happened, failure
+included. A failed step raises `StepFailed` (exit code 1) after it was
+recorded; bad input raises `InputError` (exit code 2) before anything is sent.
+
+In a dry run nothing is sent and nothing is launched; targets are still
+grounded on the current screen and text is still searched, so the report shows
+what a real run would have done; a miss is noted rather than failing the run,
+because the screen of a dry run never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from actions.errors import InputError, ScreenpilotError
+from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type
+from agent.models.ocr_match import TextMatch
+from agent.safety import ConfirmPolicy, launch_reason, risk_of
+from agent.secrets import Redactor
+from agent.trajectory import ModelCall, RunWriter, StepRecord
+from env.base import Env, Observation
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.25
+
+
+class StepFailed(ScreenpilotError):
+    """A step could not do what it was asked (exit code 1); it has been recorded."""
+
+    exit_code = 1
+
+
+class BudgetExhausted(StepFailed):
+    """The step or time budget ran out."""
+
+
+class ActionDenied(StepFailed):
+    """The confirmation policy (or the person asked) refused an action."""
+
+
+class RunStopped(StepFailed):
+    """The fail-safe fired (pointer in a screen corner): stop at once."""
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, dict):
+        return float(sum(v for v in value.values() if isinstance(v, (int, float))))
+    return float(value or 0.0)
+
+
+class Session:
+    """Runs steps on one environment with one model; see the module docstring."""
+
+    def __init__(
+        self,
+        env: Env,
+        model: Any = None,
+        *,
+        writer: RunWriter | None = None,
+        redactor: Redactor | None = None,
+        policy: ConfirmPolicy | None = None,
+        max_steps: int | None = None,
+        timeout: float | None = None,
+        retries: int = 2,
+        on_step: Callable[[StepRecord], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.model = model
+        self.writer = writer
+        self.redactor = redactor or (writer.redactor if writer else Redactor())
+        self.policy = policy or ConfirmPolicy("risky")
+        self.max_steps = max_steps
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.retries = retries
+        self.on_step = on_step
+        self.steps_done = 0
+        self.last_observation: Observation | None = None
+        self._screens: dict[int, Observation] = {}
+
+    # -- basics --------------------------------------------------------------------------
+    @property
+    def dry_run(self) -> bool:
+        return self.env.dry_run
+
+    @property
+    def mobile(self) -> bool:
+        return self.env.platform == "android"
+
+    def check_budget(self) -> None:
+        """Raise `BudgetExhausted` when no further step may start."""
+        if self.max_steps is not None and self.steps_done >= self.max_steps:
+            raise BudgetExhausted(f"step budget exhausted ({self.max_steps} steps)")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BudgetExhausted(f"time budget exhausted ({self.timeout:g} s)")
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def observe_into(self, rec: StepRecord) -> Observation:
+        """Capture the screen and note its geometry and capture time in the record."""
+        obs = self.env.observe()
+        self.last_observation = obs
+        rec.geometry = obs.geometry.model_dump(mode="json")
+        rec.timings.capture += obs.capture_seconds
+        self._screens[rec.index] = obs  # saved when the record is written
+        return obs
+
+    @contextmanager
+    def recording(
+        self,
+        verb: str,
+        *,
+        instruction: str | None = None,
+        line: int | None = None,
+        source: str = "script",
+        template: str | None = None,
+    ) -> Iterator[StepRecord]:
+        """One recorded step: the record is written however the block ends."""
+        self.check_budget()
+        index = self.steps_done + 1
+        rec = StepRecord(
+            index=index, verb=verb, source=source, line=line, instruction=instruction,
+            template=template,
+        )  # fmt: skip
+        start = time.perf_counter()
+        try:
+            yield rec
+        except KeyboardInterrupt:
+            rec.status, rec.error = "stopped", "interrupted (Ctrl-C)"
+            raise
+        except ScreenpilotError as exc:
+            if rec.status == "ok":
+                rec.status = "denied" if isinstance(exc, ActionDenied) else "failed"
+            rec.error = str(exc)
+            raise
+        except Exception as exc:
+            if type(exc).__name__ == "FailSafeException":
+                rec.status, rec.error = "stopped", "fail-safe: the pointer was moved to a corner"
+                raise RunStopped(rec.error) from exc
+            rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            rec.timings.total = time.perf_counter() - start
+            self.steps_done += 1
+            self._write(rec)
+
+    def _write(self, rec: StepRecord) -> None:
+        obs = self._screens.pop(rec.index, None)
+        if self.writer is not None:
+            if obs is not None:
+                rec.screenshot = self.writer.save_screenshot(obs.image, f"step-{rec.index:03d}")
+            rec = self.writer.write_step(rec)
+        else:
+            rec = StepRecord.model_validate(self.redactor(rec.model_dump(mode="json")))
+        if self.on_step is not None:
+            self.on_step(rec)
+
+    # -- grounding and acting ------------------------------------------------------------
+    def _need_model(self, what: str) -> Any:
+        if self.model is None:
+            raise InputError(f"{what} needs a model; pass model=... (e.g. backend 'ocr')")
+        return self.model
+
+    def ground_into(self, rec: StepRecord, obs: Observation, target: str) -> tuple[float, float]:
+        """Ask the model where `target` is; the point in screenshot pixels.
+
+        In a dry run a miss does not fail: the record says so, and the screen's
+        centre stands in so that the rest of the step can still be shown.
+        """
+        from agent.grounding import ground
+
+        model = self._need_model(f"finding {target!r}")
+        result = ground(model, obs.image, target)
+        rec.model = ModelCall(
+            instruction=target,
+            raw=result.raw,
+            image_size=result.image_size,
+            model_size=result.model_size,
+            family=str(getattr(getattr(model, "family", None), "value", "") or "") or None,
+            model_xy=result.model_xy,
+            box=result.bbox,
+            visual_tokens=result.visual_tokens,
+            error=result.error,
+        )
+        rec.timings.model += _seconds(result.seconds)
+        if result.error is None and result.point is not None:
+            return result.point
+        if self.dry_run:
+            rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"
+            width, height = obs.geometry.size
+            return width / 2, height / 2
+        raise StepFailed(f"could not find {target!r} on screen: {result.error}")
+
+    def act_into(
+        self, rec: StepRecord, action: Action, *, planned: bool = False, context: str = ""
+    ) -> None:
+        """Validate, confirm and send one action; its points and timings go into `rec`."""
+        rec.action = action.model_dump(mode="json")
+        self.env.validate(action)
+        description = self.redactor.text(action.describe())
+        decision = self.policy.check(description, risk_of(action, context=context), planned=planned)
+        if not decision.allowed:
+            rec.status = "denied"
+            raise ActionDenied(decision.reason or f"not allowed: {description}")
+        result = self.env.act(action)
+        rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
+        rec.sent = result.sent
+        rec.timings.act += result.seconds
+        rec.timings.settle += result.settle_seconds
+        if not result.sent:
+            rec.status = "dry_run"
+
+    # -- steps ---------------------------------------------------------------------------
+    def point_step(
+        self,
+        verb: str,
+        target: str | None = None,
+        *,
+        x: float | None = None,
+        y: float | None = None,
+        line: int | None = None,
+    ) -> tuple[float, float]:
+        """click / double_click / right_click / long_press at a target or at (x, y)."""
+        shown = target if target is not None else f"({x:g}, {y:g})"
+        with self.recording(verb, instruction=shown, line=line) as rec:
+            obs = self.observe_into(rec)
+            if target is not None:
+                x, y = self.ground_into(rec, obs, target)
+            assert x is not None and y is not None
+            action: Action
+            if verb == "long_press":
+                action = LongPress(x=x, y=y)
+            else:
+                button = "right" if verb == "right_click" else "left"
+                action = Click(x=x, y=y, button=button, count=2 if verb == "double_click" else 1)
+            self.act_into(rec, action, context=target or "")
+            return x, y
+
+    def perform(
+        self, action: Action, *, verb: str | None = None, instruction: str | None = None,
+        line: int | None = None, template: str | None = None,
+    ) -> None:  # fmt: skip
+        """One step that sends a ready-made action (screenshot pixels): replays, the API."""
+        with self.recording(
+            verb or action.type, instruction=instruction, line=line, template=template
+        ) as rec:
+            self.observe_into(rec)
+            self.act_into(rec, action)
+
+    def type_text(self, text: str, *, line: int | None = None, template: str | None = None) -> None:
+        """Type `text` into whatever has the keyboard focus."""
+        with self.recording("type", instruction=text, line=line, template=template) as rec:
+            self.observe_into(rec)
+            self.act_into(rec, Type(text=text))
+
+    def key(self, keys: str | list[str], *, line: int | None = None) -> None:
+        """Press a key or combo such as ``ctrl+s``."""
+        action = Key(keys=keys)  # type: ignore[arg-type]
+        with self.recording("key", instruction=action.combo, line=line) as rec:
+            self.observe_into(rec)
+            self.act_into(rec, action)
+
+    def scroll(
+        self,
+        amount: int,
+        target: str | None = None,
+        *,
+        x: float | None = None,
+        y: float | None = None,
+        axis: str = "vertical",
+        line: int | None = None,
+    ) -> None:
+        """Scroll `amount` wheel clicks (positive = up) over a target, at (x, y), or in place."""
+        shown = target or (f"({x:g}, {y:g})" if x is not None else None)
+        with self.recording("scroll", instruction=shown, line=line) as rec:
+            obs = self.observe_into(rec)
+            if target is not None:
+                x, y = self.ground_into(rec, obs, target)
+            self.act_into(rec, Scroll(x=x, y=y, amount=amount, axis=axis))  # type: ignore[arg-type]
+
+    def swipe(self, x: float, y: float, to_x: float, to_y: float, *, duration: float = 0.3,
+              line: int | None = None) -> None:  # fmt: skip
+        """Slide from (x, y) to (to_x, to_y) (phones)."""
+        with self.recording("swipe", line=line) as rec:
+            self.observe_into(rec)
+            self.act_into(rec, Swipe(x=x, y=y, to_x=to_x, to_y=to_y, duration=duration))
+
+    def wait(self, seconds: float, *, line: int | None = None) -> None:
+        """Let the screen work for `seconds` (not in a dry run)."""
+        with self.recording("wait", instruction=f"{seconds:g} s", line=line) as rec:
+            rec.action = {"type": "wait", "seconds": seconds}
+            if self.dry_run:
+                rec.status = "dry_run"
+                return
+            left = self.seconds_left()
+            time.sleep(seconds if left is None else min(seconds, left))
+            rec.timings.act = seconds
+
+    def launch(self, target: str | list[str], *, line: int | None = None) -> None:
+        """Start an app: a command line (desktop) or a package / label (phone)."""
+        shown = target if isinstance(target, str) else " ".join(target)
+        with self.recording("launch", instruction=shown, line=line) as rec:
+            rec.action = {"type": "launch", "target": target}
+            decision = self.policy.check(f"launch {shown}", launch_reason(target), planned=False)
+            if not decision.allowed:
+                rec.status = "denied"
+                raise ActionDenied(decision.reason or f"not allowed: launch {shown}")
+            if self.dry_run:
+                rec.status = "dry_run"
+                return
+            start = time.perf_counter()
+            self.env.launch(target)
+            rec.sent = True
+            rec.timings.act = time.perf_counter() - start
+
+    def find_text_step(
+        self, verb: str, text: str, *, timeout: float, line: int | None = None
+    ) -> TextMatch | None:
+        """wait_for / assert: search the screen's text (OCR) until found or `timeout`."""
+        from agent.models.ocr import find_text
+
+        with self.recording(verb, instruction=text, line=line) as rec:
+            start = time.monotonic()
+            left = self.seconds_left()
+            until = start + (timeout if left is None else min(timeout, left))
+            while True:
+                obs = self.observe_into(rec)
+                t0 = time.perf_counter()
+                match = find_text(obs.image, text)
+                rec.timings.model += time.perf_counter() - t0
+                if match is not None:
+                    rec.model = ModelCall(
+                        instruction=text, raw=f"text on screen: {match.line!r}",
+                        image_size=obs.geometry.size, box=match.box,
+                    )  # fmt: skip
+                    rec.note = f"found after {time.monotonic() - start:.1f} s"
+                    return match
+                if self.dry_run:
+                    rec.status = "dry_run"
+                    rec.note = f"dry run: {text!r} is not on the current screen"
+                    return None
+                if time.monotonic() >= until:
+                    what = "did not appear" if verb == "wait_for" else "is not on screen"
+                    after = f" within {timeout:g} s" if timeout else ""
+                    raise StepFailed(f"{verb}: {text!r} {what}{after}")
+                time.sleep(POLL_INTERVAL)
+
+    def run_goal(self, goal: str, *, max_steps: int | None = None, line: int | None = None) -> Any:
+        """Hand `goal` to the model loop (see `agent.loop`)."""
+        from agent.loop import run_goal
+
+        return run_goal(self, goal, max_steps=max_steps, line=line)

@@ -1,0 +1,337 @@
+"""Run a loaded task: display, environment, model, run folder, steps, goal, report.
+
+Order matters: everything that can fail on bad input (the model backend's
+packages, the display, the device, the model files) is opened *before* the
+run folder is created and before the first step, so bad input exits with code
+2 and nothing sent. Then the scripted steps run in order, then the goal if the
+task has one. However the run ends - success, a failed step, an exhausted
+budget, Ctrl-C, the fail-safe - the trajectory is closed and report.html is
+written.
+
+Display: a task whose ``env.desktop.virtual_display`` is set (or the CLI's
+``--virtual-display WxH``) runs on a fresh Xvfb of that size. With neither,
+the current DISPLAY is used, and when there is none on Linux a 1920x1080 Xvfb
+is started automatically (``--virtual-display off`` refuses that fallback).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from actions.errors import InputError, ScreenpilotError, require
+from agent.safety import Ask, ConfirmPolicy
+from agent.secrets import Redactor, redacted_logging
+from agent.session import Session
+from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
+from tasks.loader import PYTHON_NAMES, LoadedTask
+from tasks.schema import EnvSection, Step, Task
+
+log = logging.getLogger(__name__)
+
+AUTO_DISPLAY_SIZE = "1920x1080"
+DEFAULT_WAIT_FOR_TIMEOUT = 10.0
+
+
+class RunResult(BaseModel):
+    """How a task run ended, and where its run folder is."""
+
+    exit_code: int
+    status: Literal["success", "failed", "interrupted", "error"]
+    message: str
+    run_dir: Path | None = None
+    report: Path | None = None
+    seconds: float = 0.0
+    steps: int = 0
+    display: str | None = None
+
+
+# -- opening things --------------------------------------------------------------------
+def display_size_for(task: Task, override: str | None) -> str | None:
+    """The virtual display to start (WxH), or None to use the current DISPLAY.
+
+    Raises `InputError` when there is no display and none may be started.
+    """
+    if task.platform != "desktop":
+        return None
+    if override is not None and override.lower() not in ("off", "no", "none"):
+        return override
+    if override is None and task.env.desktop and task.env.desktop.virtual_display:
+        return task.env.desktop.virtual_display
+    if os.environ.get("DISPLAY") or sys.platform != "linux":
+        return None
+    if override is not None:
+        raise InputError("no display: DISPLAY is not set and --virtual-display is off")
+    log.warning("no DISPLAY: starting a %s virtual display (Xvfb)", AUTO_DISPLAY_SIZE)
+    return AUTO_DISPLAY_SIZE
+
+
+def open_env(env: EnvSection, *, settle: float, dry_run: bool) -> Any:
+    """The environment (desktop or android) a task section names, opened and checked."""
+    if env.desktop is not None:
+        from env.desktop import DesktopEnv
+
+        return DesktopEnv(monitor=env.desktop.monitor, dry_run=dry_run, settle=settle)
+    section = env.android
+    assert section is not None
+    from env.android import AndroidEnv
+
+    return AndroidEnv(
+        section.serial,
+        host=section.adb_host,
+        port=section.adb_port,
+        dry_run=dry_run,
+        settle=settle,
+    )
+
+
+def model_spec(task: Task) -> Any:
+    """The task's model section as the backends' `ModelSpec`."""
+    from agent.models.spec import ModelSpec
+
+    fields = task.model.model_dump(exclude_none=True)
+    known = set(ModelSpec.model_fields)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise InputError(f"model: this version does not support {', '.join(unknown)}")
+    return ModelSpec(**fields)
+
+
+def open_model(task: Task) -> Any:
+    """Load the task's model (checks that its packages and files are there)."""
+    from agent.models.spec import load_model
+
+    return load_model(model_spec(task))
+
+
+def preflight(task: Task) -> None:
+    """Fail early when a step needs a package that is not installed."""
+    needs_ocr = task.model.backend == "ocr" or any(
+        s.wait_for is not None or s.assert_ is not None for s in task.steps
+    )
+    if needs_ocr:
+        require("rapidocr", "ocr")
+        require("onnxruntime", "ocr")
+
+
+# -- steps -----------------------------------------------------------------------------
+def _launch_target(step: Step, task: Task, base_dir: Path) -> str | list[str]:
+    assert step.launch is not None
+    if task.platform == "android":
+        return step.launch[0] if len(step.launch) == 1 else list(step.launch)
+    argv = step.launch_argv()
+    if argv[0] in PYTHON_NAMES:
+        argv[0] = sys.executable  # the agent's own Python: it has tkinter and the venv
+    out = [argv[0]]
+    for arg in argv[1:]:
+        candidate = base_dir / arg
+        out.append(str(candidate) if not arg.startswith("-") and candidate.exists() else arg)
+    return out
+
+
+def run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> None:
+    """Perform one scripted step through the session."""
+    task = loaded.task
+    line = loaded.step_lines[index] if index < len(loaded.step_lines) else None
+    verb, arg = step.verb, step.argument
+    if verb == "launch":
+        session.launch(_launch_target(step, task, loaded.base_dir), line=line)
+    elif verb in ("click", "double_click", "right_click", "long_press"):
+        session.point_step(verb, arg.target, x=arg.x, y=arg.y, line=line)
+    elif verb == "type":
+        session.type_text(arg, line=line, template=loaded.templates.get(index))
+    elif verb == "key":
+        session.key(arg, line=line)
+    elif verb == "scroll":
+        session.scroll(arg.amount, arg.target, x=arg.x, y=arg.y, axis=arg.axis, line=line)
+    elif verb == "swipe":
+        session.swipe(arg.x, arg.y, arg.to_x, arg.to_y, duration=arg.duration, line=line)
+    elif verb == "wait":
+        session.wait(arg, line=line)
+    elif verb == "wait_for":
+        timeout = DEFAULT_WAIT_FOR_TIMEOUT if arg.timeout is None else arg.timeout
+        session.find_text_step("wait_for", arg.text, timeout=timeout, line=line)
+    elif verb == "assert":
+        session.find_text_step("assert", arg.text, timeout=arg.timeout or 0.0, line=line)
+    elif verb == "goal":
+        session.run_goal(arg.goal, max_steps=arg.max_steps, line=line)
+    else:  # pragma: no cover - the schema knows every verb
+        raise InputError(f"unknown step {verb!r}")
+
+
+def run_steps(session: Session, loaded: LoadedTask) -> None:
+    """The scripted steps in order, then the task's goal."""
+    for index, step in enumerate(loaded.task.steps):
+        run_step(session, step, loaded, index)
+    if loaded.task.goal is not None:
+        session.run_goal(loaded.task.goal)
+
+
+# -- the whole run ---------------------------------------------------------------------
+def _run_info(
+    loaded: LoadedTask, dry_run: bool, display: str | None, virtual: str | None
+) -> RunInfo:
+    task = loaded.task
+    env_section = task.env.desktop or task.env.android
+    env = env_section.model_dump(mode="json") if env_section else {}
+    if display:
+        env["display"] = display
+    if task.platform == "desktop":
+        env["virtual_display"] = virtual  # what a replay must start again
+    model = task.model.model_dump(mode="json", exclude_none=True)
+    if "api_key" in model:
+        model["api_key"] = "***"
+    from agent import __version__
+
+    return RunInfo(
+        name=task.name,
+        task_file=str(loaded.path),
+        platform=task.platform,
+        env=env,
+        model=model,
+        goal=task.goal,
+        dry_run=dry_run,
+        version=__version__,
+    )
+
+
+def run_task(
+    loaded: LoadedTask,
+    *,
+    out: str | Path | None = None,
+    dry_run: bool = False,
+    virtual_display: str | None = None,
+    ask: Ask | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    on_ready: Callable[[Path], None] | None = None,
+) -> RunResult:
+    """Run a validated task and write its run folder; see the module docstring.
+
+    Raises:
+        InputError: bad input found before anything was sent (exit code 2).
+    """
+    task = loaded.task
+    preflight(task)
+    size = display_size_for(task, virtual_display)
+    return execute(
+        task.env,
+        settle=task.settle,
+        info=lambda display: _run_info(loaded, dry_run, display, size),
+        body=lambda session: run_steps(session, loaded),
+        out=out or default_run_dir(task.name),
+        dry_run=dry_run,
+        display_size=size,
+        redactor=Redactor(loaded.secrets),
+        load=lambda: open_model(task),
+        policy=ConfirmPolicy(task.confirm, ask),
+        max_steps=task.max_steps,
+        timeout=task.timeout,
+        on_step=on_step,
+        on_ready=on_ready,
+    )
+
+
+def execute(
+    env_section: EnvSection,
+    *,
+    settle: float,
+    info: Callable[[str | None], RunInfo],
+    body: Callable[[Session], None],
+    out: str | Path,
+    dry_run: bool,
+    display_size: str | None,
+    redactor: Redactor,
+    load: Callable[[], Any] | None,
+    policy: ConfirmPolicy,
+    max_steps: int | None = None,
+    timeout: float | None = None,
+    check_env: Callable[[Any], None] | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    on_ready: Callable[[Path], None] | None = None,
+) -> RunResult:
+    """Open display, model and env; run `body` on a recorded session; always finish the folder.
+
+    Everything that can fail on bad input happens before the run folder exists.
+    """
+    started = time.monotonic()
+    platform = env_section.platform
+    with ExitStack() as stack:
+        stack.enter_context(redacted_logging(redactor))
+        display_name = None
+        if display_size is not None:
+            from env.virtual_display import VirtualDisplay
+
+            display_name = stack.enter_context(VirtualDisplay(display_size)).name
+        elif platform == "desktop":
+            display_name = os.environ.get("DISPLAY")
+        model = load() if load is not None else None
+        if model is not None:
+            stack.callback(model.close)
+        env = stack.enter_context(open_env(env_section, settle=settle, dry_run=dry_run))
+        if check_env is not None:
+            check_env(env)
+        writer = RunWriter(out, info(display_name), redactor=redactor)
+        if on_ready is not None:
+            on_ready(writer.dir)
+        session = Session(
+            env,
+            model,
+            writer=writer,
+            policy=policy,
+            max_steps=max_steps,
+            timeout=timeout,
+            on_step=on_step,
+        )
+        status: Literal["success", "failed", "interrupted", "error"]
+        try:
+            body(session)
+            status, code, message = "success", 0, "done"
+            if dry_run:
+                message = "dry run: nothing was sent"
+        except KeyboardInterrupt:
+            status, code, message = "interrupted", 130, "interrupted (Ctrl-C)"
+        except ScreenpilotError as exc:
+            status = "failed" if exc.exit_code == 1 else "error"
+            code, message = exc.exit_code, str(exc)
+        except Exception as exc:  # recorded, then reported as an internal error
+            log.exception("run failed")
+            status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
+        message = redactor.text(message)
+        _final_screenshot(env, writer)
+        writer.finish(status, message, code)
+        report = _write_report(writer.dir)
+    return RunResult(
+        exit_code=code,
+        status=status,
+        message=message,
+        run_dir=writer.dir,
+        report=report,
+        seconds=time.monotonic() - started,
+        steps=writer.count,
+        display=display_name,
+    )
+
+
+def _final_screenshot(env: Any, writer: RunWriter) -> None:
+    try:
+        writer.set_final_screenshot(writer.save_screenshot(env.observe().image, "final"))
+    except Exception as exc:  # the screen may be gone (device unplugged, Ctrl-C)
+        log.warning("no final screenshot: %s", exc)
+
+
+def _write_report(run_dir: Path) -> Path | None:
+    from agent.report import write_report
+
+    try:
+        return write_report(run_dir)
+    except Exception as exc:  # the trajectory is what matters; the report can be rebuilt
+        log.warning("could not write the report (rebuild with: agent report %s): %s", run_dir, exc)
+        return None
