@@ -40,8 +40,9 @@ from agent.models.ocr_match import (
 log = logging.getLogger(__name__)
 
 # Orientation classification only matters for upside-down text (photos,
-# scans); screens are upright, and skipping it saves a model and time.
-ENGINE_PARAMS: dict[str, Any] = {"Global.use_cls": False, "Global.log_level": "warning"}
+# scans); screens are upright, and skipping it saves a model and time. Its
+# warnings ("detection result is empty") are normal on a blank screen.
+ENGINE_PARAMS: dict[str, Any] = {"Global.use_cls": False, "Global.log_level": "error"}
 _CACHE_SIZE = 8
 
 _engine_lock = threading.Lock()

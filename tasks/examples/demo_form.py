@@ -1,13 +1,14 @@
 """A small Tk form for the demo task: labelled entries, a checkbox, Submit and Clear.
 
 Every event the app receives is written as one JSON line to the file named by
-``--log PATH`` or the ``SCREENPILOT_DEMO_LOG`` environment variable (stdout if
-neither), so a test can check what really reached the app rather than what was
-sent. Clicking a field's label focuses the field, as an HTML ``<label for>``
-does: an agent that grounds on visible text can click "Name" to reach the
-Name field. Submit shows "Saved: <name>" and adds the record to a list.
+``--log PATH`` or the ``SCREENPILOT_DEMO_LOG`` environment variable (``-`` for
+stdout; nothing is logged when neither is given), so a test can check what
+really reached the app rather than what was sent. Clicking a field's label
+focuses the field, as an HTML ``<label for>`` does: an agent that grounds on
+visible text can click "Name" to reach the Name field. Submit shows
+"Saved: <name>" and adds the record to a list.
 
-Run it alone with ``python3 tasks/examples/demo_form.py``.
+Run it alone with ``python3 tasks/examples/demo_form.py --log -``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ FIELDS = (("name", "Name"), ("email", "Email"), ("note", "Note"))
 class EventLog:
     """JSON lines, flushed at once so a reader sees events as they happen."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self.stream = stream
 
     def __call__(self, event: str, **data: Any) -> None:
+        if self.stream is None:
+            return
         record = {"t": round(time.time(), 3), "event": event, **data}
         self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.stream.flush()
@@ -126,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--geometry", default="+0+0", help="Tk geometry, e.g. 800x600+0+0")
     args = parser.parse_args(argv)
     path = args.log or os.environ.get("SCREENPILOT_DEMO_LOG")
-    stream = open(path, "a", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
+    if not path:
+        stream = None
+    elif path == "-":
+        stream = sys.stdout
+    else:
+        stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the app's life
     log = EventLog(stream)
     root = tk.Tk()
     root.geometry(args.geometry)
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         form.log("interrupted")
     finally:
-        if stream is not sys.stdout:
+        if stream is not None and stream is not sys.stdout:
             stream.close()
     return 0
 
