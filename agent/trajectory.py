@@ -122,14 +122,18 @@ def mask_text_regions(image: Image.Image, redactor: Redactor) -> Image.Image:
     """Black out every recognised text line that contains a secret (OCR; skipped without it)."""
     try:
         from agent.models.ocr import read_text
-        from agent.models.ocr_match import normalize
+        from agent.models.ocr_match import best_match
 
         lines = read_text(image)
     except Exception as exc:  # no OCR extra: the text records are still redacted
         log.debug("cannot look for secrets in screenshots: %s", exc)
         return image
-    secrets = [normalize(s) for s in redactor.secrets]
-    hits = [ln.box for ln in lines if any(s and s in normalize(ln.text) for s in secrets)]
+    # fuzzy, as OCR misreads characters (0 -> O): a near miss is still the secret
+    hits = [
+        ln.box
+        for ln in lines
+        if any(best_match([ln], secret, strictness="ground") for secret in redactor.secrets)
+    ]
     if not hits:
         return image
     masked = image.copy()

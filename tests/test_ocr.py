@@ -1,0 +1,179 @@
+"""The offline OCR grounder: text matching, and RapidOCR on rendered and real screens."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from actions.errors import InputError
+from actions.parse import parse_answer
+from agent.models.base import ModelRequest
+from agent.models.ocr_match import OcrLine, best_match, normalize, span_box, target_text
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+# -- matching (pure) -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("instruction", "target"),
+    [
+        ('click the "Save" button', "Save"),
+        ("the Name field", "Name"),
+        ("Click on the Submit button.", "Submit"),
+        ("the text box labelled Email address", "Email address"),
+        ("double-click the Groceries item", "Groceries"),
+        ("tap Settings", "Settings"),
+        ("wait for Saved", "Saved"),
+        ("Subscribe to updates", "Subscribe to updates"),
+        ("press \u201cOK\u201d", "OK"),
+        ("the button", "button"),
+    ],
+)
+def test_target_text_keeps_the_salient_words(instruction: str, target: str) -> None:
+    assert target_text(instruction) == target
+
+
+def test_normalize_folds_case_accents_and_punctuation() -> None:
+    assert normalize("  Héllo,  WORLD! ") == "hello world"
+    assert normalize("Name:") == "name"
+    assert normalize("你好 世界") == "你好 世界"
+
+
+LINES = [
+    OcrLine("Save note", (100, 10, 190, 30), 0.99),
+    OcrLine("Saved", (100, 200, 150, 220), 0.98),
+    OcrLine("Submlt", (300, 10, 360, 30), 0.9),  # a typical one-letter misread
+    OcrLine("你好世界 hello", (0, 100, 120, 120), 0.95),
+    OcrLine("Name:", (10, 50, 60, 70), 0.99),
+]
+
+
+def test_word_inside_a_line_gets_its_own_box() -> None:
+    match = best_match(LINES, "note")
+    assert match is not None and match.line == "Save note"
+    x1, _, x2, _ = match.box
+    assert 140 <= x1 < x2 <= 190  # the right half of the line, not the whole line
+
+
+def test_whole_line_beats_a_word_of_a_longer_line() -> None:
+    match = best_match(LINES, "Saved")
+    assert match is not None and match.box == (100, 200, 150, 220)
+
+
+def test_strict_mode_does_not_take_save_for_saved() -> None:
+    lines = [LINES[0]]  # only "Save note" on screen
+    assert best_match(lines, "Saved", strictness="strict") is None
+    assert best_match(lines, "Sav", strictness="strict") is None
+
+
+def test_fuzzy_matching_tolerates_a_misread_letter() -> None:
+    match = best_match(LINES, "Submit")
+    assert match is not None and match.edits == 1 and match.line == "Submlt"
+
+
+def test_cjk_substring_gets_a_proportional_box() -> None:
+    match = best_match(LINES, "世界")
+    assert match is not None
+    # four wide characters (weight 2 each) then " hello" (6): 世界 spans 4..8 of 14 units
+    x1, _, x2, _ = match.box
+    assert x1 == pytest.approx(120 * 4 / 14, abs=0.1)
+    assert x2 == pytest.approx(120 * 8 / 14, abs=0.1)
+
+
+def test_span_box_splits_by_character_position() -> None:
+    line = OcrLine("ab cd", (0, 0, 50, 10))
+    assert span_box(line, 3, 5) == (30, 0, 50, 10)
+
+
+def test_nothing_close_enough_is_no_match() -> None:
+    assert best_match(LINES, "Delete") is None
+
+
+# -- RapidOCR on rendered text ---------------------------------------------------------
+def _rendered(
+    words: dict[str, tuple[int, int]], size: tuple[int, int] = (1280, 800)
+) -> Image.Image:
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(FONT, 18)
+    for text, (x, y) in words.items():
+        draw.text((x, y), text, fill="black", font=font)
+    return image
+
+
+@pytest.fixture(scope="module")
+def screen() -> tuple[Image.Image, dict[str, tuple[int, int, int, int]]]:
+    pytest.importorskip("rapidocr")
+    words = {"File": (20, 12), "Save note": (400, 300), "Submit": (900, 640), "Cancel": (1040, 640)}
+    image = _rendered(words)
+    font = ImageFont.truetype(FONT, 18)
+    boxes = {}
+    for text, (x, y) in words.items():
+        left, top, right, bottom = font.getbbox(text)
+        boxes[text] = (x + left, y + top, x + right, y + bottom)
+    return image, boxes
+
+
+def test_ocr_model_grounds_a_button_label(screen) -> None:
+    from agent.models.ocr import OcrModel
+
+    image, boxes = screen
+    reply = OcrModel().answer(
+        [ModelRequest(kind="ground", image=image, instruction="the Submit button")]
+    )[0]
+    assert reply.frame.model_size == image.size == reply.frame.image_size
+    parsed = parse_answer(reply.raw, reply.frame)
+    assert parsed.ok, parsed.error
+    x, y = parsed.point
+    x1, y1, x2, y2 = boxes["Submit"]
+    assert x1 - 4 <= x <= x2 + 4 and y1 - 4 <= y <= y2 + 4
+
+
+def test_ocr_model_grounds_a_word_inside_a_line(screen) -> None:
+    from agent.models.ocr import OcrModel
+
+    image, boxes = screen
+    reply = OcrModel().answer([ModelRequest(kind="ground", image=image, instruction='"note"')])[0]
+    x, _ = parse_answer(reply.raw, reply.frame).point
+    x1, _, x2, _ = boxes["Save note"]
+    assert (x1 + x2) / 2 < x <= x2  # the second word, not the line's centre
+
+
+def test_ocr_model_without_a_match_answers_no_coordinate(screen) -> None:
+    from agent.models.ocr import OcrModel
+
+    image, _ = screen
+    reply = OcrModel().answer([ModelRequest(kind="ground", image=image, instruction="Delete")])[0]
+    parsed = parse_answer(reply.raw, reply.frame)
+    assert not parsed.ok and parsed.point is None
+    assert "Delete" in reply.raw
+
+
+def test_ocr_model_refuses_to_plan(screen) -> None:
+    from agent.models.ocr import OcrModel
+
+    image, _ = screen
+    with pytest.raises(InputError, match="cannot plan"):
+        OcrModel().answer([ModelRequest(kind="act", image=image, instruction="save the note")])
+
+
+def test_find_text_is_strict(screen) -> None:
+    from agent.models.ocr import find_text
+
+    image, boxes = screen
+    assert find_text(image, "Cancel") is not None
+    assert find_text(image, "Saved") is None  # "Save note" is not "Saved"
+    assert find_text(image, "Submit").box[0] == pytest.approx(boxes["Submit"][0], abs=6)
+
+
+def test_ocr_reads_each_image_once(screen, monkeypatch) -> None:
+    from agent.models import ocr
+
+    image, _ = screen
+    ocr.read_text(image)
+    calls = []
+    engine = ocr._get_engine()
+    monkeypatch.setattr(ocr, "_get_engine", lambda: calls.append(1) or engine)
+    ocr.find_text(image, "File")
+    ocr.find_text(image.copy(), "Cancel")  # same pixels, another object
+    assert calls == []
