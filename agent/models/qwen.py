@@ -1,0 +1,300 @@
+"""Qwen2.5-VL on this machine, through Hugging Face transformers.
+
+Loads a hub id (``Qwen/Qwen2.5-VL-3B-Instruct``) or a local folder with
+`Qwen2_5_VLForConditionalGeneration.from_pretrained`, on the best device
+(cuda, mps, cpu) in the best dtype it supports, with SDPA attention (or
+flash-attention 2 when installed on a GPU). Each screenshot is resized once,
+with PIL, to its exact `smart_resize` size, so the coordinates the model
+writes are pixels of the image it saw and the frame maps them back. Requests
+are processed in batches (left padding), decoded greedily, and generation
+stops at ``</tool_call>`` or the end of the turn.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from actions.errors import InputError, require
+from actions.frames import CoordinateFrame, visual_tokens
+from agent.models import prompts
+from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.qwen_processor import load_processor, preprocess
+from agent.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
+STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", prompts.TOOL_CALL_END)
+
+
+def pick_device(requested: str = "auto") -> str:
+    """``auto`` -> cuda if available, else mps, else cpu; anything else is checked and kept."""
+    torch = require("torch", "model")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        device = torch.device(requested)
+    except RuntimeError as exc:
+        raise InputError(f"unknown device {requested!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {requested!r} asked for, but torch sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {requested!r} asked for, but MPS is not available")
+    return requested
+
+
+def pick_dtype(requested: str, device: str) -> Any:
+    """The torch dtype: ``auto`` is bfloat16 where the device runs it, else float16/float32.
+
+    On CPU bfloat16 is chosen when the CPU has native bf16 instructions
+    (AVX512-BF16 / AMX): the 3B model is memory-bound there, and bf16 halves
+    both memory (7.5 instead of 15 GB) and prefill time (REFERENCE 3).
+    """
+    torch = require("torch", "model")
+    if requested != "auto":
+        return getattr(torch, requested)
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if kind == "mps":
+        return torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU executes bfloat16 matrix products natively (x86 AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            flags = handle.read()
+    except OSError:  # macOS and Windows: Apple silicon runs bf16 well, x86 rarely does
+        import platform
+
+        return platform.machine().lower() in ("arm64", "aarch64")
+    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def pick_attention(requested: str, device: str, dtype: Any) -> str:
+    """``auto`` -> flash_attention_2 on a GPU in half precision when flash-attn is installed,
+    else sdpa."""
+    torch = require("torch", "model")
+    half = dtype in (torch.float16, torch.bfloat16)
+    if requested == "auto":
+        if device.startswith("cuda") and half and importlib.util.find_spec("flash_attn"):
+            return "flash_attention_2"
+        return "sdpa"
+    if requested == "flash_attention_2":
+        if importlib.util.find_spec("flash_attn") is None:
+            raise InputError("attention flash_attention_2 needs: pip install flash-attn")
+        if not device.startswith("cuda") or not half:
+            raise InputError("flash_attention_2 runs only on a CUDA GPU in float16/bfloat16")
+    return requested
+
+
+def to_model_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The screenshot as RGB at exactly `size` (its smart_resize size), resized once."""
+    if image.mode != "RGB":
+        if image.mode in ("RGBA", "LA", "P"):
+            image = image.convert("RGBA")
+            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, image)
+        image = image.convert("RGB")
+    if image.size != size:
+        # Bicubic, as the Qwen2-VL image processor resizes.
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return image
+
+
+def check_checkpoint(model: str, **hub_kwargs: Any) -> Any:
+    """The checkpoint's config, or a one-line error if it is not a Qwen2.5-VL checkpoint."""
+    require("transformers", "model")
+    from transformers import AutoConfig
+
+    path = Path(model).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{model}: a model must be a hub id or a checkpoint folder, not a file")
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise InputError(f"{model}: not a Qwen2.5-VL checkpoint (no config.json in the folder)")
+    try:
+        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else model, **hub_kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot load model {model!r}: {first}") from None
+    model_type = getattr(config, "model_type", None)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise InputError(
+            f"{model}: a {model_type!r} checkpoint, not Qwen2.5-VL (model_type qwen2_5_vl); "
+            "serve other models with --backend openai"
+        )
+    return config
+
+
+class QwenModel(Model):
+    """Qwen2.5-VL through transformers. Build it with `agent.models.spec.load_model`."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        torch = require("torch", "model")
+        require("transformers", "model")
+        from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+        self.spec = spec
+        self.family = spec.family
+        self.min_pixels, self.max_pixels = spec.pixel_limits()
+        started = time.perf_counter()
+        check_checkpoint(spec.model)
+        source = (
+            str(Path(spec.model).expanduser())
+            if Path(spec.model).expanduser().is_dir()
+            else spec.model
+        )
+        self.device = pick_device(spec.device)
+        self.dtype = pick_dtype(spec.dtype, self.device)
+        self.attn = pick_attention(spec.attn, self.device, self.dtype)
+        self.processor = load_processor(
+            source,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            backend=spec.image_backend,
+        )
+        try:
+            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+                source, dtype=self.dtype, attn_implementation=self.attn
+            )
+        except (OSError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
+        self.model = model.to(self.device).eval()
+        tokenizer = self.processor.tokenizer
+        stop_ids = [tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS]
+        self.stop_ids = [i for i in stop_ids if isinstance(i, int) and i >= 0]
+        self.generation_config = GenerationConfig(
+            max_new_tokens=spec.max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            # The checkpoint's generation_config asks for sampling with repetition_penalty
+            # 1.05; a penalty would bend repeated digits in coordinates, so greedy and plain.
+            repetition_penalty=1.0,
+            eos_token_id=self.stop_ids,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        self._torch = torch
+        self.load_seconds = time.perf_counter() - started
+        log.info(
+            "loaded %s on %s (%s, %s attention) in %.1f s",
+            spec.model,
+            self.device,
+            str(self.dtype).removeprefix("torch."),
+            self.attn,
+            self.load_seconds,
+        )
+
+    def frame_for(self, image: Image.Image) -> CoordinateFrame:
+        """The frame a screenshot is answered in: its smart_resize size, this model's limits."""
+        return CoordinateFrame.for_image(
+            image.size, self.family, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+        )
+
+    def prompt_text(self, request: ModelRequest, frame: CoordinateFrame) -> str:
+        """The full prompt (chat template applied, prefill appended) for one request."""
+        size = frame.model_size
+        prefill = ""
+        if request.kind == "ground":
+            messages = prompts.ground_messages(size, request.instruction, mobile=request.mobile)
+            if self.spec.use_prefill():
+                prefill = prompts.ground_prefill(mobile=request.mobile)
+        else:
+            messages = prompts.act_messages(
+                size,
+                request.instruction,
+                request.history,
+                mobile=request.mobile,
+                correction=request.correction,
+            )
+        text = self.processor.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        return text + prefill
+
+    def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:
+        """Answer `requests` in batches of `spec.batch_size`."""
+        replies: list[ModelReply] = []
+        size = self.spec.batch_size
+        for start in range(0, len(requests), size):
+            replies.extend(self._answer_batch(requests[start : start + size]))
+        return replies
+
+    def _answer_batch(self, requests: list[ModelRequest]) -> list[ModelReply]:
+        torch = self._torch
+        t0 = time.perf_counter()
+        frames = [self.frame_for(r.image) for r in requests]
+        images = [
+            to_model_image(r.image, f.model_size) for r, f in zip(requests, frames, strict=True)
+        ]
+        texts = [self.prompt_text(r, f) for r, f in zip(requests, frames, strict=True)]
+        inputs = preprocess(self.processor, texts, images)
+        grids = inputs["image_grid_thw"]
+        merge = self.processor.image_processor.merge_size**2
+        tokens = [int(g.prod()) // merge for g in grids]
+        for frame, count in zip(frames, tokens, strict=True):
+            if count != visual_tokens(frame.model_size):  # the processor resized after all
+                log.warning(
+                    "visual tokens %d differ from %s's %d",
+                    count,
+                    frame.model_size,
+                    visual_tokens(frame.model_size),
+                )
+        inputs = inputs.to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, generation_config=self.generation_config)
+        t2 = time.perf_counter()
+        new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
+        raws = [self._decode(ids) for ids in new_tokens]
+        t3 = time.perf_counter()
+        n = len(requests)
+        seconds = {
+            "preprocess": (t1 - t0) / n,
+            "model": (t2 - t1) / n,
+            "decode": (t3 - t2) / n,
+        }
+        replies = []
+        for request, frame, text, raw, count in zip(
+            requests, frames, texts, raws, tokens, strict=True
+        ):
+            prefill = prompts.ground_prefill(mobile=request.mobile)
+            if request.kind == "ground" and text.endswith(prefill):
+                raw = prefill + raw
+            replies.append(
+                ModelReply(raw=raw, frame=frame, visual_tokens=count, seconds=dict(seconds))
+            )
+        return replies
+
+    def _decode(self, ids: list[int]) -> str:
+        """Generated ids -> text, up to and including a closing </tool_call>, without end tokens."""
+        tokenizer = self.processor.tokenizer
+        end_ids = {tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS[:2]}
+        end_ids.add(tokenizer.pad_token_id)
+        kept: list[int] = []
+        for token in ids:
+            if token in end_ids:
+                break
+            kept.append(token)
+        # Special tokens stay: Qwen2-VL style answers carry coordinates inside <|box_start|>.
+        return tokenizer.decode(kept, skip_special_tokens=False)
+
+    def close(self) -> None:
+        """Drop the weights (and free GPU memory)."""
+        self.model = None
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()

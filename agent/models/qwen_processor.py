@@ -1,0 +1,188 @@
+"""The Qwen2.5-VL processor, built image-only so that torchvision is optional.
+
+transformers' `AutoProcessor` for Qwen2.5-VL eagerly builds a *video*
+processor, which imports torchvision; without it (or with a torchvision that
+does not match the installed torch) loading fails. screenpilot never sends
+video, so the processor is built from its two real parts - the Qwen2-VL image
+processor (PIL backend, or the torchvision backend when it imports) and the
+checkpoint's tokenizer - plus the checkpoint's chat template.
+
+Images are resized on the client to their exact `smart_resize` size before
+they reach the processor, so the processor is called with ``do_resize=False``:
+its own resize would be the identity, and skipping it avoids a numpy -> PIL ->
+numpy round trip per image.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from actions.errors import InputError, MissingDependency, require
+from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
+
+log = logging.getLogger(__name__)
+
+ImageBackend = Literal["auto", "pil", "torchvision"]
+
+SPECIAL_TOKENS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|endoftext|>",
+)
+
+
+@functools.cache
+def torchvision_available() -> bool:
+    """Whether torchvision imports beside the installed torch (a mismatched build does not)."""
+    try:
+        import torchvision  # noqa: F401
+    except Exception as exc:  # a mismatched build raises RuntimeError, not ImportError
+        log.debug("torchvision unavailable: %s", exc)
+        return False
+    return True
+
+
+def image_processor_class(backend: ImageBackend = "auto") -> type:
+    """The Qwen2-VL image processor class for `backend` (auto: torchvision when it imports)."""
+    require("transformers", "model")
+    if backend == "torchvision" or (backend == "auto" and torchvision_available()):
+        if not torchvision_available():
+            raise MissingDependency(
+                "the torchvision image backend needs a torchvision built for the installed torch "
+                "(e.g. pip install torch==2.14.1 torchvision==0.29.1); "
+                "or use --image-backend pil, which needs nothing extra"
+            )
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+        return Qwen2VLImageProcessor
+    if backend not in ("auto", "pil"):
+        raise InputError(f"unknown image backend {backend!r} (choose auto, pil or torchvision)")
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
+
+    return Qwen2VLImageProcessorPil
+
+
+@functools.cache
+def image_only_processor_class() -> type:
+    """`Qwen2_5_VLProcessor` with the video sub-processor left out.
+
+    `ProcessorMixin` derives a processor's parts from its ``__init__``
+    signature, so a subclass whose ``__init__`` takes no video processor is a
+    complete processor that never touches torchvision.
+    """
+    require("transformers", "model")
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.processing_utils import ProcessorMixin
+
+    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+        """Qwen2.5-VL's processor for images and text only."""
+
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
+            self.video_token = getattr(tokenizer, "video_token", None) or "<|video_pad|>"
+            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    return ImageOnlyQwen2_5_VLProcessor
+
+
+def build_processor(image_processor: Any, tokenizer: Any, chat_template: str | None = None) -> Any:
+    """An image-only Qwen2.5-VL processor from its parts (tokenizer padded on the left)."""
+    missing = [t for t in SPECIAL_TOKENS if tokenizer.convert_tokens_to_ids(t) in (None, -1)]
+    unk = getattr(tokenizer, "unk_token_id", None)
+    missing += [
+        t for t in SPECIAL_TOKENS if unk is not None and tokenizer.convert_tokens_to_ids(t) == unk
+    ]
+    if missing:
+        raise InputError(
+            f"the tokenizer does not know Qwen's special tokens {sorted(set(missing))}: "
+            "not a Qwen2.5-VL tokenizer"
+        )
+    # Batched generation appends new tokens on the right, so prompts are padded on the left.
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = "<|endoftext|>"
+    template = chat_template or QWEN2_5_VL_CHAT_TEMPLATE
+    return image_only_processor_class()(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=template
+    )
+
+
+def load_processor(
+    path: str | Path,
+    *,
+    min_pixels: int,
+    max_pixels: int,
+    backend: ImageBackend = "auto",
+    **hub_kwargs: Any,
+) -> Any:
+    """Load the processor of a Qwen2.5-VL checkpoint (hub id or folder), image-only.
+
+    The pixel limits are set explicitly: the image processor's defaults
+    (56*56 .. 28*28*1280) are not the model's (4*28*28 .. 16384*28*28).
+    """
+    require("transformers", "model")
+    from transformers import AutoTokenizer
+
+    source = str(path)
+    ip_class = image_processor_class(backend)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs)
+        image_processor = ip_class.from_pretrained(
+            source,
+            size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
+            **hub_kwargs,
+        )
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot load a Qwen2.5-VL processor from {source}: {_first_line(exc)}"
+        ) from None
+    return build_processor(image_processor, tokenizer, _chat_template(source, tokenizer))
+
+
+def _chat_template(source: str, tokenizer: Any) -> str | None:
+    """The checkpoint's own chat template, if it ships one that knows images."""
+    try:
+        processor_dict, _ = image_only_processor_class().get_processor_dict(source)
+        template = processor_dict.get("chat_template")
+    except (OSError, ValueError) as exc:
+        log.debug("no processor chat template in %s: %s", source, exc)
+        template = None
+    if isinstance(template, dict):  # several named templates: take the default one
+        template = template.get("default")
+    if not template:
+        candidate = getattr(tokenizer, "chat_template", None)
+        template = candidate if isinstance(candidate, str) else None
+    if template and "<|vision_start|>" not in template:
+        log.warning("the chat template of %s knows no images; using Qwen2.5-VL's", source)
+        template = None
+    if not template:
+        log.info("using the built-in Qwen2.5-VL chat template for %s", source)
+    return template
+
+
+def preprocess(processor: Any, texts: list[str], images: list[Image.Image]) -> Any:
+    """Tokenize prompts and patchify images (already at their smart_resize size), left-padded."""
+    return processor(
+        text=texts,
+        images=images,
+        padding=True,
+        return_tensors="pt",
+        images_kwargs={"do_resize": False},
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
