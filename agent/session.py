@@ -54,6 +54,8 @@ class RunStopped(StepFailed):
 
 def _seconds(value: Any) -> float:
     if isinstance(value, dict):
+        if "total" in value:
+            return float(value["total"])
         return float(sum(v for v in value.values() if isinstance(v, (int, float))))
     return float(value or 0.0)
 

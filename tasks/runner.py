@@ -93,23 +93,11 @@ def open_env(env: EnvSection, *, settle: float, dry_run: bool) -> Any:
     )
 
 
-def model_spec(task: Task) -> Any:
-    """The task's model section as the backends' `ModelSpec`."""
-    from agent.models.spec import ModelSpec
-
-    fields = task.model.model_dump(exclude_none=True)
-    known = set(ModelSpec.model_fields)
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise InputError(f"model: this version does not support {', '.join(unknown)}")
-    return ModelSpec(**fields)
-
-
 def open_model(task: Task) -> Any:
     """Load the task's model (checks that its packages and files are there)."""
     from agent.models.spec import load_model
 
-    return load_model(model_spec(task))
+    return load_model(task.model)
 
 
 def preflight(task: Task) -> None:
@@ -186,9 +174,14 @@ def _run_info(
         env["display"] = display
     if task.platform == "desktop":
         env["virtual_display"] = virtual  # what a replay must start again
-    model = task.model.model_dump(mode="json", exclude_none=True)
-    if "api_key" in model:
-        model["api_key"] = "***"
+    spec = task.model
+    model: dict[str, Any] = {"backend": spec.backend}
+    if spec.backend == "ocr":
+        model["model"] = "rapidocr (offline text matching)"
+    else:
+        model.update(model=spec.model, base_url=spec.base_url)
+        low, high = spec.pixel_limits()
+        model.update(family=spec.family.value, min_pixels=low, max_pixels=high)
     from agent import __version__
 
     return RunInfo(

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actions.keys import KeyNameError, parse_combo
+from agent.models.spec import ModelSpec
 
 Coordinate = Annotated[float, Field(ge=0, le=100_000)]
 Loc = tuple[str | int, ...]
@@ -110,27 +111,6 @@ class EnvSection(_Strict):
     @property
     def platform(self) -> Literal["desktop", "android"]:
         return "desktop" if self.desktop is not None else "android"
-
-
-class ModelSection(_Strict):
-    """Which model grounds targets and plans goals (maps onto agent.models.spec.ModelSpec)."""
-
-    backend: Literal["qwen", "openai", "ocr"] = "ocr"
-    model: str | None = Field(None, description="checkpoint id or folder, or the served model name")
-    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. vLLM")
-    api_key: str | None = Field(None, description="use ${VAR}: it is then kept out of logs")
-    family: str | None = Field(None, description="coordinate convention, e.g. qwen2.5-vl")
-    min_pixels: Annotated[int, Field(gt=0)] | None = None
-    max_pixels: Annotated[int, Field(gt=0)] | None = None
-    device: str | None = None
-    dtype: str | None = None
-    max_new_tokens: Annotated[int, Field(gt=0, le=8192)] | None = None
-
-    @model_validator(mode="after")
-    def _pixels(self) -> ModelSection:
-        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
-            raise ValueError("min_pixels is larger than max_pixels")
-        return self
 
 
 # -- steps -----------------------------------------------------------------------------
@@ -307,7 +287,10 @@ class Task(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w .,@+-]+$")]
     description: str | None = None
     env: EnvSection
-    model: ModelSection = Field(default_factory=ModelSection)
+    model: ModelSpec = Field(
+        default_factory=lambda: ModelSpec(backend="ocr"),
+        description="agent.models.spec.ModelSpec; backend defaults to ocr in task files",
+    )
     goal: Annotated[str, Field(min_length=1, max_length=20_000)] | None = None
     steps: list[Step] = Field(default_factory=list)
     max_steps: Annotated[int, Field(ge=1, le=1000)] = 30
@@ -316,6 +299,15 @@ class Task(_Strict):
     settle: Annotated[float, Field(ge=0, le=60)] = Field(
         1.0, description="after each action, wait up to this long for the screen to settle"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ocr_by_default(cls, data: Any) -> Any:
+        # a task file that names no backend runs offline; ModelSpec alone defaults to qwen
+        if isinstance(data, dict) and isinstance(data.get("model"), dict):
+            if "backend" not in data["model"]:
+                data = {**data, "model": {"backend": "ocr", **data["model"]}}
+        return data
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Task:
@@ -344,8 +336,6 @@ def semantic_errors(task: Task) -> list[tuple[Loc, str]]:
                 errors.append((("steps", i, "goal"), _OCR_PLAN))
     if task.model.backend == "openai" and not task.model.base_url:
         errors.append((("model", "base_url"), "the openai backend needs a base_url"))
-    if task.model.backend in ("qwen", "openai") and not task.model.model:
-        errors.append((("model", "model"), f"the {task.model.backend} backend needs a model"))
     if len(task.steps) > task.max_steps:
         errors.append(
             (("max_steps",), f"{task.max_steps} is fewer than the {len(task.steps)} scripted steps")

@@ -73,10 +73,11 @@ class DemoForm:
         ).grid(row=4, column=1, sticky="w", pady=8)
         buttons = tk.Frame(root, bg="white")
         buttons.grid(row=5, column=1, sticky="w", pady=(12, 8))
+        self.buttons: dict[str, tk.Button] = {}
         for text, command in (("Submit", self.submit), ("Clear", self.clear)):
-            tk.Button(buttons, text=text, font=FONT, width=8, command=command).pack(
-                side="left", padx=(0, 16)
-            )
+            button = tk.Button(buttons, text=text, font=FONT, width=8, command=command)
+            button.pack(side="left", padx=(0, 16))
+            self.buttons[text.lower()] = button
         self.status = tk.Label(root, text="Fill in the form", font=FONT, bg="white", fg="#225")
         self.status.grid(row=6, column=0, columnspan=2, sticky="w", pady=(16, 4))
         self.saved = tk.Listbox(root, font=FONT, width=40, height=4, relief="flat", bg="#f4f4f8")
@@ -96,6 +97,14 @@ class DemoForm:
         self.log("key", field=key, keysym=event.keysym, char=event.char)
         # the field's value after Tk has applied the key
         self.root.after_idle(lambda: self.log("text", field=key, value=self.entries[key].get()))
+
+    def layout(self) -> dict[str, list[int]]:
+        """Where each field and button is: [x, y, width, height] in screen pixels."""
+        widgets: dict[str, tk.Widget] = {**self.entries, **self.buttons}
+        return {
+            name: [w.winfo_rootx(), w.winfo_rooty(), w.winfo_width(), w.winfo_height()]
+            for name, w in widgets.items()
+        }
 
     def values(self) -> dict[str, str]:
         return {key: entry.get() for key, entry in self.entries.items()}
@@ -139,8 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     root = tk.Tk()
     root.geometry(args.geometry)
     form = DemoForm(root, log)
-    root.update_idletasks()
-    log("start", pid=os.getpid(), geometry=root.winfo_geometry(), display=os.environ.get("DISPLAY"))
+    root.wait_visibility()
+    root.update()
+    log(
+        "start",
+        pid=os.getpid(),
+        geometry=root.winfo_geometry(),
+        display=os.environ.get("DISPLAY"),
+        widgets=form.layout(),
+    )
     try:
         root.mainloop()
     except KeyboardInterrupt:
