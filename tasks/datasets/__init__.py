@@ -1,0 +1,1 @@
+"""Dataset makers: ScreenSpot-format datasets rendered from real apps under Xvfb."""
