@@ -19,6 +19,7 @@ the agent closes. Failed steps raise `StepFailed`; bad arguments raise
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ class Agent:
         max_steps: int | None = None,
         timeout: float | None = None,
         secrets: tuple[str, ...] | list[str] = (),
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         """
         Args:
@@ -91,8 +93,11 @@ class Agent:
                 (``ask(question) -> bool``; without one, risky actions are refused).
             max_steps, timeout: budgets over the agent's whole life.
             secrets: strings to mask as ``***`` in everything written.
+            on_close: called last, after the environment is closed (e.g. stop Xvfb).
         """
         self._stack = ExitStack()
+        if on_close is not None:
+            self._stack.callback(on_close)
         self._stack.callback(env.close)
         self.env = env
         self.model = resolve_model(model)
@@ -129,19 +134,15 @@ class Agent:
     ) -> Agent:
         """An agent on this machine's screen, or on a fresh Xvfb of `virtual_display` size."""
         from env.desktop import DesktopEnv
-        from env.virtual_display import VirtualDisplay
 
-        display = VirtualDisplay(virtual_display).start() if virtual_display else None
+        env = DesktopEnv(
+            monitor=monitor, virtual_display=virtual_display, dry_run=dry_run, settle=settle
+        )
         try:
-            env = DesktopEnv(monitor=monitor, dry_run=dry_run, settle=settle)
-            agent = cls(env, model, **kwargs)
+            return cls(env, model, **kwargs)
         except BaseException:
-            if display is not None:
-                display.stop()
+            env.close()
             raise
-        if display is not None:
-            agent._stack.push(lambda *exc: display.stop())  # stopped after the env closes
-        return agent
 
     @classmethod
     def android(
@@ -186,7 +187,7 @@ class Agent:
     def type(self, text: str, *, secret: bool = False) -> None:
         """Type text into the focused field; ``secret=True`` keeps it out of every record."""
         if secret:
-            self.redactor.secrets = sorted({*self.redactor.secrets, text}, key=len, reverse=True)
+            self.redactor.add(text)
         self.session.type_text(text)
 
     def key(self, combo: str | list[str]) -> None:

@@ -22,6 +22,11 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
+    def add(self, secret: str) -> None:
+        """Mask `secret` from now on (everything sharing this redactor sees it)."""
+        if secret and secret not in self.secrets:
+            self.secrets = sorted({*self.secrets, secret}, key=len, reverse=True)
+
     def __bool__(self) -> bool:
         return bool(self.secrets)
 

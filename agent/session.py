@@ -79,7 +79,9 @@ class Session:
         self.env = env
         self.model = model
         self.writer = writer
-        self.redactor = redactor or (writer.redactor if writer else Redactor())
+        if redactor is None:
+            redactor = writer.redactor if writer is not None else Redactor()
+        self.redactor = redactor  # shared: secrets added later (Agent.type) reach the writer
         self.policy = policy or ConfirmPolicy("risky")
         self.max_steps = max_steps
         self.timeout = timeout
@@ -142,6 +144,9 @@ class Session:
             rec.status, rec.error = "stopped", "interrupted (Ctrl-C)"
             raise
         except ScreenpilotError as exc:
+            if type(exc).__name__ == "FailSafeError":  # env.desktop_input: nothing was sent
+                rec.status, rec.error = "stopped", str(exc)
+                raise RunStopped(str(exc)) from exc
             if rec.status == "ok":
                 rec.status = "denied" if isinstance(exc, ActionDenied) else "failed"
             rec.error = str(exc)

@@ -155,7 +155,7 @@ class RunWriter:
         mask_screens: Callable[[Image.Image, Redactor], Image.Image] | None = mask_text_regions,
     ) -> None:
         self.dir = Path(out_dir)
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         self.mask_screens = mask_screens
         if self.dir.exists() and any(self.dir.iterdir()):
             raise InputError(f"run folder {self.dir} already exists and is not empty")
