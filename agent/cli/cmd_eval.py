@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from actions.errors import InputError
+
 eval_app = typer.Typer(
     name="eval",
     help="Evaluate grounding models on ScreenSpot benchmarks (official ScreenSpot-Pro scoring).",
@@ -118,6 +120,120 @@ def score_command(
             console.print("stored metrics reproduced exactly (every key of every group)")
     if check and (problems or changed or not result.metrics):
         raise typer.Exit(1)
+
+
+@eval_app.command("screenspot")
+def screenspot_command(
+    data: Path = typer.Option(..., "--data", help="ScreenSpot-Pro / v2 / v1 folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Result file (official format)."),
+    fmt: str | None = typer.Option(None, "--format", help="pro, v2 or v1 (default: detected)."),
+    images: Path | None = typer.Option(None, "--images", help="Image folder, if elsewhere."),
+    task: list[str] | None = typer.Option(None, "--task", help="Task file(s), e.g. vscode_macos."),
+    app_filter: list[str] | None = typer.Option(None, "--app", help="Application(s)."),
+    group: list[str] | None = typer.Option(None, "--group", help="Group(s): Dev, CAD, ..."),
+    platform: list[str] | None = typer.Option(None, "--platform", help="Platform(s)."),
+    ui_type: list[str] | None = typer.Option(None, "--ui-type", help="text and/or icon."),
+    limit: int | None = typer.Option(None, "--limit", help="At most N samples."),
+    lang: str = typer.Option("en", "--lang", help="en, cn (instruction_cn) or all."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip broken records, count them."),
+    backend: str = typer.Option("qwen", "--backend", help="qwen, openai or ocr."),
+    model: str | None = typer.Option(None, "--model", help="Hub id, local folder, served name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
+    family: str | None = typer.Option(None, "--family", help="Coordinate family."),
+    min_pixels: int | None = typer.Option(None, "--min-pixels"),
+    max_pixels: int | None = typer.Option(
+        None, "--max-pixels", help="Default: the checkpoint's own limit (16384*28*28)."
+    ),
+    batch_size: int = typer.Option(8, "--batch-size", help="Samples per generate call (qwen)."),
+    concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight (openai)."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    device: str = typer.Option("auto", "--device"),
+    dtype: str = typer.Option("auto", "--dtype"),
+    zoom: bool = typer.Option(False, "--zoom", help="Second pass on a crop around the guess."),
+    zoom_size: str | None = typer.Option(
+        None, "--zoom-size", help="Crop: fraction of each side (0.5, default), N or WxH pixels."
+    ),
+    restart: bool = typer.Option(False, "--restart", help="Ignore earlier progress for --out."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+) -> None:
+    """Ground every sample and write the official ScreenSpot result file (resumable)."""
+    from agent.eval.runner import RunSettings, ScreenSpotRun
+    from agent.eval.zoom import parse_zoom_size
+    from agent.models.spec import MODEL_MAX_PIXELS, ModelSpec, load_model
+    from tasks.screenspot import Filters, load_dataset
+
+    if lang not in ("en", "cn", "all"):
+        raise typer.BadParameter("choose en, cn or all", param_hint="--lang")
+    filters = Filters(
+        tasks=_split(task),
+        applications=_split(app_filter),
+        groups=_split(group),
+        platforms=_split(platform),
+        ui_types=_split(ui_type),  # type: ignore[arg-type]
+        limit=limit,
+    )
+    spec_fields: dict[str, Any] = {
+        "backend": backend,
+        "base_url": base_url,
+        "min_pixels": min_pixels,
+        "max_pixels": max_pixels if max_pixels is not None else MODEL_MAX_PIXELS,
+        "batch_size": batch_size,
+        "concurrency": concurrency,
+        "max_new_tokens": max_new_tokens,
+        "device": device,
+        "dtype": dtype,
+    }
+    if model is not None:
+        spec_fields["model"] = model
+    if family is not None:
+        spec_fields["family"] = family
+    spec = ModelSpec(**spec_fields)
+    settings = RunSettings(spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size))
+    dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
+                           skip_bad=skip_bad)  # fmt: skip
+    if not dataset.samples:
+        raise InputError(f"{data}: no sample matches the filters")
+    runner = ScreenSpotRun(dataset, settings, out, skip_bad=skip_bad)
+    console = Console(stderr=True)
+    with _progress_bar(console, enabled=progress) as bar:
+        task_id = bar.add_task("ScreenSpot", total=len(dataset.samples), rate="", acc="")
+
+        def update(stats: Any) -> None:
+            finished = stats.resumed + stats.done_now
+            bar.update(
+                task_id,
+                completed=finished,
+                rate=f"{stats.samples_per_second:.2f} samples/s",
+                acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
+            )
+
+        report, stats = runner.run(None, restart=restart, on_progress=update,
+                                   load_model=lambda: load_model(spec))  # fmt: skip
+        update(stats)
+    out_console = Console()
+    print_metrics(report["metrics"], report["details"], out_console)
+    skipped = len(report["run"]["skipped_bad"])
+    out_console.print(
+        f"wrote {out} ({len(report['details'])} samples; {stats.done_now} now, "
+        f"{stats.resumed} resumed; {stats.samples_per_second:.2f} samples/s"
+        + (f"; {skipped} bad record(s) skipped" if skipped else "")
+        + ")"
+    )
+
+
+def _progress_bar(console: Console, *, enabled: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[acc]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,96 @@
+"""Zoom-in refinement: ground on the whole screenshot, then again inside a crop around the guess.
+
+High-resolution screens (ScreenSpot-Pro's 4K shots) hold targets a few dozen
+pixels wide; a model that sees the screen downscaled to its pixel budget
+often lands near the target but not on it. The second pass crops a window
+around the first guess, scales the crop up to the size of the full
+screenshot (so the model sees the region at a higher effective resolution),
+grounds the instruction again and maps the answer back.
+"""
+
+from __future__ import annotations
+
+import re
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from actions.errors import InputError
+
+Point = tuple[float, float]
+
+
+class ZoomWindow(BaseModel):
+    """Where a crop came from, and how much it was scaled before the second pass."""
+
+    model_config = ConfigDict(frozen=True)
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive) in image pixels
+    size: tuple[int, int]  # the zoomed crop's size, as the second pass sees it
+
+    @property
+    def scale(self) -> float:
+        """Zoomed pixels per original pixel (horizontal)."""
+        return self.size[0] / (self.box[2] - self.box[0])
+
+    def to_image(self, point: Point) -> Point:
+        """A point on the zoomed crop in the original screenshot's pixels."""
+        left, top, right, bottom = self.box
+        x = left + point[0] * (right - left) / self.size[0]
+        y = top + point[1] * (bottom - top) / self.size[1]
+        return min(max(x, left), right - 1), min(max(y, top), bottom - 1)
+
+
+def parse_zoom_size(text: str | None) -> tuple[float, float] | tuple[int, int] | None:
+    """``"0.5"`` (a fraction of each side), ``"960x540"`` or ``"1024"`` (pixels); None: default."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip().lower()
+    if re.fullmatch(r"0?\.\d+", value):
+        fraction = float(value)
+        if not 0.05 <= fraction < 1:
+            raise InputError(f"--zoom-size {text!r}: a fraction must be within 0.05..0.99")
+        return (fraction, fraction)
+    match = re.fullmatch(r"(\d{2,5})(?:x(\d{2,5}))?", value)
+    if not match:
+        raise InputError(f"--zoom-size {text!r}: expected a fraction (0.5), N or WIDTHxHEIGHT")
+    width = int(match.group(1))
+    height = int(match.group(2) or width)
+    return (width, height)
+
+
+def crop_size(
+    image_size: tuple[int, int], size: tuple[float, float] | tuple[int, int] | None
+) -> tuple[int, int]:
+    """The crop's pixel size for an image: default half of each side."""
+    width, height = image_size
+    if size is None:
+        size = (0.5, 0.5)
+    if isinstance(size[0], float):
+        w, h = round(width * size[0]), round(height * size[1])
+    else:
+        w, h = int(size[0]), int(size[1])
+    return max(28, min(w, width)), max(28, min(h, height))
+
+
+def zoom_window(
+    image_size: tuple[int, int], point: Point, size: tuple[float, float] | tuple[int, int] | None
+) -> ZoomWindow:
+    """The crop centred on `point` (shifted to stay on the image) and its upscale factor."""
+    width, height = image_size
+    cw, ch = crop_size(image_size, size)
+    left = int(round(point[0] - cw / 2))
+    top = int(round(point[1] - ch / 2))
+    left = min(max(left, 0), width - cw)
+    top = min(max(top, 0), height - ch)
+    scale = max(1.0, min(width / cw, height / ch))
+    size = (round(cw * scale), round(ch * scale))
+    return ZoomWindow(box=(left, top, left + cw, top + ch), size=size)
+
+
+def zoomed_image(image: Image.Image, window: ZoomWindow) -> Image.Image:
+    """The crop, scaled up by the window's factor (bicubic, as the model's own resize)."""
+    crop = image.crop(window.box)
+    if crop.size == window.size:
+        return crop
+    return crop.resize(window.size, Image.Resampling.BICUBIC)
