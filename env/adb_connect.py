@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5037
 CONNECT_TIMEOUT = 2.0
+PROBE_TIMEOUT = 3.0
+"""Seconds to wait for the server's version answer (something else may hold the port)."""
 
 
 class AdbFailure(ScreenpilotError):
@@ -122,7 +124,12 @@ def _no_spawn_client_class() -> type:
             return self._create_socket()
 
     class NoSpawnAdbClient(adbutils.AdbClient):  # type: ignore[misc, name-defined]
+        def __init__(self, host: str, port: int, socket_timeout: float | None = None) -> None:
+            super().__init__(host, port, socket_timeout=socket_timeout)
+            self._default_timeout = socket_timeout
+
         def make_connection(self, timeout: float | None = None) -> Any:
+            timeout = timeout or self._default_timeout
             try:
                 conn = _NoSpawnConnection(self.host, self.port)
             except adbutils.AdbError as exc:
@@ -139,14 +146,16 @@ def _no_spawn_client_class() -> type:
 def connect(address: AdbServerAddress, *, socket_timeout: float = 60.0) -> Any:
     """A connected `adbutils.AdbClient` for `address` (probed first; never spawns a server)."""
     check_server(address)
-    client = _no_spawn_client_class()(address.host, address.port, socket_timeout=socket_timeout)
+    client_class = _no_spawn_client_class()
     adbutils = require("adbutils", "android")
+    # A short timeout for the first question: something else on the port may never answer.
+    probe = client_class(address.host, address.port, socket_timeout=PROBE_TIMEOUT)
     try:
-        version = client.server_version()
+        version = probe.server_version()
     except (adbutils.AdbError, OSError) as exc:
         raise InputError(f"{address} does not answer like an adb server: {exc}") from None
     log.debug("adb server %s, protocol version %d", address, version)
-    return client
+    return client_class(address.host, address.port, socket_timeout=socket_timeout)
 
 
 def list_devices(client: Any) -> list[DeviceInfo]:
@@ -181,6 +190,7 @@ def select_device(
     """
     env = os.environ if environ is None else environ
     wanted = serial or env.get("ANDROID_SERIAL") or None
+    source = "" if serial or not wanted else " ($ANDROID_SERIAL)"
     if wanted is None:
         if len(devices) == 1:
             chosen = devices[0]
@@ -194,7 +204,7 @@ def select_device(
     else:
         match = [d for d in devices if d.serial == wanted]
         if not match:
-            raise InputError(f"no Android device {wanted!r}; attached: {_listing(devices)}")
+            raise InputError(f"no Android device {wanted!r}{source}; attached: {_listing(devices)}")
         chosen = match[0]
     if chosen.state != "device":
         hint = _STATE_HINTS.get(chosen.state, "check `adb devices`")

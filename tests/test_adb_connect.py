@@ -128,3 +128,13 @@ def test_select_device_is_pure() -> None:
     devices = [DeviceInfo(serial="x", state="device", tags={"model": "P"})]
     assert select_device(devices, None, environ={}) == "x"
     assert select_device(devices, None, environ={"ANDROID_SERIAL": "x"}) == "x"
+
+
+def test_something_else_on_the_port_is_a_one_line_error(spawn_spy, monkeypatch) -> None:
+    monkeypatch.setattr("env.adb_connect.PROBE_TIMEOUT", 0.3)
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        with pytest.raises(InputError, match="does not answer like an adb server"):
+            AndroidEnv(port=silent.getsockname()[1])
+    assert not spawn_spy.exists()
