@@ -221,6 +221,34 @@ def screenspot_command(
     )
 
 
+@eval_app.command("report")
+def report_command(
+    results: Path = typer.Argument(..., help="A ScreenSpot result file."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write."),
+    images: Path | None = typer.Option(
+        None, "--images", help="Where the screenshots are, if not at the rows' img_path."
+    ),
+    failures: int = typer.Option(60, "--failures", help="Failures shown in the gallery."),
+) -> None:
+    """Write a self-contained HTML report: accuracy tables and charts, a failure gallery."""
+    from agent.eval.report import write_report
+    from agent.eval.results import load_results
+
+    context = write_report(
+        load_results(results), results, out, images=images, max_failures=failures
+    )
+    overall = context["overall"]
+    typer.echo(
+        f"wrote {out}: {100 * overall['action_acc']:.2f} % of {overall['num_total']}, "
+        f"{len(context['gallery'])} failure(s) shown"
+        + (
+            f", {context['missing_images']} screenshot(s) not found"
+            if context["missing_images"]
+            else ""
+        )
+    )
+
+
 def _progress_bar(console: Console, *, enabled: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
