@@ -184,6 +184,27 @@ def test_dry_run_on_a_running_app_sends_nothing_but_shows_the_clicks(demo_app, d
     assert submit[1] <= click["y"] <= submit[1] + submit[3]
 
 
+def test_real_gtk_app_zenity_gets_the_text_and_ok(tmp_path: Path) -> None:
+    """Debian's zenity (GTK) under Xvfb: type into its entry, click OK; it prints the entry."""
+    have_xvfb()
+    need(shutil.which("zenity") is not None, "zenity is not installed (apt-get install zenity)")
+    pytest.importorskip("rapidocr")
+    out = tmp_path / "zenity.out"
+    task = tmp_path / "zenity.yaml"
+    task.write_text(
+        "name: zenity\nenv: {desktop: {virtual_display: 1280x800}}\nsteps:\n"
+        '  - launch: [sh, -c, \'zenity --entry --title Rename --text "New file name:" '
+        f"> {out}']\n"
+        "  - wait_for: {text: New file name, timeout: 30}\n"
+        "  - type: report-2024.txt\n"
+        "  - click: the OK button\n"
+        "  - wait: 1\n"
+    )
+    result = agent("run", str(task), "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out.read_text().strip() == "report-2024.txt"
+
+
 # -- secrets ---------------------------------------------------------------------------
 SECRET = "Gr0ceries-7781-zq"
 
