@@ -175,7 +175,7 @@ class QwenModel(Model):
                 model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
                     source, dtype=self.dtype, attn_implementation=self.attn
                 )
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # safetensors, torch and hub errors share no base class
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
         self.model = model.to(self.device).eval()

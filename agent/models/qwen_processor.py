@@ -139,10 +139,10 @@ def load_processor(
     ip_class = image_processor_class(backend)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs)
+        # min_pixels/max_pixels (not size=): the hub's preprocessor_config carries both keys,
+        # and they would override a size given here.
         image_processor = ip_class.from_pretrained(
-            source,
-            size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
-            **hub_kwargs,
+            source, min_pixels=min_pixels, max_pixels=max_pixels, **hub_kwargs
         )
     except (OSError, ValueError) as exc:
         raise InputError(
