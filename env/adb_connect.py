@@ -168,7 +168,7 @@ def list_devices(client: Any) -> list[DeviceInfo]:
     return [DeviceInfo(serial=i.serial, state=i.state, tags=dict(i.tags)) for i in infos]
 
 
-_STATE_HINTS = {
+STATE_HINTS = {
     "unauthorized": "unlock the phone and accept the 'Allow USB debugging?' prompt",
     "offline": "reconnect the cable or run `adb reconnect`",
     "no permissions": "fix the udev rules for the phone (see `adb devices` output)",
@@ -207,6 +207,6 @@ def select_device(
             raise InputError(f"no Android device {wanted!r}{source}; attached: {_listing(devices)}")
         chosen = match[0]
     if chosen.state != "device":
-        hint = _STATE_HINTS.get(chosen.state, "check `adb devices`")
+        hint = STATE_HINTS.get(chosen.state, "check `adb devices`")
         raise InputError(f"Android device {chosen.serial} is {chosen.state}: {hint}")
     return chosen.serial

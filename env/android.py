@@ -32,7 +32,7 @@ import logging
 import re
 import shlex
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image
 
@@ -52,12 +52,22 @@ from actions.types import (
     Type,
     Wait,
 )
-from env.adb_connect import AdbFailure, AdbServerAddress, connect, list_devices, select_device
+from env.adb_connect import (
+    STATE_HINTS,
+    AdbFailure,
+    AdbServerAddress,
+    connect,
+    list_devices,
+    select_device,
+)
 from env.android_apps import parse_package_list, parse_resolved_activity, resolve_package
 from env.android_capture import CaptureError, decode_png, decode_raw
 from env.android_keys import KEYCOMBINATION_SDK, keycode, keycodes
 from env.android_text import AdbKeyboard, input_prefix, needs_ime, plan_text, text_commands
 from env.base import Env, ScreenGeometry
+
+if TYPE_CHECKING:
+    from env.devices import DeviceSection
 
 log = logging.getLogger(__name__)
 
@@ -398,3 +408,31 @@ class AndroidEnv(Env):
 
     def _close(self) -> None:
         self._device = None
+
+
+def android_devices(host: str | None = None, port: int | None = None) -> DeviceSection:
+    """The `agent devices` section: every device the adb server knows, in any state.
+
+    Raises:
+        InputError: the adb server is not reachable (shown as "unavailable").
+    """
+    from env.devices import DeviceSection
+
+    address = AdbServerAddress.resolve(host, port)
+    devices = list_devices(connect(address))
+    columns = ["serial", "state", "model", "device", "transport_id", "hint"]
+    rows = [
+        [
+            d.serial,
+            d.state,
+            d.tags.get("model", ""),
+            d.tags.get("device", ""),
+            d.tags.get("transport_id", ""),
+            "" if d.state == "device" else STATE_HINTS.get(d.state, "check `adb devices`"),
+        ]
+        for d in devices
+    ]
+    note = None if rows else "none attached (enable USB debugging and plug the phone in)"
+    return DeviceSection(
+        title=f"android (adb server {address})", columns=columns, rows=rows, note=note
+    )
