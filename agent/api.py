@@ -2,13 +2,14 @@
 
     from agent import Agent
 
-    with Agent.desktop(model="ocr", virtual_display="1280x800", out="runs/notes") as a:
-        a.launch(["gedit"])
-        a.wait_for("Untitled")
-        a.click("Save")
-        a.type("hi")
-        a.key("ctrl+s")
-        a.run("close the dialog")      # a goal for the model loop (not with the ocr backend)
+    with Agent.desktop(model="ocr", virtual_display="1280x800", out="runs/form") as a:
+        a.launch(["python3", "tasks/examples/demo_form.py"])
+        a.wait_for("Contact form")
+        a.click("the Name field")       # grounded by the model (here: OCR)
+        a.type("Ada Lovelace")
+        a.click(x=252, y=317)           # screenshot pixels
+        a.assert_visible("Saved: Ada Lovelace")
+        # a.run("close the dialog")    # a goal for the model loop (qwen / openai backends)
 
 Every call is one step of a `Session` (observe, ground, confirm, act, record);
 with ``out=`` every step goes to a run folder and report.html is written when

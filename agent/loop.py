@@ -6,6 +6,8 @@ computer_use / mobile_use cookbooks do). An answer that cannot be read is
 asked again, at most `Session.retries` times, with a short correction; after
 that the step fails with every raw answer kept in the trajectory. A
 ``terminate`` action ends the goal: success returns, failure fails the task.
+In a dry run the model plans one step (shown in the report, not sent), since
+the unchanged screen would only make it plan the same step again.
 Settling after each action is the environment's (``settle`` in the task).
 """
 
@@ -98,6 +100,8 @@ def run_goal(
                     break
                 session.act_into(rec, action, planned=True, context=decision.raw)
                 history.append(to_tool_call(action, decision.frame, mobile=session.mobile))
+            if len(actions) > 1:
+                rec.note = f"the answer held {len(actions)} actions; all were performed in order"
             if terminate is not None:
                 history.append(to_tool_call(terminate, decision.frame, mobile=session.mobile))
                 if terminate.status == "failure":
@@ -107,3 +111,7 @@ def run_goal(
         turns += 1
         if terminate is not None:
             return GoalOutcome(goal=goal, status="success", answer=terminate.answer, steps=turns)
+        if session.dry_run:
+            # the screen of a dry run never changes: later answers would only repeat this one
+            return GoalOutcome(goal=goal, status="success", answer="dry run: first step planned",
+                               steps=turns)  # fmt: skip
