@@ -1,0 +1,209 @@
+"""`agent do VERB ARGS...`: perform one action now, as the agent would.
+
+Coordinates are screenshot pixels of the chosen monitor (what `agent screenshot`
+saves). Each verb only builds an action from actions/types.py (so validation is
+the same as for model answers and task files) and hands it to `perform`, which
+opens the environment through `env.factory.open_env`, validates everything,
+and sends it (or, with --dry-run, prints what it would send).
+
+Adding verbs from another module: define ``register(app)`` in an
+``agent/cli/cmd_*.py`` module sorting after this one, and in it::
+
+    from agent.cli.cmd_do import do_app, perform
+
+    @do_app.command("tap")
+    def tap(ctx: typer.Context, x: float, y: float) -> None:
+        perform(ctx, Click(x=x, y=y))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from actions.types import Action, Click, Drag, Key, Move, Scroll, Type, Wait
+from agent.cli.env_options import (
+    adb_host_option,
+    adb_port_option,
+    android_option,
+    monitor_option,
+    optional_value_first,
+    target_options,
+    virtual_display_option,
+)
+from env.factory import EnvOptions
+
+
+class _DoGroup(TyperGroup):
+    """Lets ``--android`` stand without a serial right before the verb."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, optional_value_first(args, "--android", self.commands))
+
+
+do_app = typer.Typer(
+    name="do",
+    cls=_DoGroup,
+    no_args_is_help=True,
+    help="Perform one action now (coordinates: screenshot pixels of the chosen monitor).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass(frozen=True)
+class DoOptions:
+    """What the `do` group's options chose, passed to every verb through the context."""
+
+    target: EnvOptions
+    dry_run: bool
+    settle: float
+
+
+@do_app.callback()
+def _do_options(
+    ctx: typer.Context,
+    monitor: str = monitor_option(),
+    virtual_display: str = virtual_display_option(),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what would be sent; send nothing."
+    ),
+    settle: float = typer.Option(
+        0.0, "--settle", min=0, max=60, help="Then wait up to this long for the screen to settle."
+    ),
+    failsafe: bool = typer.Option(
+        True, "--failsafe/--no-failsafe", help="A pointer in a screen corner aborts (pyautogui)."
+    ),
+    android: str = android_option(),
+    adb_host: str = adb_host_option(),
+    adb_port: int = adb_port_option(),
+) -> None:
+    """Perform one action now (coordinates: screenshot pixels of the chosen monitor)."""
+    target = target_options(
+        monitor=monitor,
+        virtual_display=virtual_display,
+        android=android,
+        adb_host=adb_host,
+        adb_port=adb_port,
+        failsafe=failsafe,
+    )
+    ctx.obj = DoOptions(target=target, dry_run=dry_run, settle=settle)
+
+
+def perform(ctx: typer.Context, action: Action) -> None:
+    """Open the chosen environment, perform `action` (validated first), print one line."""
+    from env.factory import open_env
+
+    options = ctx.find_object(DoOptions)
+    if options is None:  # a verb invoked outside the group
+        options = DoOptions(target=target_options(), dry_run=False, settle=0.0)
+    with open_env(options.target, dry_run=options.dry_run, settle=options.settle) as env:
+        result = env.act(action)
+        geometry = env.geometry
+    where = ""
+    if result.input_points:
+        points = ", ".join(f"({x:g}, {y:g})" for x, y in result.input_points)
+        where = f" -> input {points}"
+    if geometry.scale != 1 or geometry.offset != (0.0, 0.0):
+        where += f" [offset {geometry.offset[0]:g},{geometry.offset[1]:g} scale {geometry.scale:g}]"
+    prefix = "sent" if result.sent else "dry run: would send"
+    typer.echo(f"{prefix} {action.describe()}{where}")
+
+
+X = typer.Argument(..., help="x in screenshot pixels.", show_default=False)
+Y = typer.Argument(..., help="y in screenshot pixels.", show_default=False)
+
+
+@do_app.command("click")
+def click_verb(
+    ctx: typer.Context,
+    x: float = X,
+    y: float = Y,
+    button: str = typer.Option("left", "--button", help="left, right or middle."),
+    count: int = typer.Option(1, "--count", help="1, 2 (double) or 3 (triple)."),
+) -> None:
+    """Click at (X, Y)."""
+    perform(ctx, Click(x=x, y=y, button=button, count=count))  # type: ignore[arg-type]
+
+
+@do_app.command("double_click")
+def double_click_verb(ctx: typer.Context, x: float = X, y: float = Y) -> None:
+    """Double-click at (X, Y)."""
+    perform(ctx, Click(x=x, y=y, count=2))
+
+
+@do_app.command("right_click")
+def right_click_verb(ctx: typer.Context, x: float = X, y: float = Y) -> None:
+    """Right-click at (X, Y)."""
+    perform(ctx, Click(x=x, y=y, button="right"))
+
+
+@do_app.command("move")
+def move_verb(ctx: typer.Context, x: float = X, y: float = Y) -> None:
+    """Move the pointer to (X, Y)."""
+    perform(ctx, Move(x=x, y=y))
+
+
+@do_app.command("drag")
+def drag_verb(
+    ctx: typer.Context,
+    x1: float = typer.Argument(..., show_default=False),
+    y1: float = typer.Argument(..., show_default=False),
+    x2: float = typer.Argument(..., show_default=False),
+    y2: float = typer.Argument(..., show_default=False),
+    duration: float = typer.Option(0.3, "--duration", help="Seconds the glide takes."),
+    button: str = typer.Option("left", "--button", help="left, right or middle."),
+) -> None:
+    """Press at (X1, Y1), move to (X2, Y2), release."""
+    perform(
+        ctx,
+        Drag(x=x1, y=y1, to_x=x2, to_y=y2, duration=duration, button=button),  # type: ignore[arg-type]
+    )
+
+
+@do_app.command("scroll", context_settings={"ignore_unknown_options": True})
+def scroll_verb(
+    ctx: typer.Context,
+    x: float = X,
+    y: float = Y,
+    amount: int = typer.Argument(
+        ..., help="Wheel clicks: positive = up (right with --horizontal).", show_default=False
+    ),
+    horizontal: bool = typer.Option(False, "--horizontal", help="Turn the horizontal wheel."),
+) -> None:
+    """Turn the mouse wheel AMOUNT clicks at (X, Y)."""
+    axis = "horizontal" if horizontal else "vertical"
+    perform(ctx, Scroll(x=x, y=y, amount=amount, axis=axis))
+
+
+@do_app.command("type", context_settings={"ignore_unknown_options": True})
+def type_verb(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="Text to type exactly; newlines press Enter."),
+) -> None:
+    """Type TEXT into the focused widget."""
+    perform(ctx, Type(text=text))
+
+
+@do_app.command("key")
+def key_verb(
+    ctx: typer.Context,
+    combo: str = typer.Argument(..., help="A key or combo: enter, ctrl+s, alt+tab, f5 ..."),
+) -> None:
+    """Press a key or a key combo."""
+    perform(ctx, Key(keys=combo))
+
+
+@do_app.command("wait")
+def wait_verb(
+    ctx: typer.Context,
+    seconds: float = typer.Argument(..., help="Seconds to wait.", show_default=False),
+) -> None:
+    """Wait SECONDS (the screen keeps changing meanwhile)."""
+    perform(ctx, Wait(seconds=seconds))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(do_app, name="do")

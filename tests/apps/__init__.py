@@ -1,0 +1,1 @@
+"""Small real GUI apps the tests drive through the desktop environment."""
