@@ -84,6 +84,7 @@ def ground_command(
     family: str = typer.Option("qwen2.5-vl", "--family", help="Coordinate convention."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bfloat16, float16, float32."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Answer length cap."),
     mobile: bool = typer.Option(False, "--mobile", help="Use the mobile_use tool prompt."),
     prefill: bool = typer.Option(
         None,
@@ -116,6 +117,7 @@ def ground_command(
         "device": device,
         "dtype": dtype,
         "prefill": prefill,
+        "max_new_tokens": max_new_tokens,
     }
     if model is not None:
         fields["model"] = model

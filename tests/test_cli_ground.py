@@ -1,0 +1,130 @@
+"""`agent ground` through the real console entry point, on the tests' tiny checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from actions.frames import CoordinateFrame
+from agent.models.spec import AGENT_MAX_PIXELS
+from tests.fixtures.tiny_qwen_build import FIXED_ANSWER, FIXED_POINT
+
+AGENT = [sys.executable, "-m", "agent.cli.main"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [*AGENT, *args], capture_output=True, text=True, timeout=300, check=False, env=env
+    )
+
+
+@pytest.fixture
+def shot_png(tmp_path) -> Path:
+    path = tmp_path / "shot.png"
+    image = Image.new("RGB", (1920, 1080), (245, 245, 245))
+    image.paste((30, 110, 210), (1500, 40, 1620, 80))
+    image.save(path)
+    return path
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str):
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_ground_json_prints_the_mapped_point_and_draws_it(trained_qwen_dir, shot_png, tmp_path):
+    drawn = tmp_path / "drawn.png"
+    result = run(
+        "ground",
+        str(shot_png),
+        "the Save button",
+        "--model",
+        str(trained_qwen_dir),
+        "--json",
+        "--draw",
+        str(drawn),
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    frame = CoordinateFrame.for_image((1920, 1080), max_pixels=AGENT_MAX_PIXELS)
+    x, y = frame.model_to_image(*FIXED_POINT)
+    assert out["point"] == [round(x, 2), round(y, 2)]
+    assert out["bbox"] is None
+    assert out["raw"] == FIXED_ANSWER
+    assert out["model_xy"] == list(FIXED_POINT)
+    assert out["model_size"] == [1316, 728] and out["image_size"] == [1920, 1080]
+    assert out["visual_tokens"] == 1222
+    assert {"preprocess", "model", "parse", "total"} <= set(out["seconds"])
+    picture = Image.open(drawn).convert("RGB")
+    assert picture.size == (1920, 1080)
+    # The red ring around the point: pure red pixels near it, none far away.
+    near = [
+        picture.getpixel((int(x) + dx, int(y) + dy))
+        for dx in range(-30, 31, 2)
+        for dy in range(-30, 31, 2)
+    ]
+    assert (255, 0, 0) in near
+    assert picture.getpixel((100, 1000)) == (245, 245, 245)
+
+
+def test_ground_human_output_and_max_pixels(trained_qwen_dir, shot_png):
+    result = run(
+        "ground", str(shot_png), "Save", "-m", str(trained_qwen_dir), "--max-pixels", "12845056"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "point: 361.7, 214.6  (in the 1920x1080 image)" in result.stdout
+    assert "model: 364, 217  (in the 1932x1092 image it saw, 2691 visual tokens)" in result.stdout
+
+
+def test_an_answer_with_no_coordinate_exits_1_showing_the_raw_answer(tiny_qwen_dir, shot_png):
+    result = run(
+        "ground", str(shot_png), "the Save", "-m", str(tiny_qwen_dir), "--max-new-tokens", "12"
+    )
+    assert_one_line_error(result, 1, "no usable point in the answer", '<tool_call>\\n{"name"')
+    assert result.stdout == ""
+
+
+def test_bad_input_exits_2_before_any_model_is_loaded(tmp_path, shot_png):
+    missing = run("ground", str(tmp_path / "nope.png"), "x")
+    assert_one_line_error(missing, 2, "nope.png", "no such image file")
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"GIF89a not really")
+    assert_one_line_error(run("ground", str(corrupt), "x"), 2, "not a readable image")
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    result = run("ground", str(shot_png), "x", "--model", str(folder))
+    assert_one_line_error(result, 2, "not a Qwen2.5-VL checkpoint")
+    bad_draw = run("ground", str(shot_png), "x", "--draw", str(tmp_path / "out.txt"))
+    assert_one_line_error(bad_draw, 2, "--draw")
+    bad_dtype = run("ground", str(shot_png), "x", "--dtype", "float8")
+    assert_one_line_error(bad_dtype, 2, "dtype")
+
+
+def test_an_unreachable_server_exits_2(shot_png):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run(
+        "ground",
+        str(shot_png),
+        "x",
+        "--backend",
+        "openai",
+        "--base-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--model",
+        "qwen2.5-vl",
+    )
+    assert_one_line_error(result, 2, "cannot reach the model server", str(port))
