@@ -20,33 +20,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import click
 import typer
-from typer.core import TyperGroup
 
 from actions.types import Action, Click, Drag, Key, Move, Scroll, Type, Wait
 from agent.cli.env_options import (
+    AndroidOptionGroup,
     adb_host_option,
     adb_port_option,
     android_option,
     monitor_option,
-    optional_value_first,
     target_options,
     virtual_display_option,
 )
 from env.factory import EnvOptions
 
-
-class _DoGroup(TyperGroup):
-    """Lets ``--android`` stand without a serial right before the verb."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, optional_value_first(args, "--android", self.commands))
-
-
 do_app = typer.Typer(
     name="do",
-    cls=_DoGroup,
+    cls=AndroidOptionGroup,
     no_args_is_help=True,
     help="Perform one action now (coordinates: screenshot pixels of the chosen monitor).",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -178,12 +168,12 @@ def scroll_verb(
     perform(ctx, Scroll(x=x, y=y, amount=amount, axis=axis))
 
 
-@do_app.command("type", context_settings={"ignore_unknown_options": True})
+@do_app.command("type")
 def type_verb(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="Text to type exactly; newlines press Enter."),
 ) -> None:
-    """Type TEXT into the focused widget."""
+    """Type TEXT into the focused widget (text starting with '-': agent do type -- -TEXT)."""
     perform(ctx, Type(text=text))
 
 

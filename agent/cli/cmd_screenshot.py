@@ -10,6 +10,7 @@ import typer
 
 from actions.errors import InputError
 from agent.cli.env_options import (
+    AndroidOptionCommand,
     adb_host_option,
     adb_port_option,
     android_option,
@@ -86,4 +87,4 @@ def screenshot_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("screenshot")(screenshot_command)
+    app.command("screenshot", cls=AndroidOptionCommand)(screenshot_command)

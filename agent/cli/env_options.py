@@ -7,9 +7,11 @@ its validation live in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+import click
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from actions.errors import InputError
 from env.factory import AndroidOptions, DesktopOptions, EnvOptions
@@ -28,10 +30,9 @@ def virtual_display_option() -> str | None:
 
 
 def android_option() -> str | None:
-    # An option with an optional value: `--android` alone selects the only/default device.
-    return typer.Option(
-        None, "--android", is_flag=False, flag_value="", metavar="[SERIAL]", help=ANDROID_HELP
-    )
+    # `--android` alone (the default device) becomes `--android=` in `optional_value_first`,
+    # which the commands below apply before click parses.
+    return typer.Option(None, "--android", metavar="[SERIAL]", help=ANDROID_HELP)
 
 
 def adb_host_option() -> str | None:
@@ -42,19 +43,37 @@ def adb_port_option() -> int | None:
     return typer.Option(None, "--adb-port", help="adb server port (default: 5037).")
 
 
-def optional_value_first(args: Sequence[str], option: str, words: Sequence[str]) -> list[str]:
-    """Make ``OPTION WORD`` mean "option without a value, then WORD" when WORD is a command.
+def optional_value_first(args: Sequence[str], option: str, words: Collection[str]) -> list[str]:
+    """Give `option` an empty value (``--android=``) when no value follows it.
 
-    Click gives an optional-value option the next token, so ``--android tap 1 2``
-    would read ``tap`` as a serial; ``--android=`` keeps it empty instead.
+    No value follows when it is last, or the next token is an option or one of
+    `words` (a verb of the group): ``--android tap 1 2`` is the default device,
+    ``--android emulator-5554 tap 1 2`` a chosen one. Tokens after the verb are
+    the verb's own.
     """
     result = list(args)
     for i, token in enumerate(result):
-        if token in words:
+        if token in words or token == "--":
             break
-        if token == option and (i + 1 == len(result) or result[i + 1] in words):
-            result[i] = f"{option}="
+        if token == option:
+            following = result[i + 1] if i + 1 < len(result) else None
+            if following is None or following.startswith("-") or following in words:
+                result[i] = f"{option}="
     return result
+
+
+class AndroidOptionGroup(TyperGroup):
+    """A command group whose `--android` may stand without a serial."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, optional_value_first(args, "--android", self.commands))
+
+
+class AndroidOptionCommand(TyperCommand):
+    """A command whose `--android` may stand without a serial."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, optional_value_first(args, "--android", ()))
 
 
 def target_options(
