@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image
 
-from actions.errors import InputError
+from actions.errors import InputError, require
 from actions.types import (
     Action,
     Click,
@@ -209,9 +209,7 @@ class AndroidEnv(Env):
 
     @staticmethod
     def _adbutils() -> Any:
-        import adbutils
-
-        return adbutils
+        return require("adbutils", "android")
 
     def sdk(self) -> int:
         """The device's API level (``ro.build.version.sdk``)."""
