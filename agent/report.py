@@ -69,7 +69,37 @@ def step_markers(step: StepRecord) -> list[Marker]:
     elif kind is None and step.model is not None and step.model.box is not None:
         x1, y1, x2, y2 = step.model.box  # wait_for / assert: where the text was found
         markers.append(Marker(kind="point", x=(x1 + x2) / 2, y=(y1 + y2) / 2, label="found"))
+    if not any(m.kind in ("point", "line") for m in markers):
+        caption = _caption(step)
+        if caption:
+            markers.append(Marker(kind="caption", label=caption))
     return markers
+
+
+def _caption(step: StepRecord) -> str:
+    """A banner for steps that have no point: what was typed, pressed, launched, waited."""
+    action = step.action or {}
+    kind = action.get("type")
+    if kind == "type":
+        text = str(action.get("text", ""))
+        return f"type {text[:60]!r}" + ("..." if len(text) > 60 else "")
+    if kind == "key":
+        return "key " + "+".join(action.get("keys", []))
+    if kind == "launch":
+        target = action.get("target")
+        shown = target if isinstance(target, str) else " ".join(map(str, target or []))
+        return "launch " + shown.rsplit("/", 1)[-1][:60]
+    if kind == "wait":
+        return f"wait {action.get('seconds', 0):g} s"
+    if kind == "terminate":
+        return f"terminate: {action.get('status', 'success')}"
+    if kind is not None:
+        return kind
+    if step.verb in ("wait_for", "assert"):
+        return (
+            f"{step.verb} {step.instruction!r}: {'found' if step.status == 'ok' else 'not found'}"
+        )
+    return ""
 
 
 def _click_label(action: dict[str, Any]) -> str:

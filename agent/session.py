@@ -306,6 +306,7 @@ class Session:
     def wait(self, seconds: float, *, line: int | None = None) -> None:
         """Let the screen work for `seconds` (not in a dry run)."""
         with self.recording("wait", instruction=f"{seconds:g} s", line=line) as rec:
+            self.observe_into(rec)
             rec.action = {"type": "wait", "seconds": seconds}
             if self.dry_run:
                 rec.status = "dry_run"
@@ -318,6 +319,7 @@ class Session:
         """Start an app: a command line (desktop) or a package / label (phone)."""
         shown = target if isinstance(target, str) else " ".join(target)
         with self.recording("launch", instruction=shown, line=line) as rec:
+            self.observe_into(rec)  # the screen before the app appears
             rec.action = {"type": "launch", "target": target}
             decision = self.policy.check(f"launch {shown}", launch_reason(target), planned=False)
             if not decision.allowed:

@@ -32,6 +32,7 @@ from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
+from env.factory import open_env
 from tasks.loader import PYTHON_NAMES, LoadedTask
 from tasks.schema import EnvSection, Step, Task
 
@@ -72,25 +73,6 @@ def display_size_for(task: Task, override: str | None) -> str | None:
         raise InputError("no display: DISPLAY is not set and --virtual-display is off")
     log.warning("no DISPLAY: starting a %s virtual display (Xvfb)", AUTO_DISPLAY_SIZE)
     return AUTO_DISPLAY_SIZE
-
-
-def open_env(env: EnvSection, *, settle: float, dry_run: bool) -> Any:
-    """The environment (desktop or android) a task section names, opened and checked."""
-    if env.desktop is not None:
-        from env.desktop import DesktopEnv
-
-        return DesktopEnv(monitor=env.desktop.monitor, dry_run=dry_run, settle=settle)
-    section = env.android
-    assert section is not None
-    from env.android import AndroidEnv
-
-    return AndroidEnv(
-        section.serial,
-        host=section.adb_host,
-        port=section.adb_port,
-        dry_run=dry_run,
-        settle=settle,
-    )
 
 
 def open_model(task: Task) -> Any:
@@ -258,17 +240,14 @@ def execute(
     platform = env_section.platform
     with ExitStack() as stack:
         stack.enter_context(redacted_logging(redactor))
-        display_name = None
-        if display_size is not None:
-            from env.virtual_display import VirtualDisplay
-
-            display_name = stack.enter_context(VirtualDisplay(display_size)).name
-        elif platform == "desktop":
-            display_name = os.environ.get("DISPLAY")
         model = load() if load is not None else None
         if model is not None:
             stack.callback(model.close)
-        env = stack.enter_context(open_env(env_section, settle=settle, dry_run=dry_run))
+        options = env_section.options
+        if platform == "desktop":  # DesktopEnv starts (and stops) the Xvfb
+            options = options.model_copy(update={"virtual_display": display_size})
+        env = stack.enter_context(open_env(options, settle=settle, dry_run=dry_run))
+        display_name = getattr(env, "display_name", None)
         if check_env is not None:
             check_env(env)
         writer = RunWriter(out, info(display_name), redactor=redactor)

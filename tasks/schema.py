@@ -24,8 +24,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
 from agent.models.spec import ModelSpec
+from env.desktop_monitors import parse_monitor
+from env.factory import AndroidOptions, DesktopOptions
+from env.virtual_display import parse_size
 
 Coordinate = Annotated[float, Field(ge=0, le=100_000)]
 Loc = tuple[str | int, ...]
@@ -54,41 +58,41 @@ class _Strict(BaseModel):
 
 
 # -- environment and model -------------------------------------------------------------
-class DesktopSection(_Strict):
-    """A desktop screen: a monitor of the current X display, or a virtual one."""
+def _value_error(fn: Any, value: Any) -> Any:
+    # the env's own parsers raise InputError, which pydantic would not locate in the file
+    try:
+        return fn(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
 
-    monitor: Literal["primary", "all"] | Annotated[int, Field(ge=0, le=16)] = "primary"
-    virtual_display: str | None = Field(
-        None, description="WIDTHxHEIGHT: run on a fresh Xvfb display of this size"
-    )
+
+class DesktopSection(DesktopOptions):
+    """`env.factory.DesktopOptions`, with errors that carry the field's location."""
+
+    @field_validator("monitor", mode="before")
+    @classmethod
+    def _monitor(cls, value: Any) -> Any:
+        return _value_error(parse_monitor, value)
 
     @field_validator("virtual_display")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from env.virtual_display import parse_size
-
-        try:
-            width, height = parse_size(str(value))
-        except Exception as exc:  # InputError carries the one-line message
-            raise ValueError(str(exc)) from None
+        width, height = _value_error(parse_size, str(value))
         return f"{width}x{height}"
 
 
-class AndroidSection(_Strict):
-    """A phone or emulator reached through an adb server."""
-
-    serial: str | None = Field(None, description="device serial; None = the only device")
-    adb_host: str = "127.0.0.1"
-    adb_port: Annotated[int, Field(ge=1, le=65535)] = 5037
-
-
 class EnvSection(_Strict):
-    """Exactly one of desktop / android."""
+    """Exactly one of desktop / android (the options of `env.factory.open_env`).
+
+    desktop: ``monitor`` (primary, all, or an index), ``virtual_display`` (WxH:
+    run on a fresh Xvfb), ``failsafe`` (pointer in a corner stops the run).
+    android: ``serial``, ``adb_host``, ``adb_port`` (default: adb's own settings).
+    """
 
     desktop: DesktopSection | None = None
-    android: AndroidSection | None = None
+    android: AndroidOptions | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +115,13 @@ class EnvSection(_Strict):
     @property
     def platform(self) -> Literal["desktop", "android"]:
         return "desktop" if self.desktop is not None else "android"
+
+    @property
+    def options(self) -> DesktopOptions | AndroidOptions:
+        """What `env.factory.open_env` takes."""
+        chosen = self.desktop if self.desktop is not None else self.android
+        assert chosen is not None
+        return chosen
 
 
 # -- steps -----------------------------------------------------------------------------

@@ -143,7 +143,13 @@ def test_demo_report_marks_every_click(demo_run) -> None:
     _, run_dir, _ = demo_run
     html = (run_dir / "report.html").read_text()
     assert html.count('class="step"') == len(steps_of(run_dir)) + 1  # + the final screen
-    assert html.count("<circle") >= 2 * 4  # ring and dot for each of the four clicks
+    sections = html.split('<section class="step" id="step-')[1:]
+    assert len(sections) == len(steps_of(run_dir))
+    for number, section in enumerate(sections, start=1):
+        assert "data:image/png;base64," in section, f"step {number} has no screenshot"
+        assert "<circle" in section or 'class="caption"' in section, f"step {number} unmarked"
+    clicks = [s for s in sections if "<h2>" in s and ". click " in s]
+    assert len(clicks) == 4 and all(s.count("<circle") == 2 for s in clicks)
     info = json.loads((run_dir / "run.json").read_text())
     assert (info["status"], info["exit_code"], info["env"]["virtual_display"]) == (
         "success", 0, "1280x800",
