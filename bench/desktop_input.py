@@ -7,7 +7,7 @@ then measures through `DesktopEnv`:
 
 * capture: `observe()` (mss grab + raw BGRX -> RGB), median of 30;
 * click latency: from `act(Click)` to the Tk button's command running, as the app
-  logs it (its own clock: same machine);
+  logs it (its own clock: same machine), and the same from a fresh `agent do click`;
 * typing: how often ``héllo wörld 你好 <> ñ ß € 😀`` arrives *exactly* in a Tk entry,
   for pyautogui.write, ``xdotool type`` (default 12 ms delay, and --delay 0) and
   the env's XTest keyboard. ``--load`` keeps both cores busy meanwhile, which is
@@ -76,6 +76,24 @@ def main() -> int:
                 print(
                     f"click -> app command: median {statistics.median(latencies) * 1e3:.1f} ms, "
                     f"max {max(latencies) * 1e3:.1f} ms"
+                )
+                agent = Path(sys.executable).with_name("agent")
+                whole = []
+                for _ in range(5):
+                    mark = app.mark()
+                    started = time.time()
+                    subprocess.run(
+                        [str(agent), "do", "click", str(x), str(y)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    event = app.wait_for(lambda e: e["event"] == "button", since=mark)
+                    whole.append(event["t"] - started)
+                    time.sleep(0.6)
+                print(
+                    f"`agent do click` process start -> app command: median "
+                    f"{statistics.median(whole) * 1e3:.0f} ms (Python start-up, imports included)"
                 )
 
                 import pyautogui
