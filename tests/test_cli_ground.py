@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,8 +20,8 @@ from tests.fixtures.tiny_qwen_build import FIXED_ANSWER, FIXED_POINT
 AGENT = [sys.executable, "-m", "agent.cli.main"]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def run(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **env_vars}
     return subprocess.run(
         [*AGENT, *args], capture_output=True, text=True, timeout=300, check=False, env=env
     )
@@ -77,6 +78,28 @@ def test_ground_json_prints_the_mapped_point_and_draws_it(trained_qwen_dir, shot
     ]
     assert (255, 0, 0) in near
     assert picture.getpixel((100, 1000)) == (245, 245, 245)
+
+
+def test_a_hub_id_in_the_local_cache_loads_without_network(trained_qwen_dir, shot_png, tmp_path):
+    # The Hugging Face cache layout a download leaves: refs/main -> snapshots/<commit>/.
+    repo = tmp_path / "hub" / "models--Qwen--Qwen2.5-VL-3B-Instruct"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(trained_qwen_dir, snapshot)
+    result = run(
+        "ground",
+        str(shot_png),
+        "the Save button",
+        "--model",
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        "--json",
+        HF_HUB_CACHE=str(tmp_path / "hub"),
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["raw"] == FIXED_ANSWER and out["model_xy"] == list(FIXED_POINT)
 
 
 def test_ground_human_output_and_max_pixels(trained_qwen_dir, shot_png):

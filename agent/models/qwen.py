@@ -104,8 +104,15 @@ def pick_attention(requested: str, device: str, dtype: Any) -> str:
     return requested
 
 
-def check_checkpoint(model: str, **hub_kwargs: Any) -> Any:
-    """The checkpoint's config, or a one-line error if it is not a Qwen2.5-VL checkpoint."""
+def check_checkpoint(model: str) -> tuple[str, dict[str, Any]]:
+    """Where to load `model` from, or a one-line error if it is not a Qwen2.5-VL checkpoint.
+
+    A hub id already in the local Hugging Face cache is used from there, with
+    no network access at all; otherwise it is downloaded.
+
+    Returns:
+        The folder or hub id, and the keyword arguments for every ``from_pretrained``.
+    """
     require("transformers", "model")
     from transformers import AutoConfig
 
@@ -114,18 +121,42 @@ def check_checkpoint(model: str, **hub_kwargs: Any) -> Any:
         raise InputError(f"{model}: a model must be a hub id or a checkpoint folder, not a file")
     if path.is_dir() and not (path / "config.json").is_file():
         raise InputError(f"{model}: not a Qwen2.5-VL checkpoint (no config.json in the folder)")
+    source = str(path) if path.is_dir() else model
+    hub_kwargs: dict[str, Any] = {}
     try:
-        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else model, **hub_kwargs)
+        try:
+            config = AutoConfig.from_pretrained(source, local_files_only=True)
+            hub_kwargs = {} if path.is_dir() else {"local_files_only": True}
+        except OSError:
+            if path.is_dir():
+                raise
+            log.info("%s is not in the local cache: downloading it", model)
+            with _quiet_hub():
+                config = AutoConfig.from_pretrained(source)
     except (OSError, ValueError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"cannot load model {model!r}: {first}") from None
+        hint = "" if path.is_dir() else " (download it with `hf download " + model + "`)"
+        raise InputError(f"cannot load model {model!r}: {first}{hint}") from None
     model_type = getattr(config, "model_type", None)
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise InputError(
             f"{model}: a {model_type!r} checkpoint, not Qwen2.5-VL (model_type qwen2_5_vl); "
             "serve other models with --backend openai"
         )
-    return config
+    return source, hub_kwargs
+
+
+@contextlib.contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Keep huggingface_hub's per-retry warnings off the terminal unless debugging."""
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    if not log.isEnabledFor(logging.DEBUG):
+        hub_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_log.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -155,12 +186,7 @@ class QwenModel(Model):
         self.family = spec.family
         self.min_pixels, self.max_pixels = spec.pixel_limits()
         started = time.perf_counter()
-        check_checkpoint(spec.model)
-        source = (
-            str(Path(spec.model).expanduser())
-            if Path(spec.model).expanduser().is_dir()
-            else spec.model
-        )
+        source, hub_kwargs = check_checkpoint(spec.model)
         self.device = pick_device(spec.device)
         self.dtype = pick_dtype(spec.dtype, self.device)
         self.attn = pick_attention(spec.attn, self.device, self.dtype)
@@ -169,11 +195,12 @@ class QwenModel(Model):
             min_pixels=self.min_pixels,
             max_pixels=self.max_pixels,
             backend=spec.image_backend,
+            **hub_kwargs,
         )
         try:
-            with _quiet_progress():
+            with _quiet_progress(), _quiet_hub():
                 model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                    source, dtype=self.dtype, attn_implementation=self.attn
+                    source, dtype=self.dtype, attn_implementation=self.attn, **hub_kwargs
                 )
         except Exception as exc:  # safetensors, torch and hub errors share no base class
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -148,13 +148,15 @@ def load_processor(
         raise InputError(
             f"cannot load a Qwen2.5-VL processor from {source}: {_first_line(exc)}"
         ) from None
-    return build_processor(image_processor, tokenizer, _chat_template(source, tokenizer))
+    return build_processor(
+        image_processor, tokenizer, _chat_template(source, tokenizer, hub_kwargs)
+    )
 
 
-def _chat_template(source: str, tokenizer: Any) -> str | None:
+def _chat_template(source: str, tokenizer: Any, hub_kwargs: dict[str, Any]) -> str | None:
     """The checkpoint's own chat template, if it ships one that knows images."""
     try:
-        processor_dict, _ = image_only_processor_class().get_processor_dict(source)
+        processor_dict, _ = image_only_processor_class().get_processor_dict(source, **hub_kwargs)
         template = processor_dict.get("chat_template")
     except (OSError, ValueError) as exc:
         log.debug("no processor chat template in %s: %s", source, exc)
