@@ -7,6 +7,12 @@ the geometry recorded at capture time (monitor offset and HiDPI scale), then
 `_perform` sends them. The screen is live: `act` returns once the input was
 sent; pass ``settle`` to wait until the screen stops changing.
 
+HiDPI: the scale is measured (captured size / monitor size), never assumed:
+2.0 on a Retina Mac, whose mss monitors and pyautogui coordinates are points.
+On Windows the process's DPI mode is fixed by whichever library sets it first;
+mss is opened in ``__init__``, before pyautogui is imported, so both work in
+physical pixels (scale 1). Untested here: this project's machines run Linux.
+
 Typical use::
 
     with DesktopEnv(virtual_display="1920x1080") as env:
@@ -147,8 +153,9 @@ class DesktopEnv(Env):
 
     def _capture(self) -> Image.Image:
         shot = self._sct.grab(self._monitor)
-        # Raw BGRA straight into PIL: no PNG round trip (~1.4 ms for 1920x1080).
-        return Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
+        # Raw BGRA straight into PIL: no PNG round trip, and `.raw` rather than `.bgra`
+        # (which copies the 8 MB frame into bytes first).
+        return Image.frombytes("RGB", shot.size, shot.raw, "raw", "BGRX")
 
     # -- input ---------------------------------------------------------------------------
     @property
