@@ -167,7 +167,11 @@ class X11Keyboard:
         """The keysym of a canonical key name."""
         if len(name) == 1:
             return char_keysym(name)
-        keysym = self._XK.string_to_keysym(x_keysym_name(name))
+        x_name = x_keysym_name(name)
+        keysym = self._XK.string_to_keysym(x_name)
+        if keysym == NO_SYMBOL and x_name.startswith("XF86"):
+            # python3-Xlib spells the XF86 group "XF86_AudioMute" (X itself: "XF86AudioMute")
+            keysym = self._XK.string_to_keysym("XF86_" + x_name[4:])
         if keysym == NO_SYMBOL:
             raise InputError(f"key {name!r} has no X keysym")
         return keysym
