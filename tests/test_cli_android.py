@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from agent.cli.main import main
+from tests.conftest import need
 from tests.fixtures.android_device import LATIN_IME
 
 AGENT = Path(sys.executable).with_name("agent")
@@ -25,6 +26,7 @@ AGENT = Path(sys.executable).with_name("agent")
 
 def agent(adb_server, *args: str) -> subprocess.CompletedProcess:
     """Run the installed `agent` command with the test server as the user's adb server."""
+    need(AGENT.exists(), f"the agent script is not installed next to {sys.executable}")
     env = {k: v for k, v in os.environ.items() if k not in ("ANDROID_SERIAL", "DISPLAY")}
     env["ANDROID_ADB_SERVER_PORT"] = str(adb_server.port)
     env["ADBUTILS_ADB_PATH"] = "/nonexistent/adb"  # a stray `adb start-server` would fail loudly
