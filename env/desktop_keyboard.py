@@ -89,9 +89,9 @@ class X11Keyboard:
         return [kc for kc in reversed(spare) if kc > 8]
 
     def _index(self, keymap: list[list[int]]) -> dict[int, tuple[int, bool]]:
-        """keysym -> (keycode, needs Shift), from level 1 or 2 of the first group only."""
+        """keysym -> (keycode, needs Shift), from the first group's plain and Shift levels."""
         index: dict[int, tuple[int, bool]] = {}
-        for level in (1, 0):  # level 1 (unshifted) last, so it wins
+        for level in (1, 0):  # the plain level (0) last, so that it wins over Shift
             for i, row in reversed(list(enumerate(keymap))):  # lowest keycode wins
                 if len(row) > level and row[level] != NO_SYMBOL:
                     index[row[level]] = (self._min_keycode + i, level == 1)
@@ -257,8 +257,11 @@ class X11Keyboard:
                 remaining = self.grace - (time.monotonic() - last)
                 if remaining > 0:
                     time.sleep(remaining)
-                width = len(self._keymap()[0])
-                for keycode in self._borrowed:
+                keymap = self._keymap()
+                width = len(keymap[0])
+                for keycode, keysym in self._borrowed.items():
+                    if keymap[keycode - self._min_keycode][0] != keysym:
+                        continue  # someone else rebound it since: theirs now
                     self._display.change_keyboard_mapping(keycode, [[NO_SYMBOL] * width])
                 self._display.sync()
                 self._borrowed.clear()

@@ -32,6 +32,7 @@ from actions.types import (
 )
 from env.base import ScreenGeometry
 from env.desktop_input import FailSafeError
+from env.desktop_keyboard import X11Keyboard
 from env.desktop_keys import X_KEYSYMS, check_combo, check_text, text_lines
 from env.desktop_monitors import geometry_for, parse_monitor, select_monitor
 from env.x11 import open_display
@@ -248,6 +249,8 @@ def test_more_distinct_characters_than_spare_keycodes(event_app: TkApp) -> None:
         mark = _focus_entry(env, app)
         env.act(Type(text=text))
         app.wait_for(lambda e: e["event"] == "text" and e["value"] == text, since=mark, timeout=20)
+    with X11Keyboard() as fresh:
+        assert fresh.capacity() == capacity  # the borrowed keycodes were given back
 
 
 def test_shortcuts_and_combos_reach_the_app(event_app: TkApp) -> None:
