@@ -208,7 +208,7 @@ def test_ctrl_c_stops_the_virtual_display() -> None:
         while not [p for p in xvfb_processes("656x496") if p.split()[1] == str(process.pid)]:
             assert time.monotonic() < deadline and process.poll() is None, "no Xvfb started"
             time.sleep(0.05)
-        time.sleep(1.0)  # let the env open, so Ctrl-C lands in the wait
+        time.sleep(2.0)  # let the env open, so Ctrl-C lands in the wait
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     finally:
