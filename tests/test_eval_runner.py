@@ -220,3 +220,29 @@ def test_bad_images_fail_before_the_model_or_are_skipped_and_counted(
     assert len(report["run"]["skipped_bad"]) == 2
     assert any("cannot decode" in s for s in report["run"]["skipped_bad"])
     assert "2 bad record(s) skipped" in capsys.readouterr().out
+
+
+def test_openai_backend_runs_with_bounded_concurrent_requests(tmp_path: Path) -> None:
+    """Against a chat-completions server that clicks the centre of the image it receives."""
+    pytest.importorskip("openai")
+    from tests.test_models_openai import FakeServer
+
+    server = FakeServer()
+    server.script = lambda body, number: (200, {}, 0.15)  # a slow server: requests overlap
+    try:
+        out = tmp_path / "openai.json"
+        args = ["eval", "screenspot", "--data", str(made_dataset()), "--backend", "openai",
+                "--base-url", server.base_url, "--model", "Qwen/Qwen2.5-VL-7B-Instruct",
+                "--concurrency", "3", "--limit", "9", "--out", str(out),
+                "--no-progress"]  # fmt: skip
+        assert main(args) == 0
+    finally:
+        server.close()
+    assert len(server.requests) == 9
+    assert 2 <= server.max_in_flight <= 3
+    report = _load(out)
+    for row, extra in zip(report["details"], report["extra"], strict=True):
+        frame = CoordinateFrame.for_image(tuple(extra["img_size"]), max_pixels=16384 * 28 * 28)
+        w, h = frame.model_size
+        assert row["pred"] == pytest.approx(list(frame.model_to_image(w // 2, h // 2)))
+        assert row["correctness"] == judge_point(row["pred"], row["bbox"])
