@@ -91,10 +91,9 @@ def load_image(source: ImageInput) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _grounding_result(reply: ModelReply, parse_seconds: float) -> GroundingResult:
+def _grounding_result(reply: ModelReply) -> GroundingResult:
     frame = reply.frame
     parsed = parse_answer(reply.raw, frame)
-    seconds = {**reply.seconds, "parse": parse_seconds}
     error = parsed.error
     if error is None and parsed.point is None:
         error = "the answer has no point" + (
@@ -113,7 +112,6 @@ def _grounding_result(reply: ModelReply, parse_seconds: float) -> GroundingResul
         model_size=frame.model_size,
         image_size=frame.image_size,
         visual_tokens=reply.visual_tokens,
-        seconds=seconds,
         error=error,
     )
 
@@ -145,7 +143,7 @@ def ground_batch(
     results = []
     for reply in replies:
         t0 = time.perf_counter()
-        result = _grounding_result(reply, 0.0)
+        result = _grounding_result(reply)
         parse_seconds = time.perf_counter() - t0
         seconds = {**reply.seconds, "load": load_seconds, "parse": parse_seconds}
         seconds["total"] = sum(seconds.values())

@@ -205,6 +205,7 @@ class QwenModel(Model):
         except Exception as exc:  # safetensors, torch and hub errors share no base class
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
+        # .to() rather than device_map=, which would need accelerate.
         self.model = model.to(self.device).eval()
         tokenizer = self.processor.tokenizer
         stop_ids = [tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS]
