@@ -5,11 +5,61 @@ Resizing on the client, once, to that exact size makes the processor's (or a
 server's) own resize the identity, so the coordinates in the prompt (the
 announced screen size) and in the answer refer to the image this process
 knows, and `CoordinateFrame` maps them back to the screenshot.
+
+The resize is on the per-step hot path. PIL's bicubic is single-threaded and
+costs 30-70 ms for a 1080p frame on a 2-core machine; torch's antialiased
+bicubic on uint8 computes the same filter (mean absolute difference to PIL
+below 0.01 grey levels, see tests/test_resize.py) several times faster, so it
+is used whenever torch is installed, and PIL otherwise.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
 from PIL import Image
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _torch() -> Any:
+    """torch if it is installed (imported on first use), else None."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    return torch
+
+
+def _resize_torch(torch: Any, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True))
+    batch = pixels.permute(2, 0, 1).unsqueeze(0)
+    with torch.inference_mode():
+        out = torch.nn.functional.interpolate(
+            batch, size=(size[1], size[0]), mode="bicubic", antialias=True, align_corners=False
+        )
+    return Image.fromarray(out[0].permute(1, 2, 0).contiguous().numpy(), "RGB")
+
+
+def resize_bicubic(
+    image: Image.Image, size: tuple[int, int], *, backend: str = "auto"
+) -> Image.Image:
+    """Resize an RGB image with antialiased bicubic filtering (PIL's filter).
+
+    Args:
+        backend: ``"auto"`` (torch when installed), ``"torch"`` or ``"pil"``.
+    """
+    torch = _torch() if backend in ("auto", "torch") else None
+    if torch is not None:
+        return _resize_torch(torch, image, size)
+    if backend == "torch":
+        raise RuntimeError("torch is not installed")
+    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 def to_model_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -23,7 +73,7 @@ def to_model_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
             background = Image.new("RGBA", image.size, (255, 255, 255, 255))
             image = Image.alpha_composite(background, image)
         image = image.convert("RGB")
-    if image.size != tuple(size):
-        # Bicubic, as the Qwen2-VL image processor resizes.
-        image = image.resize(tuple(size), Image.Resampling.BICUBIC)
+    size = (int(size[0]), int(size[1]))
+    if image.size != size:
+        image = resize_bicubic(image, size)
     return image

@@ -1,0 +1,152 @@
+"""Per-step overhead of the loop with the model excluded, ours vs the naive cookbook loop.
+
+Under Xvfb at 1920x1080 with a real Tk window (the demo form), one step is:
+capture -> model-ready image -> parse a real tool-call answer -> dispatch the click.
+
+* ours: DesktopEnv.observe (mss, raw BGRA -> RGB), the client-side resize to the exact
+  smart_resize size, `actions.parse.parse_answer`, DesktopEnv.act (pyautogui, PAUSE 0).
+* naive: what the cookbooks and popular agents do: pyautogui.screenshot() (scrot),
+  PNG + base64 encoding for the request, json.loads on the split tool call,
+  pyautogui.click with its default 0.1 s PAUSE.
+
+Prints one JSON line: {"ours_ms", "naive_ms", "ratio", ...} (medians). Needs Xvfb and scrot
+(`apt-get install xvfb scrot`); pyautogui.screenshot has no other backend on X11 here.
+
+    .venv/bin/python bench/loop_overhead.py [--steps 40] [--max-pixels N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from actions.frames import model_size_for  # noqa: E402
+from actions.parse import parse_answer  # noqa: E402
+from agent.models.resize import to_model_image  # noqa: E402
+from env.desktop import DesktopEnv  # noqa: E402
+from env.virtual_display import VirtualDisplay  # noqa: E402
+
+TARGET = (120, 55)  # the form's "Contact form" heading: a click there changes nothing
+
+
+def answer_for(model_xy: tuple[int, int]) -> str:
+    """A tool call exactly as Qwen2.5-VL writes it."""
+    args = {"action": "left_click", "coordinate": list(model_xy)}
+    return f'<tool_call>\n{json.dumps({"name": "computer_use", "arguments": args})}\n</tool_call>'
+
+
+def wait_for_presses(log: Path, count: int, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = sum(1 for line in log.read_text().splitlines() if '"press"' in line)
+        if seen >= count:
+            break
+        time.sleep(0.05)
+    return seen
+
+
+def ours(env: DesktopEnv, answer: str, steps: int, max_pixels: int | None) -> list[float]:
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        obs = env.observe()
+        frame = obs.geometry.frame(max_pixels=max_pixels)
+        model_image = to_model_image(obs.image, frame.model_size)
+        parsed = parse_answer(answer, frame)
+        env.act(parsed.actions[0])
+        times.append((time.perf_counter() - start) * 1000)
+        assert model_image.size == frame.model_size and parsed.ok
+    return times
+
+
+def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
+    import pyautogui
+
+    pyautogui.PAUSE = 0.1  # the library default, which the cookbooks keep
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        shot = pyautogui.screenshot()
+        buffer = io.BytesIO()
+        shot.save(buffer, format="PNG")
+        base64.b64encode(buffer.getvalue()).decode()
+        width, height = shot.size
+        resized_w, resized_h = model_size_for((width, height), max_pixels=max_pixels)
+        call = json.loads(answer.split("<tool_call>\n")[1].split("\n</tool_call>")[0])
+        x, y = call["arguments"]["coordinate"]
+        pyautogui.click(x / resized_w * width, y / resized_h * height)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--max-pixels", type=int, default=None, help="default: the model's own")
+    args = parser.parse_args()
+    if shutil.which("scrot") is None:
+        sys.exit("the naive baseline's pyautogui.screenshot needs scrot: apt-get install scrot")
+    os.environ["XDG_SESSION_TYPE"] = "x11"  # pyscreeze uses scrot only on an x11 session
+    with tempfile.TemporaryDirectory() as tmp, VirtualDisplay((1920, 1080)):
+        log = Path(tmp) / "events.jsonl"
+        log.touch()
+        app = subprocess.Popen(
+            [sys.executable, str(ROOT / "tasks/examples/demo_form.py"), "--log", str(log)]
+        )
+        try:
+            with DesktopEnv() as env:
+                deadline = time.monotonic() + 20
+                while "focus" not in log.read_text() and '"start"' not in log.read_text():
+                    if time.monotonic() > deadline or env.observe().image.getbbox() is not None:
+                        break
+                    time.sleep(0.1)
+                time.sleep(1.0)
+                frame = env.observe().geometry.frame(max_pixels=args.max_pixels)
+                mx, my = (round(v) for v in frame.image_to_model(*TARGET))
+                answer = answer_for((mx, my))
+                ours(env, answer, 3, args.max_pixels)  # warm-up: imports, pyautogui binding
+                naive(answer, 2, args.max_pixels)
+                warm = wait_for_presses(log, 5)
+                ours_ms = ours(env, answer, args.steps, args.max_pixels)
+                naive_ms = naive(answer, args.steps, args.max_pixels)
+                arrived = wait_for_presses(log, warm + 2 * args.steps) - warm
+        finally:
+            app.terminate()
+            app.wait(5)
+    ours_med, naive_med = statistics.median(ours_ms), statistics.median(naive_ms)
+    print(
+        json.dumps(
+            {
+                "ours_ms": round(ours_med, 2),
+                "naive_ms": round(naive_med, 2),
+                "ratio": round(naive_med / ours_med, 1),
+                "ours_p90_ms": round(statistics.quantiles(ours_ms, n=10)[-1], 2),
+                "naive_p90_ms": round(statistics.quantiles(naive_ms, n=10)[-1], 2),
+                "steps": args.steps,
+                "clicks_arrived": arrived,
+                "screen": "1920x1080",
+                "model_size": list(frame.model_size),
+                "cpu": platform.processor() or platform.machine(),
+                "cores": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

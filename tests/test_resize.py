@@ -1,0 +1,43 @@
+"""The client-side resize: exact size, and torch's filter equal to PIL's bicubic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from agent.models.resize import resize_bicubic, to_model_image
+
+
+def screenshot(size=(1920, 1080)) -> Image.Image:
+    """A screen-like image: flat panels, text-like strokes, a gradient and noise."""
+    rng = np.random.default_rng(0)
+    base = np.zeros((size[1], size[0], 3), np.uint8)
+    base[:] = np.linspace(0, 255, size[0], dtype=np.uint8)[None, :, None]
+    rows = size[1] // 5
+    base[rows : 2 * rows] = rng.integers(0, 256, (rows, size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(base)
+    draw = ImageDraw.Draw(image)
+    for i in range(0, size[0] - 200, 180):
+        draw.rectangle((i, 600, i + 150, 640), fill=(255, 255, 255), outline=(0, 0, 0))
+        draw.text((i + 10, 610), "Save file", fill=(0, 0, 0))
+    return image
+
+
+@pytest.mark.parametrize("size", [(1932, 1092), (1316, 728), (672, 378)])
+def test_torch_and_pil_bicubic_agree(size):
+    image = screenshot()
+    pil = np.asarray(resize_bicubic(image, size, backend="pil"), dtype=float)
+    fast = np.asarray(resize_bicubic(image, size, backend="torch"), dtype=float)
+    assert fast.shape == pil.shape == (size[1], size[0], 3)
+    assert np.abs(fast - pil).mean() < 0.05
+    assert np.abs(fast - pil).max() <= 2
+
+
+def test_to_model_image_gives_exact_size_rgb_and_flattens_alpha_on_white():
+    rgba = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
+    out = to_model_image(rgba, (196, 112))
+    assert out.mode == "RGB" and out.size == (196, 112)
+    assert out.getpixel((50, 50)) == (255, 255, 255)
+    same = screenshot((196, 112))
+    assert to_model_image(same, (196, 112)) is same
