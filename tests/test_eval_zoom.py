@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from actions.errors import InputError
-from agent.eval.zoom import parse_zoom_size, zoom_window, zoomed_image
+from agent.eval.zoom import parse_zoom_size, tile_windows, zoom_window, zoomed_image
 
 
 def test_window_is_centred_on_the_guess_and_kept_on_the_image() -> None:
@@ -47,3 +47,11 @@ def test_zoom_size_option(text, expected) -> None:
 def test_bad_zoom_size_is_an_input_error(text) -> None:
     with pytest.raises(InputError, match="--zoom-size"):
         parse_zoom_size(text)
+
+
+def test_quadrant_search_windows_cover_the_whole_image() -> None:
+    tiles = tile_windows((2560, 1440), None)
+    assert [t.box for t in tiles] == [
+        (0, 0, 1280, 720), (1280, 0, 2560, 720), (0, 720, 1280, 1440), (1280, 720, 2560, 1440),
+    ]  # fmt: skip
+    assert all(t.size == (2560, 1440) for t in tiles)

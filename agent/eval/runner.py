@@ -33,7 +33,7 @@ from actions.errors import InputError
 from actions.frames import CoordinateFrame
 from agent.eval.metrics import judge_point
 from agent.eval.results import build_report, load_results, write_json_atomic
-from agent.eval.zoom import ZoomWindow, zoom_window, zoomed_image
+from agent.eval.zoom import ZoomWindow, tile_windows, zoom_window, zoomed_image
 from agent.models.spec import ModelSpec
 from tasks.screenspot import Dataset, Sample
 
@@ -353,14 +353,20 @@ class ScreenSpotRun:
         seconds = (time.perf_counter() - t0) / len(batch)
         zoomed: dict[int, tuple[ZoomWindow, Any]] = {}
         if self.settings.zoom:
-            todo = [(i, zoom_window(p.original.size, firsts[i], self.settings.zoom_size))
-                    for i, p in enumerate(batch) if firsts[i] is not None]  # fmt: skip
+            size = self.settings.zoom_size
+            todo: list[tuple[int, ZoomWindow]] = []
+            for i, p in enumerate(batch):
+                if firsts[i] is not None:
+                    todo.append((i, zoom_window(p.original.size, firsts[i], size)))
+                else:  # nothing to zoom on: search the quadrants at the zoomed resolution
+                    todo.extend((i, w) for w in tile_windows(p.original.size, size))
             if todo:
                 t1 = time.perf_counter()
                 crops = [zoomed_image(batch[i].original, w) for i, w in todo]
                 second = ground_batch(model, crops, [instructions[i] for i, _ in todo])
                 for (i, window), result in zip(todo, second, strict=True):
-                    zoomed[i] = (window, result)
+                    if i not in zoomed or (zoomed[i][1].point is None and result.point is not None):
+                        zoomed[i] = (window, result)
                 seconds += (time.perf_counter() - t1) / len(batch)
         for i, (prepared, result) in enumerate(zip(batch, results, strict=True)):
             sample = prepared.sample

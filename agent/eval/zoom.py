@@ -5,7 +5,10 @@ pixels wide; a model that sees the screen downscaled to its pixel budget
 often lands near the target but not on it. The second pass crops a window
 around the first guess, scales the crop up to the size of the full
 screenshot (so the model sees the region at a higher effective resolution),
-grounds the instruction again and maps the answer back.
+grounds the instruction again and maps the answer back. When the first pass
+gives no point at all (nothing matched, or an unparseable answer), the four
+quadrants are searched at the zoomed resolution instead and the first one that
+yields a point wins.
 """
 
 from __future__ import annotations
@@ -94,3 +97,16 @@ def zoomed_image(image: Image.Image, window: ZoomWindow) -> Image.Image:
     if crop.size == window.size:
         return crop
     return crop.resize(window.size, Image.Resampling.BICUBIC)
+
+
+def tile_windows(
+    image_size: tuple[int, int], size: tuple[float, float] | tuple[int, int] | None
+) -> list[ZoomWindow]:
+    """Four windows centred on the image's quadrants, in reading order.
+
+    Used when the first pass found nothing (no point to zoom on): each
+    quadrant is searched at the zoomed resolution instead.
+    """
+    width, height = image_size
+    centres = [(width * fx, height * fy) for fy in (0.25, 0.75) for fx in (0.25, 0.75)]
+    return [zoom_window(image_size, centre, size) for centre in centres]
