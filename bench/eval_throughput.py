@@ -28,12 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_data(folder: Path, per_size_scenes: int) -> Path:
-    from agent.cli.main import main
+    from tasks.datasets.make import MakeConfig, make_dataset
 
-    args = ["dataset", "make", "--out", str(folder), "--sizes", "1280x800,1920x1080",
-            "--scenes", str(per_size_scenes), "--per-scene", "8", "--seed", "11"]  # fmt: skip
-    if main(args) != 0:
-        raise SystemExit("agent dataset make failed")
+    cfg = MakeConfig(out=folder, sizes=[(1280, 800), (1920, 1080)], scenes=per_size_scenes,
+                     per_scene=8, seed=11)  # fmt: skip
+    make_dataset(cfg)
     return folder
 
 

@@ -173,8 +173,6 @@ class Prepared(BaseModel):
 
 
 def _decode(sample: Sample, frame_for: Callable[[Image.Image], CoordinateFrame] | None) -> Prepared:
-    from agent.models.resize import to_model_image
-
     try:
         with Image.open(sample.image_path) as opened:
             opened.load()
@@ -186,7 +184,11 @@ def _decode(sample: Sample, frame_for: Callable[[Image.Image], CoordinateFrame] 
         )
     model_image = image
     if frame_for is not None:
-        model_image = to_model_image(image, frame_for(image).model_size)
+        size = frame_for(image).model_size
+        if size != image.size:
+            # PIL's bicubic, as the official harness resizes (`image.resize((w, h))`): the
+            # model sees the very pixels it sees there. This runs ahead, off the model's path.
+            model_image = image.resize(size, Image.Resampling.BICUBIC)
     return Prepared(sample=sample, original=image, model_image=model_image)
 
 
@@ -300,6 +302,8 @@ class ScreenSpotRun:
                         self.sidecar.append(outcome)
                         done[key] = outcome
             pending = [s for s in self.dataset.samples if s.sample_id not in done]
+            # Batches of one image size pad least; the result file keeps the dataset order.
+            pending.sort(key=lambda s: s.img_size)
             stats = RunStats(
                 total=len(self.dataset.samples), resumed=len(self.dataset.samples) - len(pending)
             )
