@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from actions.frames import model_size_for  # noqa: E402
 from actions.parse import parse_answer  # noqa: E402
 from agent.models.resize import to_model_image  # noqa: E402
+from agent.models.spec import AGENT_MAX_PIXELS  # noqa: E402
 from env.desktop import DesktopEnv  # noqa: E402
 from env.virtual_display import VirtualDisplay  # noqa: E402
 
@@ -46,7 +47,7 @@ TARGET = (120, 55)  # the form's "Contact form" heading: a click there changes n
 def answer_for(model_xy: tuple[int, int]) -> str:
     """A tool call exactly as Qwen2.5-VL writes it."""
     args = {"action": "left_click", "coordinate": list(model_xy)}
-    return f'<tool_call>\n{json.dumps({"name": "computer_use", "arguments": args})}\n</tool_call>'
+    return f"<tool_call>\n{json.dumps({'name': 'computer_use', 'arguments': args})}\n</tool_call>"
 
 
 def wait_for_presses(log: Path, count: int, timeout: float = 10.0) -> int:
@@ -60,16 +61,30 @@ def wait_for_presses(log: Path, count: int, timeout: float = 10.0) -> int:
     return seen
 
 
+PARTS: dict[str, list[float]] = {"capture": [], "resize": [], "parse": [], "act": []}
+
+
 def ours(env: DesktopEnv, answer: str, steps: int, max_pixels: int | None) -> list[float]:
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         obs = env.observe()
         frame = obs.geometry.frame(max_pixels=max_pixels)
+        t_capture = time.perf_counter()
         model_image = to_model_image(obs.image, frame.model_size)
+        t_resize = time.perf_counter()
         parsed = parse_answer(answer, frame)
+        t_parse = time.perf_counter()
         env.act(parsed.actions[0])
-        times.append((time.perf_counter() - start) * 1000)
+        end = time.perf_counter()
+        times.append((end - start) * 1000)
+        for name, a, b in (
+            ("capture", start, t_capture),
+            ("resize", t_capture, t_resize),
+            ("parse", t_resize, t_parse),
+            ("act", t_parse, end),
+        ):
+            PARTS[name].append((b - a) * 1000)
         assert model_image.size == frame.model_size and parsed.ok
     return times
 
@@ -77,7 +92,7 @@ def ours(env: DesktopEnv, answer: str, steps: int, max_pixels: int | None) -> li
 def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
     import pyautogui
 
-    pyautogui.PAUSE = 0.1  # the library default, which the cookbooks keep
+    saved, pyautogui.PAUSE = pyautogui.PAUSE, 0.1  # the library default the cookbooks keep
     times = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -91,13 +106,19 @@ def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
         x, y = call["arguments"]["coordinate"]
         pyautogui.click(x / resized_w * width, y / resized_h * height)
         times.append((time.perf_counter() - start) * 1000)
+    pyautogui.PAUSE = saved
     return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--max-pixels", type=int, default=None, help="default: the model's own")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=AGENT_MAX_PIXELS,
+        help=f"image cap (default {AGENT_MAX_PIXELS}, the local backend's default)",
+    )
     args = parser.parse_args()
     if shutil.which("scrot") is None:
         sys.exit("the naive baseline's pyautogui.screenshot needs scrot: apt-get install scrot")
@@ -137,6 +158,9 @@ def main() -> None:
                 "ratio": round(naive_med / ours_med, 1),
                 "ours_p90_ms": round(statistics.quantiles(ours_ms, n=10)[-1], 2),
                 "naive_p90_ms": round(statistics.quantiles(naive_ms, n=10)[-1], 2),
+                "ours_parts_ms": {
+                    k: round(statistics.median(v[-args.steps :]), 2) for k, v in PARTS.items()
+                },
                 "steps": args.steps,
                 "clicks_arrived": arrived,
                 "screen": "1920x1080",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -37,7 +38,10 @@ def _torch() -> Any:
 
 
 def _resize_torch(torch: Any, image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    pixels = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True))
+    with warnings.catch_warnings():
+        # np.asarray of a PIL image is a fresh read-only array; it is only ever read.
+        warnings.simplefilter("ignore", UserWarning)
+        pixels = torch.from_numpy(np.asarray(image))
     batch = pixels.permute(2, 0, 1).unsqueeze(0)
     with torch.inference_mode():
         out = torch.nn.functional.interpolate(
