@@ -244,6 +244,10 @@ def test_processor_is_image_only_and_names_the_install_for_torchvision(tiny_qwen
     assert processor.image_processor.size["longest_edge"] == AGENT_MAX_PIXELS
     if torchvision_available():
         pytest.skip("torchvision is installed: its backend loads")
-    assert type(processor.image_processor).__name__ == "Qwen2VLImageProcessorPil"
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
+
+    assert isinstance(processor.image_processor, Qwen2VLImageProcessorPil)
     with pytest.raises(MissingDependency, match="pip install torch==.* torchvision=="):
         load_processor(tiny_qwen_dir, min_pixels=3136, max_pixels=1, backend="torchvision")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import BaseModel, ConfigDict
 
 from actions.errors import InputError, require
 from actions.frames import CoordinateFrame, visual_tokens
@@ -174,6 +175,17 @@ def _quiet_progress() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+class PreparedBatch(BaseModel):
+    """What `QwenModel.prepare` makes of a batch of requests, before it goes to the device."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    frames: list[CoordinateFrame]
+    texts: list[str]
+    inputs: Any  # the processor's BatchFeature: input_ids, attention_mask, pixel_values, ...
+    visual_tokens: list[int]
+
+
 class QwenModel(Model):
     """Qwen2.5-VL through transformers. Build it with `agent.models.spec.load_model`."""
 
@@ -270,18 +282,17 @@ class QwenModel(Model):
             replies.extend(self._answer_batch(requests[start : start + size]))
         return replies
 
-    def _answer_batch(self, requests: list[ModelRequest]) -> list[ModelReply]:
-        torch = self._torch
-        t0 = time.perf_counter()
+    def prepare(self, requests: list[ModelRequest]) -> PreparedBatch:
+        """Model inputs for `requests` (CPU tensors): each screenshot resized once to its
+        smart_resize size, prompts rendered, text tokenized and images patchified."""
         frames = [self.frame_for(r.image) for r in requests]
         images = [
             to_model_image(r.image, f.model_size) for r, f in zip(requests, frames, strict=True)
         ]
         texts = [self.prompt_text(r, f) for r, f in zip(requests, frames, strict=True)]
         inputs = preprocess(self.processor, texts, images)
-        grids = inputs["image_grid_thw"]
         merge = self.processor.image_processor.merge_size**2
-        tokens = [int(g.prod()) // merge for g in grids]
+        tokens = [int(g.prod()) // merge for g in inputs["image_grid_thw"]]
         for frame, count in zip(frames, tokens, strict=True):
             if count != visual_tokens(frame.model_size):  # the processor resized after all
                 log.warning(
@@ -290,7 +301,13 @@ class QwenModel(Model):
                     frame.model_size,
                     visual_tokens(frame.model_size),
                 )
-        inputs = inputs.to(self.device)
+        return PreparedBatch(frames=frames, texts=texts, inputs=inputs, visual_tokens=tokens)
+
+    def _answer_batch(self, requests: list[ModelRequest]) -> list[ModelReply]:
+        torch = self._torch
+        t0 = time.perf_counter()
+        batch = self.prepare(requests)
+        inputs = batch.inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         t1 = time.perf_counter()
         with torch.inference_mode():
@@ -307,7 +324,7 @@ class QwenModel(Model):
         }
         replies = []
         for request, frame, text, raw, count in zip(
-            requests, frames, texts, raws, tokens, strict=True
+            requests, batch.frames, batch.texts, raws, batch.visual_tokens, strict=True
         ):
             prefill = prompts.ground_prefill(mobile=request.mobile)
             if request.kind == "ground" and text.endswith(prefill):
