@@ -144,7 +144,9 @@ def screenspot_command(
     max_pixels: int | None = typer.Option(
         None, "--max-pixels", help="Default: the checkpoint's own limit (16384*28*28)."
     ),
-    batch_size: int = typer.Option(8, "--batch-size", help="Samples per generate call (qwen)."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Samples per generate call (qwen); default 8 on a GPU, 1 on CPU."
+    ),
     concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight (openai)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
     device: str = typer.Option("auto", "--device"),
@@ -177,7 +179,7 @@ def screenspot_command(
         "base_url": base_url,
         "min_pixels": min_pixels,
         "max_pixels": max_pixels if max_pixels is not None else MODEL_MAX_PIXELS,
-        "batch_size": batch_size,
+        "batch_size": batch_size or 8,
         "concurrency": concurrency,
         "max_new_tokens": max_new_tokens,
         "device": device,
@@ -207,7 +209,7 @@ def screenspot_command(
                 acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
             )
 
-        report, stats = runner.run(None, restart=restart, on_progress=update,
+        report, stats = runner.run(None, restart=restart, on_progress=update, batch_size=batch_size,
                                    load_model=lambda: load_model(spec))  # fmt: skip
         update(stats)
     out_console = Console()

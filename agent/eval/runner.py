@@ -253,6 +253,16 @@ def _point_in_original(
     return frame.model_to_image(*result.model_xy)
 
 
+def batch_default(spec: ModelSpec, model: Any) -> int:
+    """Samples per model call: the request bound for a server, the batch size on a GPU,
+    and 1 on a CPU, where batched generation was measured slower than one at a time
+    (bench/eval_throughput.py: padded batches cost more per sample on 2 cores)."""
+    if spec.backend == "openai":
+        return spec.concurrency
+    device = str(getattr(model, "device", "cpu"))
+    return spec.batch_size if device.startswith(("cuda", "mps")) else 1
+
+
 class ScreenSpotRun:
     """One evaluation run over a loaded dataset."""
 
@@ -290,8 +300,12 @@ class ScreenSpotRun:
         restart: bool = False,
         on_progress: Callable[[RunStats], None] | None = None,
         load_model: Callable[[], Any] | None = None,
+        batch_size: int | None = None,
     ) -> tuple[dict[str, Any], RunStats]:
-        """Ground every pending sample and write the result file; returns (report, stats)."""
+        """Ground every pending sample and write the result file; returns (report, stats).
+
+        `batch_size` None picks `batch_default` for the model's device.
+        """
         from agent.grounding import ground_batch
 
         done = self.sidecar.open(restart=restart)
@@ -316,7 +330,7 @@ class ScreenSpotRun:
             started = time.perf_counter()
             if pending:
                 spec = self.settings.spec
-                chunk = spec.concurrency if spec.backend == "openai" else spec.batch_size
+                chunk = batch_size or batch_default(spec, model)
                 frame_for = getattr(model, "frame_for", None)
                 batch: list[Prepared] = []
                 for item in prefetch(pending, frame_for, depth=2 * chunk):
