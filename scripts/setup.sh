@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 apt_pkgs=(xvfb xdotool xclip x11-utils zenity python3-venv python3-tk fonts-dejavu-core)
 if [ "$mode" = "--test" ]; then
-  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11)
+  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core)
 fi
 
 missing=()
