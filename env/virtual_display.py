@@ -9,6 +9,7 @@ is left behind.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import re
@@ -61,10 +62,19 @@ class VirtualDisplay:
             size=self.size,
             color_depth=self.depth,
             manage_global_env=False,
+            # -noreset: Xvfb otherwise resets (dropping RandR monitors and keymap changes)
+            # whenever its last client disconnects.
+            extra_args=["-noreset"],
         )
-        self._display.start()
-        os.environ["DISPLAY"] = self.name
+        # Registered before the start, so that a Ctrl-C during start-up still stops Xvfb.
         atexit.register(self.stop)
+        try:
+            self._display.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.stop()
+            raise
+        os.environ["DISPLAY"] = self.name
         log.info("started Xvfb %s at %dx%d", self.name, *self.size)
         return self
 
