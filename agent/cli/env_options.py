@@ -8,8 +8,8 @@ its validation live in one place.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
-import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
@@ -65,14 +65,14 @@ def optional_value_first(args: Sequence[str], option: str, words: Collection[str
 class AndroidOptionGroup(TyperGroup):
     """A command group whose `--android` may stand without a serial."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, optional_value_first(args, "--android", self.commands))
 
 
 class AndroidOptionCommand(TyperCommand):
     """A command whose `--android` may stand without a serial."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, optional_value_first(args, "--android", ()))
 
 
