@@ -3,17 +3,20 @@
 Loads a hub id (``Qwen/Qwen2.5-VL-3B-Instruct``) or a local folder with
 `Qwen2_5_VLForConditionalGeneration.from_pretrained`, on the best device
 (cuda, mps, cpu) in the best dtype it supports, with SDPA attention (or
-flash-attention 2 when installed on a GPU). Each screenshot is resized once,
-with PIL, to its exact `smart_resize` size, so the coordinates the model
-writes are pixels of the image it saw and the frame maps them back. Requests
-are processed in batches (left padding), decoded greedily, and generation
-stops at ``</tool_call>`` or the end of the turn.
+flash-attention 2 when installed on a GPU). Each screenshot is resized once
+to its exact `smart_resize` size, so the coordinates the model writes are
+pixels of the image it saw and the frame maps them back. Requests are
+processed in batches (left padding), decoded greedily, and generation stops at
+``</tool_call>`` or the end of the turn. The key/value cache of the system
+turn (the ~800-token tool description) is computed once per screen size and
+reused (`agent.models.prefix_cache`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import logging
 import time
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ from actions.errors import InputError, require
 from actions.frames import CoordinateFrame, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.prefix_cache import PrefixCache
 from agent.models.qwen_processor import load_processor, preprocess
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
@@ -190,36 +194,67 @@ class QwenModel(Model):
     """Qwen2.5-VL through transformers. Build it with `agent.models.spec.load_model`."""
 
     def __init__(self, spec: ModelSpec) -> None:
-        torch = require("torch", "model")
+        require("torch", "model")
         require("transformers", "model")
-        from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+        from transformers import Qwen2_5_VLForConditionalGeneration
 
-        self.spec = spec
-        self.family = spec.family
-        self.min_pixels, self.max_pixels = spec.pixel_limits()
         started = time.perf_counter()
         source, hub_kwargs = check_checkpoint(spec.model)
-        self.device = pick_device(spec.device)
-        self.dtype = pick_dtype(spec.dtype, self.device)
-        self.attn = pick_attention(spec.attn, self.device, self.dtype)
-        self.processor = load_processor(
-            source,
-            min_pixels=self.min_pixels,
-            max_pixels=self.max_pixels,
-            backend=spec.image_backend,
-            **hub_kwargs,
+        device = pick_device(spec.device)
+        dtype = pick_dtype(spec.dtype, device)
+        attn = pick_attention(spec.attn, device, dtype)
+        low, high = spec.pixel_limits()
+        processor = load_processor(
+            source, min_pixels=low, max_pixels=high, backend=spec.image_backend, **hub_kwargs
         )
         try:
             with _quiet_progress(), _quiet_hub():
                 model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                    source, dtype=self.dtype, attn_implementation=self.attn, **hub_kwargs
+                    source, dtype=dtype, attn_implementation=attn, **hub_kwargs
                 )
         except Exception as exc:  # safetensors, torch and hub errors share no base class
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
         # .to() rather than device_map=, which would need accelerate.
-        self.model = model.to(self.device).eval()
-        tokenizer = self.processor.tokenizer
+        self._setup(spec, model.to(device), processor, device=device, attn=attn)
+        self.load_seconds = time.perf_counter() - started
+        log.info(
+            "loaded %s on %s (%s, %s attention) in %.1f s",
+            spec.model,
+            self.device,
+            str(self.dtype).removeprefix("torch."),
+            self.attn,
+            self.load_seconds,
+        )
+
+    @classmethod
+    def from_loaded(cls, spec: ModelSpec, model: Any, processor: Any) -> QwenModel:
+        """Wrap a model already in memory (e.g. just fine-tuned) and its processor.
+
+        The model is used as it is (device, dtype, attention); `spec` gives the
+        pixel limits, prompts and generation settings. The processor's own pixel
+        limits do not matter: images reach it already at their smart_resize size.
+        """
+        self = cls.__new__(cls)
+        attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
+        self._setup(spec, model, processor, device=str(model.device), attn=attn)
+        self.load_seconds = 0.0
+        return self
+
+    def _setup(
+        self, spec: ModelSpec, model: Any, processor: Any, *, device: str, attn: str
+    ) -> None:
+        from transformers import GenerationConfig
+
+        self.spec = spec
+        self.family = spec.family
+        self.min_pixels, self.max_pixels = spec.pixel_limits()
+        self.device = device
+        self.dtype = model.dtype
+        self.attn = attn
+        self.processor = processor
+        self.model = model.eval()
+        tokenizer = processor.tokenizer
         stop_ids = [tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS]
         self.stop_ids = [i for i in stop_ids if isinstance(i, int) and i >= 0]
         self.generation_config = GenerationConfig(
@@ -236,16 +271,11 @@ class QwenModel(Model):
             eos_token_id=self.stop_ids,
             pad_token_id=tokenizer.pad_token_id,
         )
-        self._torch = torch
-        self.load_seconds = time.perf_counter() - started
-        log.info(
-            "loaded %s on %s (%s, %s attention) in %.1f s",
-            spec.model,
-            self.device,
-            str(self.dtype).removeprefix("torch."),
-            self.attn,
-            self.load_seconds,
-        )
+        self._torch = require("torch", "model")
+        self.prefix_cache = PrefixCache(model, tokenizer)
+        # transformers 5.2x renamed generate's past_key_values to cache.
+        params = inspect.signature(model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
 
     def frame_for(self, image: Image.Image) -> CoordinateFrame:
         """The frame a screenshot is answered in: its smart_resize size, this model's limits."""
@@ -311,7 +341,14 @@ class QwenModel(Model):
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         t1 = time.perf_counter()
         with torch.inference_mode():
-            output = self.model.generate(**inputs, generation_config=self.generation_config)
+            extra = {}
+            if self.generation_config.cache_implementation is None:  # not with a static cache
+                cache = self.prefix_cache.cache_for(inputs["input_ids"], inputs["attention_mask"])
+                if cache is not None:
+                    extra[self._cache_kwarg] = cache
+            output = self.model.generate(
+                **inputs, generation_config=self.generation_config, **extra
+            )
         t2 = time.perf_counter()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
         raws = [self._decode(ids) for ids in new_tokens]
@@ -350,5 +387,7 @@ class QwenModel(Model):
     def close(self) -> None:
         """Drop the weights (and free GPU memory)."""
         self.model = None
+        self.prefix_cache.clear()
+        self.prefix_cache.model = None
         if self.device.startswith("cuda"):
             self._torch.cuda.empty_cache()

@@ -1,0 +1,102 @@
+"""The reused system-turn cache changes nothing in the answers, only what is recomputed."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw
+
+from agent.models.base import ModelRequest
+from agent.models.spec import ModelSpec, load_model
+from tests.fixtures.tiny_qwen_build import FIXED_ANSWER
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+
+def screen(size: tuple[int, int], seed: int) -> Image.Image:
+    image = Image.new("RGB", size, (230, 230, 230))
+    draw = ImageDraw.Draw(image)
+    for i in range(8):
+        x = (seed * 37 + i * 151) % (size[0] - 120)
+        draw.rectangle((x, 20 + 60 * i, x + 110, 60 + 60 * i), fill=(20 * i, 90, 200 - seed))
+    return image
+
+
+@pytest.fixture(scope="module")
+def random_model(tiny_qwen_dir):
+    # float32 and a random model: its answers are arbitrary token strings, so any change in
+    # the numbers feeding the logits shows up as a different answer.
+    spec = ModelSpec(model=str(tiny_qwen_dir), dtype="float32", max_new_tokens=12)
+    with load_model(spec) as model:
+        yield model
+
+
+def answers(model, requests, *, cached: bool) -> list[str]:
+    model.prefix_cache.size = 4 if cached else 0
+    model.prefix_cache.clear()
+    try:
+        return [reply.raw for reply in model.answer(requests)]
+    finally:
+        model.prefix_cache.size = 4
+
+
+REQUESTS = [
+    ModelRequest(kind="ground", image=screen((1920, 1080), 1), instruction="the Save button"),
+    ModelRequest(kind="ground", image=screen((1920, 1080), 2), instruction="the blue icon"),
+    ModelRequest(kind="ground", image=screen((1080, 2400), 3), instruction="Back", mobile=True),
+    ModelRequest(
+        kind="act",
+        image=screen((1280, 800), 4),
+        instruction="open the settings",
+        history=['<tool_call>\n{"name": "computer_use", "arguments": {"action": "wait"}}'],
+    ),
+]
+
+
+def test_answers_with_and_without_the_cache_are_identical(random_model):
+    one_by_one = [answers(random_model, [r], cached=False)[0] for r in REQUESTS]
+    random_model.prefix_cache.clear()
+    random_model.prefix_cache.hits = random_model.prefix_cache.misses = 0
+    for _ in range(2):  # a miss then a hit for each system turn
+        assert [random_model.answer([r])[0].raw for r in REQUESTS] == one_by_one
+    cache = random_model.prefix_cache
+    # Three distinct system turns: 1920x1080 desktop, 1080x2400 phone, 1280x800 desktop.
+    assert (cache.misses, cache.hits) == (3, 5)
+    assert len(set(one_by_one)) > 1  # the answers do depend on the request
+
+
+def test_batches_reuse_it_without_padding_and_skip_it_with(random_model):
+    same_length = [
+        ModelRequest(kind="ground", image=screen((1920, 1080), s), instruction="the Save button")
+        for s in (5, 6, 7)
+    ]
+    padded = [*same_length[:2], REQUESTS[1].model_copy(update={"instruction": "a long one " * 5})]
+    for batch in (same_length, padded):
+        expected = answers(random_model, batch, cached=False)
+        random_model.prefix_cache.clear()
+        before = random_model.prefix_cache.misses + random_model.prefix_cache.hits
+        assert [reply.raw for reply in random_model.answer(batch)] == expected
+        used = random_model.prefix_cache.misses + random_model.prefix_cache.hits - before
+        assert used == (1 if batch is same_length else 0)
+
+
+def test_trained_model_keeps_its_answer_on_cached_calls(trained_qwen_dir):
+    with load_model(ModelSpec(model=str(trained_qwen_dir))) as model:
+        for seed in range(3):
+            reply = model.answer(
+                [ModelRequest(kind="ground", image=screen((1920, 1080), seed), instruction="Save")]
+            )[0]
+            assert reply.raw == FIXED_ANSWER
+        assert (model.prefix_cache.misses, model.prefix_cache.hits) == (1, 2)
+
+
+def test_prefix_is_the_system_turn_only(random_model):
+    model = random_model
+    request = REQUESTS[3]
+    batch = model.prepare([request])
+    ids = batch.inputs["input_ids"]
+    length = model.prefix_cache.prefix_length(ids, batch.inputs["attention_mask"])
+    text = model.processor.tokenizer.decode(ids[0, :length])
+    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.")
+    assert text.endswith("<|im_end|>\n")
+    assert "open the settings" not in text and "<|vision_start|>" not in text
