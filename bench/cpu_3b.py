@@ -1,0 +1,324 @@
+"""One grounding call of a real-size Qwen2.5-VL-3B on CPU: our defaults vs transformers' defaults.
+
+    .venv/bin/python bench/cpu_3b.py [--checkpoint DIR] [--keep] [--new-tokens 12]
+                                     [--fp32-new-tokens 4] [--skip fp32] [--wait-quiet 1800]
+
+Takes minutes and ~15 GB of memory at its peak (the float32 baseline): run it by hand
+on a quiet machine, never in CI. The 3B is built from its published config with random
+weights (bench/qwen_sizes.py) and written once to a hub-layout folder (7.1 GB; a temp
+folder deleted afterwards unless --keep, or reuse one with --checkpoint). A 1920x1080
+screenshot (PNG) is grounded once by each configuration, each in its own process so
+that peak RSS figures are separate (os.wait4 per child, and the child's own VmHWM):
+
+* ours: `load_model(ModelSpec(model=DIR))` + `agent.grounding.ground`, every setting at
+  our default (dtype auto -> bfloat16 on a CPU with AVX512-BF16/AMX, SDPA attention,
+  max_pixels 1280*28*28, the prefilled click call, greedy, stop at </tool_call>).
+* transformers: the cookbook code with transformers' defaults:
+  `Qwen2_5_VLForConditionalGeneration.from_pretrained(DIR)` (dtype "auto" in
+  transformers 5: the checkpoint's bfloat16) and the processor with the checkpoint's
+  preprocessor settings (max_pixels 12845056), the full-size image handed to it.
+* fp32: the same with `dtype=torch.float32` (transformers 4's default), limited to
+  --fp32-new-tokens generated tokens.
+
+Each child first reads every weight once (safetensors are memory-mapped: the first
+forward would otherwise pay for the page faults), then times each forward of `generate`:
+prefill = from the start of `generate` to the end of the first forward (the vision tower,
+then the language model over the prompt), per token = median interval between later
+forwards. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+INSTRUCTION = "the Save button"
+SCREEN = (1920, 1080)
+
+
+def memory() -> dict[str, float]:
+    """This process's VmRSS / VmHWM (peak) / RssAnon / RssFile in GiB (Linux)."""
+    out = {}
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                key = line.split(":", 1)[0]
+                if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                    out[key] = round(int(line.split()[1]) / 2**20, 2)
+    except OSError:
+        pass
+    return out
+
+
+class GenerateClock:
+    """Times one `generate` call of a Qwen2.5-VL model: vision tower, prefill, each new token.
+
+    transformers 5 runs the vision tower before the first forward (while preparing
+    the inputs), so prefill is timed from the start of `generate`.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.start = 0.0
+        self.vision: list[float] = []
+        self.ends: list[float] = []
+        generate = model.generate
+
+        def timed_generate(*args: Any, **kwargs: Any) -> Any:
+            self.start = time.perf_counter()
+            return generate(*args, **kwargs)
+
+        model.generate = timed_generate
+        visual = model.model.visual
+        visual.register_forward_pre_hook(lambda *_: self.vision.append(time.perf_counter()))
+        visual.register_forward_hook(lambda *_: self.vision.append(time.perf_counter()))
+        model.register_forward_hook(lambda *_: self.ends.append(time.perf_counter()))
+
+    def figures(self) -> dict[str, Any]:
+        if not self.ends:
+            return {}
+        steps = [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
+        return {
+            "prefill_s": round(self.ends[0] - self.start, 2),
+            "vision_s": round(self.vision[1] - self.vision[0], 2) if self.vision else None,
+            "per_token_s": round(statistics.median(steps), 3) if steps else None,
+            "forwards": len(self.ends),
+        }
+
+
+def touch_weights(model: Any) -> float:
+    """Read every parameter once (fault the memory-mapped weights in); seconds taken."""
+    import torch
+
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for param in model.parameters():
+            param.view(-1)[:: max(1, 4096 // param.element_size())].sum()
+    return time.perf_counter() - started
+
+
+def child_ours(checkpoint: Path, image: Path, new_tokens: int) -> dict[str, Any]:
+    from agent.grounding import ground
+    from agent.models.spec import ModelSpec, load_model
+
+    started = time.perf_counter()
+    model = load_model(ModelSpec(model=str(checkpoint), max_new_tokens=new_tokens))
+    load_s = time.perf_counter() - started
+    touch_s = touch_weights(model.model)
+    after_load = memory()
+    clock = GenerateClock(model.model)
+    started = time.perf_counter()
+    result = ground(model, image, INSTRUCTION)
+    call_s = time.perf_counter() - started
+    return {
+        "config": "ours",
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "attention": model.attn,
+        "max_pixels": model.max_pixels,
+        "visual_tokens": result.visual_tokens,
+        "model_size": list(result.model_size),
+        "load_s": round(load_s, 1),
+        "touch_weights_s": round(touch_s, 1),
+        "call_s": round(call_s, 2),
+        "preprocess_s": round(result.seconds.get("preprocess", 0.0), 3),
+        **clock.figures(),
+        "memory_after_load_gib": after_load,
+        "memory_end_gib": memory(),
+    }
+
+
+def child_transformers(
+    checkpoint: Path, image_path: Path, new_tokens: int, dtype_name: str | None
+) -> dict[str, Any]:
+    """The cookbook's code path, every setting left at transformers' default but `dtype`."""
+    import torch
+    from PIL import Image
+    from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+        smart_resize,
+    )
+
+    from agent.models import prompts
+    from agent.models.qwen_processor import build_processor
+
+    started = time.perf_counter()
+    kwargs = {} if dtype_name is None else {"dtype": getattr(torch, dtype_name)}
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(checkpoint, **kwargs)
+    # AutoProcessor needs torchvision (its video part); same image processor and tokenizer.
+    processor = build_processor(
+        Qwen2VLImageProcessorPil.from_pretrained(checkpoint),
+        AutoTokenizer.from_pretrained(checkpoint),
+    )
+    load_s = time.perf_counter() - started
+    touch_s = touch_weights(model)
+    after_load = memory()
+    clock = GenerateClock(model)
+    started = time.perf_counter()
+    image = Image.open(image_path).convert("RGB")
+    size = processor.image_processor.size
+    h, w = smart_resize(image.height, image.width, 28, size["shortest_edge"], size["longest_edge"])
+    text = processor.apply_chat_template(
+        prompts.ground_messages((w, h), INSTRUCTION), tokenize=False, add_generation_prompt=True
+    )
+    inputs = processor(
+        text=[text + prompts.ground_prefill()], images=[image], padding=True, return_tensors="pt"
+    )
+    preprocess_s = time.perf_counter() - started
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=new_tokens)
+    call_s = time.perf_counter() - started
+    return {
+        "config": "transformers" if dtype_name is None else dtype_name,
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "attention": model.config._attn_implementation,
+        "max_pixels": size["longest_edge"],
+        "visual_tokens": int(inputs["image_grid_thw"][0].prod()) // 4,
+        "model_size": [w, h],
+        "new_tokens": int(output.shape[1] - inputs["input_ids"].shape[1]),
+        "load_s": round(load_s, 1),
+        "touch_weights_s": round(touch_s, 1),
+        "call_s": round(call_s, 2),
+        "preprocess_s": round(preprocess_s, 3),
+        **clock.figures(),
+        "memory_after_load_gib": after_load,
+        "memory_end_gib": memory(),
+    }
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    """Run this script as a child; its JSON line plus its own peak RSS from wait4."""
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    out = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"child {args[:2]} failed with exit code {process.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_gib"] = round(usage.ru_maxrss / 2**20, 2)  # ru_maxrss is in KiB
+    return result
+
+
+def wait_for_quiet(limit_s: float, threshold: float = 1.5) -> dict[str, Any]:
+    """Wait (up to `limit_s`) until the 1-minute load average is below `threshold`."""
+    started = time.monotonic()
+    while os.getloadavg()[0] > threshold and time.monotonic() - started < limit_s:
+        time.sleep(30)
+    return {
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "waited_for_quiet_s": round(time.monotonic() - started),
+    }
+
+
+def machine() -> dict[str, Any]:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in lscpu.splitlines() if "Model name" in line),
+            platform.processor(),
+        )
+    except OSError:
+        cpu = platform.processor()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, help="a random 3B folder from an earlier run")
+    parser.add_argument("--keep", action="store_true", help="keep the built checkpoint")
+    parser.add_argument("--new-tokens", type=int, default=12, help="a click answer's length")
+    parser.add_argument("--fp32-new-tokens", type=int, default=4)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["transformers", "fp32"])
+    parser.add_argument("--wait-quiet", type=float, default=1800, help="seconds, at most")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "CHECKPOINT", "IMAGE"))
+    args = parser.parse_args()
+
+    if args.child:
+        kind, checkpoint, image = args.child[0], Path(args.child[1]), Path(args.child[2])
+        if kind == "build":
+            from bench.qwen_sizes import build_checkpoint
+
+            result = build_checkpoint("3b", checkpoint)
+        elif kind == "ours":
+            result = child_ours(checkpoint, image, args.new_tokens)
+        elif kind == "transformers":
+            result = child_transformers(checkpoint, image, args.new_tokens, None)
+        else:
+            result = child_transformers(checkpoint, image, args.fp32_new_tokens, "float32")
+        print(json.dumps(result))
+        return 0
+
+    from bench.preprocess import screenshot
+
+    work = Path(tempfile.mkdtemp(prefix="cpu-3b-"))
+    try:
+        image = work / "screen.png"
+        screenshot(SCREEN).save(image)
+        checkpoint = args.checkpoint or work / "qwen2.5-vl-3b-random"
+        build = None
+        if not (checkpoint / "config.json").is_file():
+            build = run_child(["--child", "build", str(checkpoint), str(image)])
+        quiet = wait_for_quiet(args.wait_quiet)
+        tokens = ["--new-tokens", str(args.new_tokens)]
+        tokens += ["--fp32-new-tokens", str(args.fp32_new_tokens)]
+        runs = {}
+        for kind in ("ours", "transformers", "fp32"):
+            if kind not in args.skip:
+                runs[kind] = run_child(["--child", kind, str(checkpoint), str(image), *tokens])
+    finally:
+        if not args.keep and args.checkpoint is None:
+            shutil.rmtree(work, ignore_errors=True)
+    ours = runs["ours"]
+    n = args.new_tokens
+    for run in runs.values():  # the same answer length for every configuration
+        run[f"call_s_at_{n}_tokens"] = round(run["prefill_s"] + (n - 1) * run["per_token_s"], 2)
+    speedups = {
+        kind: {
+            "prefill": round(run["prefill_s"] / ours["prefill_s"], 2),
+            "per_token": round(run["per_token_s"] / ours["per_token_s"], 2),
+            "call": round(run[f"call_s_at_{n}_tokens"] / ours[f"call_s_at_{n}_tokens"], 2),
+        }
+        for kind, run in runs.items()
+        if kind != "ours"
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "cpu_3b",
+                "model": "Qwen2.5-VL-3B architecture, random weights (bench/qwen_sizes.py)",
+                "screen": f"{SCREEN[0]}x{SCREEN[1]}",
+                "runs": runs,
+                "speedup_vs": speedups,
+                "targets": {"speedup": 4, "peak_rss_gib": 8},
+                "ours_peak_rss_ok": ours["peak_rss_gib"] <= 8,
+                "build": build,
+                "checkpoint_kept": str(checkpoint) if args.keep or args.checkpoint else None,
+                **quiet,
+                "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+                **machine(),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
