@@ -12,7 +12,10 @@ that peak RSS figures are separate (os.wait4 per child, and the child's own VmHW
 
 * ours: `load_model(ModelSpec(model=DIR))` + `agent.grounding.ground`, every setting at
   our default (dtype auto -> bfloat16 on a CPU with AVX512-BF16/AMX, SDPA attention,
-  max_pixels 1280*28*28, the prefilled click call, greedy, stop at </tool_call>).
+  max_pixels 1280*28*28, the prefilled click call, greedy, stop at </tool_call>), with an
+  empty on-disk system-turn cache (a cold call), then a second screenshot in the same
+  process (an agent's next step), then one call in a new process (the next CLI call,
+  which reads the system turn's cache from disk).
 * transformers: the cookbook code with transformers' defaults:
   `Qwen2_5_VLForConditionalGeneration.from_pretrained(DIR)` (dtype "auto" in
   transformers 5: the checkpoint's bfloat16) and the processor with the checkpoint's
@@ -21,10 +24,10 @@ that peak RSS figures are separate (os.wait4 per child, and the child's own VmHW
   --fp32-new-tokens generated tokens.
 
 Each child first reads every weight once (safetensors are memory-mapped: the first
-forward would otherwise pay for the page faults), then times each forward of `generate`:
-prefill = from the start of `generate` to the end of the first forward (the vision tower,
-then the language model over the prompt), per token = median interval between later
-forwards. Prints one JSON line.
+forward would otherwise pay for the page faults), then times the call: to the first
+token = from the start of the call (image file, preprocessing, vision tower, system turn,
+prefill) to the end of the first forward of `generate`; per token = median interval
+between later forwards. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -65,35 +68,58 @@ def memory() -> dict[str, float]:
 
 
 class GenerateClock:
-    """Times one `generate` call of a Qwen2.5-VL model: vision tower, prefill, each new token.
+    """Times one grounding call of a Qwen2.5-VL model: to the first new token, then per token.
 
-    transformers 5 runs the vision tower before the first forward (while preparing
-    the inputs), so prefill is timed from the start of `generate`.
+    transformers 5 runs the vision tower before the first forward of `generate`
+    (while preparing its inputs); our backend may run the system turn through the
+    model before `generate` (the first time it sees it). All of it counts: the time
+    to the first token is measured from `begin()`, just before the call.
     """
 
     def __init__(self, model: Any) -> None:
-        self.start = 0.0
-        self.vision: list[float] = []
-        self.ends: list[float] = []
+        self.begin()
         generate = model.generate
 
         def timed_generate(*args: Any, **kwargs: Any) -> Any:
-            self.start = time.perf_counter()
-            return generate(*args, **kwargs)
+            self.generate_start = time.perf_counter()
+            try:
+                return generate(*args, **kwargs)
+            finally:
+                self.generate_start = None
 
         model.generate = timed_generate
         visual = model.model.visual
         visual.register_forward_pre_hook(lambda *_: self.vision.append(time.perf_counter()))
         visual.register_forward_hook(lambda *_: self.vision.append(time.perf_counter()))
-        model.register_forward_hook(lambda *_: self.ends.append(time.perf_counter()))
+        model.register_forward_pre_hook(lambda *_: self._forward(start=True))
+        model.register_forward_hook(lambda *_: self._forward(start=False))
+
+    def begin(self) -> None:
+        self.call_start = time.perf_counter()
+        self.generate_start: float | None = None
+        self.first_generate: float | None = None
+        self.vision: list[float] = []
+        self.ends: list[float] = []
+        self.outside: list[float] = []  # forwards before generate: the system turn
+
+    def _forward(self, *, start: bool) -> None:
+        now = time.perf_counter()
+        if self.generate_start is None:
+            self.outside.append(now if start else -now)
+        elif not start:
+            self.first_generate = self.first_generate or self.generate_start
+            self.ends.append(now)
 
     def figures(self) -> dict[str, Any]:
-        if not self.ends:
+        if not self.ends or self.first_generate is None:
             return {}
         steps = [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
+        system_turn = -sum(self.outside)  # starts positive, ends negative
         return {
-            "prefill_s": round(self.ends[0] - self.start, 2),
+            "to_first_token_s": round(self.ends[0] - self.call_start, 2),
             "vision_s": round(self.vision[1] - self.vision[0], 2) if self.vision else None,
+            "system_turn_s": round(system_turn, 2),
+            "before_generate_s": round(self.first_generate - self.call_start, 2),
             "per_token_s": round(statistics.median(steps), 3) if steps else None,
             "forwards": len(self.ends),
         }
@@ -110,7 +136,7 @@ def touch_weights(model: Any) -> float:
     return time.perf_counter() - started
 
 
-def child_ours(checkpoint: Path, image: Path, new_tokens: int) -> dict[str, Any]:
+def child_ours(checkpoint: Path, image: Path, new_tokens: int, *, again: bool) -> dict[str, Any]:
     from agent.grounding import ground
     from agent.models.spec import ModelSpec, load_model
 
@@ -120,9 +146,16 @@ def child_ours(checkpoint: Path, image: Path, new_tokens: int) -> dict[str, Any]
     touch_s = touch_weights(model.model)
     after_load = memory()
     clock = GenerateClock(model.model)
-    started = time.perf_counter()
     result = ground(model, image, INSTRUCTION)
-    call_s = time.perf_counter() - started
+    call_s = time.perf_counter() - clock.call_start
+    first = clock.figures()
+    second = None
+    if again:  # an agent's next step: another screenshot of the same screen
+        from bench.preprocess import screenshot
+
+        clock.begin()
+        ground(model, screenshot(SCREEN, seed=1), "the Open menu")
+        second = {"call_s": round(time.perf_counter() - clock.call_start, 2), **clock.figures()}
     return {
         "config": "ours",
         "dtype": str(model.dtype).removeprefix("torch."),
@@ -134,7 +167,9 @@ def child_ours(checkpoint: Path, image: Path, new_tokens: int) -> dict[str, Any]
         "touch_weights_s": round(touch_s, 1),
         "call_s": round(call_s, 2),
         "preprocess_s": round(result.seconds.get("preprocess", 0.0), 3),
-        **clock.figures(),
+        **first,
+        "system_turn_from_disk": model.prefix_cache.disk_hits > 0,
+        "second_call": second,
         "memory_after_load_gib": after_load,
         "memory_end_gib": memory(),
     }
@@ -167,7 +202,7 @@ def child_transformers(
     touch_s = touch_weights(model)
     after_load = memory()
     clock = GenerateClock(model)
-    started = time.perf_counter()
+    started = clock.call_start
     image = Image.open(image_path).convert("RGB")
     size = processor.image_processor.size
     h, w = smart_resize(image.height, image.width, 28, size["shortest_edge"], size["longest_edge"])
@@ -246,7 +281,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the built checkpoint")
     parser.add_argument("--new-tokens", type=int, default=12, help="a click answer's length")
     parser.add_argument("--fp32-new-tokens", type=int, default=4)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["transformers", "fp32"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["ours_new_process", "transformers", "fp32"]
+    )
     parser.add_argument("--wait-quiet", type=float, default=1800, help="seconds, at most")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "CHECKPOINT", "IMAGE"))
     args = parser.parse_args()
@@ -257,8 +294,9 @@ def main() -> int:
             from bench.qwen_sizes import build_checkpoint
 
             result = build_checkpoint("3b", checkpoint)
-        elif kind == "ours":
-            result = child_ours(checkpoint, image, args.new_tokens)
+        elif kind in ("ours", "ours_new_process"):
+            result = child_ours(checkpoint, image, args.new_tokens, again=kind == "ours")
+            result["config"] = kind
         elif kind == "transformers":
             result = child_transformers(checkpoint, image, args.new_tokens, None)
         else:
@@ -279,8 +317,10 @@ def main() -> int:
         quiet = wait_for_quiet(args.wait_quiet)
         tokens = ["--new-tokens", str(args.new_tokens)]
         tokens += ["--fp32-new-tokens", str(args.fp32_new_tokens)]
+        # Our on-disk system-turn cache starts empty: the first call is a cold one.
+        os.environ["SCREENPILOT_PREFIX_CACHE"] = str(work / "prefix-kv")
         runs = {}
-        for kind in ("ours", "transformers", "fp32"):
+        for kind in ("ours", "ours_new_process", "transformers", "fp32"):
             if kind not in args.skip:
                 runs[kind] = run_child(["--child", kind, str(checkpoint), str(image), *tokens])
     finally:
@@ -289,16 +329,26 @@ def main() -> int:
     ours = runs["ours"]
     n = args.new_tokens
     for run in runs.values():  # the same answer length for every configuration
-        run[f"call_s_at_{n}_tokens"] = round(run["prefill_s"] + (n - 1) * run["per_token_s"], 2)
-    speedups = {
-        kind: {
-            "prefill": round(run["prefill_s"] / ours["prefill_s"], 2),
-            "per_token": round(run["per_token_s"] / ours["per_token_s"], 2),
-            "call": round(run[f"call_s_at_{n}_tokens"] / ours[f"call_s_at_{n}_tokens"], 2),
-        }
-        for kind, run in runs.items()
-        if kind != "ours"
-    }
+        first_token, per_token = run["to_first_token_s"], run["per_token_s"]
+        run[f"call_s_at_{n}_tokens"] = round(first_token + (n - 1) * per_token, 2)
+    ours_calls = {"call": ours[f"call_s_at_{n}_tokens"]}
+    if ours.get("second_call"):
+        second = ours["second_call"]
+        ours_calls["call_next_step"] = second["to_first_token_s"] + (n - 1) * second["per_token_s"]
+    if "ours_new_process" in runs:
+        ours_calls["call_new_process"] = runs["ours_new_process"][f"call_s_at_{n}_tokens"]
+    speedups = {}
+    for kind in ("transformers", "fp32"):
+        if kind in runs:
+            run = runs[kind]
+            speedups[kind] = {
+                "to_first_token": round(run["to_first_token_s"] / ours["to_first_token_s"], 2),
+                "per_token": round(run["per_token_s"] / ours["per_token_s"], 2),
+                **{
+                    name: round(run[f"call_s_at_{n}_tokens"] / seconds, 2)
+                    for name, seconds in ours_calls.items()
+                },
+            }
     print(
         json.dumps(
             {

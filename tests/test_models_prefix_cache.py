@@ -22,13 +22,17 @@ def screen(size: tuple[int, int], seed: int) -> Image.Image:
     return image
 
 
+SPEC = {"dtype": "float32", "max_new_tokens": 12}
+
+
 @pytest.fixture(scope="module")
-def random_model(tiny_qwen_dir):
+def random_model(tiny_qwen_dir, tmp_path_factory):
     # float32 and a random model: its answers are arbitrary token strings, so any change in
     # the numbers feeding the logits shows up as a different answer.
-    spec = ModelSpec(model=str(tiny_qwen_dir), dtype="float32", max_new_tokens=12)
-    with load_model(spec) as model:
-        yield model
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCREENPILOT_PREFIX_CACHE", str(tmp_path_factory.mktemp("kv")))
+        with load_model(ModelSpec(model=str(tiny_qwen_dir), **SPEC)) as model:
+            yield model
 
 
 def answers(model, requests, *, cached: bool) -> list[str]:
@@ -100,3 +104,40 @@ def test_prefix_is_the_system_turn_only(random_model):
     assert text.startswith("<|im_start|>system\nYou are a helpful assistant.")
     assert text.endswith("<|im_end|>\n")
     assert "open the settings" not in text and "<|vision_start|>" not in text
+
+
+def test_a_new_process_reads_the_turn_from_disk(
+    tiny_qwen_dir, trained_qwen_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SCREENPILOT_PREFIX_CACHE", str(tmp_path))
+    request = REQUESTS[0]
+    with load_model(ModelSpec(model=str(tiny_qwen_dir), **SPEC)) as first:
+        first.prefix_cache.size = 0
+        expected = first.answer([request])[0].raw  # no cache at all
+        first.prefix_cache.size = 4
+        assert first.answer([request])[0].raw == expected
+        assert first.prefix_cache.disk_hits == 0
+    files = list(tmp_path.glob("*.safetensors"))
+    assert len(files) == 1
+    with load_model(ModelSpec(model=str(tiny_qwen_dir), **SPEC)) as second:
+        assert second.answer([request])[0].raw == expected
+        assert second.prefix_cache.disk_hits == 1
+    # Same architecture and prompt, other weights: never served the first model's entry.
+    with load_model(ModelSpec(model=str(trained_qwen_dir), **SPEC)) as other:
+        assert other.answer([request])[0].raw == FIXED_ANSWER
+        assert other.prefix_cache.disk_hits == 0
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    # A torn file is a miss, not an error.
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    with load_model(ModelSpec(model=str(tiny_qwen_dir), **SPEC)) as third:
+        assert third.answer([request])[0].raw == expected
+        assert third.prefix_cache.disk_hits == 0
+
+
+def test_disk_store_can_be_switched_off(tiny_qwen_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCREENPILOT_PREFIX_CACHE", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with load_model(ModelSpec(model=str(tiny_qwen_dir), **SPEC)) as model:
+        assert model.prefix_cache.disk is None
+        model.answer([REQUESTS[0]])
+    assert not list(tmp_path.rglob("*.safetensors"))

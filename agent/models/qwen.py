@@ -30,7 +30,7 @@ from actions.errors import InputError, require
 from actions.frames import CoordinateFrame, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
-from agent.models.prefix_cache import PrefixCache
+from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
 from agent.models.qwen_processor import load_processor, preprocess
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
@@ -272,7 +272,10 @@ class QwenModel(Model):
             pad_token_id=tokenizer.pad_token_id,
         )
         self._torch = require("torch", "model")
-        self.prefix_cache = PrefixCache(model, tokenizer)
+        # On CPU the system turn costs seconds: keep it on disk for the next process too.
+        folder = default_disk_dir() if self.device == "cpu" else None
+        disk = DiskStore(folder) if folder is not None else None
+        self.prefix_cache = PrefixCache(model, tokenizer, disk=disk)
         # transformers 5.2x renamed generate's past_key_values to cache.
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
