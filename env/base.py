@@ -30,6 +30,16 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["desktop", "android"]
 
+PIL_CACHED_BLOCKS = 4
+"""Freed 16 MB image blocks Pillow keeps for reuse (its default is 0: every block goes back
+to the OS, and each new 1080p frame then costs ~2000 page faults; measured: `observe()`
+10.9 ms -> 2.9 ms). Holds at most 64 MB."""
+
+
+def _keep_image_memory() -> None:
+    if Image.core.get_blocks_max() < PIL_CACHED_BLOCKS:
+        Image.core.set_blocks_max(PIL_CACHED_BLOCKS)
+
 
 class ScreenGeometry(BaseModel):
     """Where the captured pixels sit in the input coordinate space.
@@ -111,6 +121,7 @@ class Env(ABC):
         """
         self.dry_run = dry_run
         self.settle_timeout = settle
+        _keep_image_memory()
         self._geometry: ScreenGeometry | None = None
         self._closed = False
 
