@@ -33,12 +33,9 @@ between later forwards. Prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,80 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import GenerateClock, machine, memory  # noqa: E402
+
 INSTRUCTION = "the Save button"
 SCREEN = (1920, 1080)
-
-
-def memory() -> dict[str, float]:
-    """This process's VmRSS / VmHWM (peak) / RssAnon / RssFile in GiB (Linux)."""
-    out = {}
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                key = line.split(":", 1)[0]
-                if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
-                    out[key] = round(int(line.split()[1]) / 2**20, 2)
-    except OSError:
-        pass
-    return out
-
-
-class GenerateClock:
-    """Times one grounding call of a Qwen2.5-VL model: to the first new token, then per token.
-
-    transformers 5 runs the vision tower before the first forward of `generate`
-    (while preparing its inputs); our backend may run the system turn through the
-    model before `generate` (the first time it sees it). All of it counts: the time
-    to the first token is measured from `begin()`, just before the call.
-    """
-
-    def __init__(self, model: Any) -> None:
-        self.begin()
-        generate = model.generate
-
-        def timed_generate(*args: Any, **kwargs: Any) -> Any:
-            self.generate_start = time.perf_counter()
-            try:
-                return generate(*args, **kwargs)
-            finally:
-                self.generate_start = None
-
-        model.generate = timed_generate
-        visual = model.model.visual
-        visual.register_forward_pre_hook(lambda *_: self.vision.append(time.perf_counter()))
-        visual.register_forward_hook(lambda *_: self.vision.append(time.perf_counter()))
-        model.register_forward_pre_hook(lambda *_: self._forward(start=True))
-        model.register_forward_hook(lambda *_: self._forward(start=False))
-
-    def begin(self) -> None:
-        self.call_start = time.perf_counter()
-        self.generate_start: float | None = None
-        self.first_generate: float | None = None
-        self.vision: list[float] = []
-        self.ends: list[float] = []
-        self.outside: list[float] = []  # forwards before generate: the system turn
-
-    def _forward(self, *, start: bool) -> None:
-        now = time.perf_counter()
-        if self.generate_start is None:
-            self.outside.append(now if start else -now)
-        elif not start:
-            self.first_generate = self.first_generate or self.generate_start
-            self.ends.append(now)
-
-    def figures(self) -> dict[str, Any]:
-        if not self.ends or self.first_generate is None:
-            return {}
-        steps = [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
-        system_turn = -sum(self.outside)  # starts positive, ends negative
-        return {
-            "to_first_token_s": round(self.ends[0] - self.call_start, 2),
-            "vision_s": round(self.vision[1] - self.vision[0], 2) if self.vision else None,
-            "system_turn_s": round(system_turn, 2),
-            "before_generate_s": round(self.first_generate - self.call_start, 2),
-            "per_token_s": round(statistics.median(steps), 3) if steps else None,
-            "forwards": len(self.ends),
-        }
 
 
 def touch_weights(model: Any) -> float:
@@ -256,22 +183,6 @@ def wait_for_quiet(limit_s: float, threshold: float = 1.5) -> dict[str, Any]:
     return {
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         "waited_for_quiet_s": round(time.monotonic() - started),
-    }
-
-
-def machine() -> dict[str, Any]:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in lscpu.splitlines() if "Model name" in line),
-            platform.processor(),
-        )
-    except OSError:
-        cpu = platform.processor()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
 
 

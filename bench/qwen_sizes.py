@@ -90,12 +90,16 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_model(name: str, dtype: Any, device: str = "cpu") -> Any:
-    """A random-weight Qwen2.5-VL of size `name` ("3b", "7b"), built directly in `dtype`."""
+def build_model(name: str | dict[str, Any], dtype: Any, device: str = "cpu") -> Any:
+    """A random-weight Qwen2.5-VL built directly in `dtype` on `device`.
+
+    Args:
+        name: "3b", "7b", or a config.json dict (e.g. the tiny test model's).
+    """
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    config = Qwen2_5_VLConfig(**CONFIGS[name])
+    config = Qwen2_5_VLConfig(**(CONFIGS[name] if isinstance(name, str) else name))
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
