@@ -140,6 +140,8 @@ class Pointer:
 
     def _guard(self) -> ModuleType:
         self.check_failsafe()
+        # PAUSE is module-global: other code in the process may have set it back to 0.1 s.
+        self._pg.PAUSE = 0
         return self._pg
 
     def move(self, x: float, y: float) -> None:
