@@ -23,12 +23,9 @@ with PIL's resize on our side they must be identical). Prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.timing import machine  # noqa: E402
 
 SCREENS = {
     "1920x1080": (1920, 1080),
@@ -133,23 +132,6 @@ def compare(a: Any, b: Any) -> dict[str, Any]:
         out["pixel_values_max_abs_diff"] = round(float(diff.max()), 4)
         out["pixel_values_mean_abs_diff"] = round(float(diff.mean()), 5)
     return out
-
-
-def machine() -> dict[str, Any]:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in lscpu.splitlines() if "Model name" in line),
-            platform.processor(),
-        )
-    except OSError:
-        cpu = platform.processor()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
 
 
 def main() -> int:

@@ -105,5 +105,6 @@ def machine() -> dict[str, Any]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
