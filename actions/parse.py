@@ -267,6 +267,20 @@ def _from_json(text: str) -> dict[str, Any] | None:
 # -- tool calls -------------------------------------------------------------------------
 
 
+def _action_answer(
+    raw: str, actions: list[Action], model_points: list[Point], fmt: str
+) -> ParsedAnswer:
+    """An answer made of actions; its grounding point is the first action's first point."""
+    first = actions[0].points()
+    return ParsedAnswer(
+        raw=raw,
+        actions=actions,
+        model_points=model_points,
+        point=first[0] if first else None,
+        format=fmt,
+    )
+
+
 def _close_truncated(fragment: str) -> str | None:
     """Close the brackets of a JSON object cut off after a complete value, else None."""
     stack: list[str] = []
@@ -351,14 +365,7 @@ def _from_tool_calls(raw: str, text: str, frame: CoordinateFrame, mobile: bool) 
         model_points.extend(points)
     if not actions:
         raise _Unusable(errors[0] if errors else "no tool call found")
-    first = actions[0].points()
-    return ParsedAnswer(
-        raw=raw,
-        actions=actions,
-        model_points=model_points,
-        point=first[0] if first else None,
-        format="tool call",
-    )
+    return _action_answer(raw, actions, model_points, "tool call")
 
 
 # -- UI-TARS ----------------------------------------------------------------------------
@@ -441,11 +448,4 @@ def _from_uitars(raw: str, body: str, frame: CoordinateFrame) -> ParsedAnswer:
         model_points.extend(points)
     if not actions:
         raise _Unusable("no UI-TARS action found")
-    first = actions[0].points()
-    return ParsedAnswer(
-        raw=raw,
-        actions=actions,
-        model_points=model_points,
-        point=first[0] if first else None,
-        format="ui-tars",
-    )
+    return _action_answer(raw, actions, model_points, "ui-tars")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -220,80 +220,86 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise ValueError(f"image {path} cannot be decoded ({exc})") from None
 
 
-def _pro_samples(
-    path: Path, image_root: Path, langs: Sequence[Language], bad: list[BadRecord]
+def _collect(
+    path: Path, bad: list[BadRecord], build: Callable[[int, dict], list[Sample]]
 ) -> list[Sample]:
-    task = path.stem
+    """Samples of every record of an annotation file; bad records go to `bad`, named."""
     out: list[Sample] = []
     for index, raw in enumerate(_read_json_list(path)):
         try:
             if not isinstance(raw, dict):
                 raise ValueError(f"expected an object, got {type(raw).__name__}")
-            rec = ProRecord.model_validate(raw)
-            image_path = image_root / rec.img_filename
-            size = _image_size(image_path)
-            if tuple(rec.img_size) != size:
-                raise ValueError(f"img_size {list(rec.img_size)} but the image is {list(size)}")
-            for lang in langs:
-                text = rec.instruction if lang == "en" else rec.instruction_cn
-                if not text:
-                    raise ValueError("field 'instruction_cn': missing (needed for --lang cn)")
-                out.append(
-                    Sample(
-                        sample_id=f"{task}:{index}:{lang}",
-                        image_path=image_path,
-                        img_filename=rec.img_filename,
-                        bbox=_ordered(rec.bbox),
-                        img_size=size,
-                        instruction=text,
-                        lang=lang,
-                        group=rec.group,
-                        platform=rec.platform,
-                        application=rec.application,
-                        ui_type=rec.ui_type,
-                        task_filename=task,
-                        record_index=index,
-                    )
-                )
+            out.extend(build(index, raw))
         except ValidationError as exc:
             bad.append(BadRecord(file=str(path), index=index, reason=_validation_reason(exc)))
         except ValueError as exc:
             bad.append(BadRecord(file=str(path), index=index, reason=str(exc)))
     return out
+
+
+def _pro_samples(
+    path: Path, image_root: Path, langs: Sequence[Language], bad: list[BadRecord]
+) -> list[Sample]:
+    task = path.stem
+
+    def build(index: int, raw: dict) -> list[Sample]:
+        rec = ProRecord.model_validate(raw)
+        image_path = image_root / rec.img_filename
+        size = _image_size(image_path)
+        if tuple(rec.img_size) != size:
+            raise ValueError(f"img_size {list(rec.img_size)} but the image is {list(size)}")
+        samples = []
+        for lang in langs:
+            text = rec.instruction if lang == "en" else rec.instruction_cn
+            if not text:
+                raise ValueError("field 'instruction_cn': missing (needed for --lang cn)")
+            samples.append(
+                Sample(
+                    sample_id=f"{task}:{index}:{lang}",
+                    image_path=image_path,
+                    img_filename=rec.img_filename,
+                    bbox=_ordered(rec.bbox),
+                    img_size=size,
+                    instruction=text,
+                    lang=lang,
+                    group=rec.group,
+                    platform=rec.platform,
+                    application=rec.application,
+                    ui_type=rec.ui_type,
+                    task_filename=task,
+                    record_index=index,
+                )
+            )
+        return samples
+
+    return _collect(path, bad, build)
 
 
 def _seeclick_samples(path: Path, image_root: Path, bad: list[BadRecord]) -> list[Sample]:
     match = SEECLICK_FILE.match(path.name)
     split = match.group("split") if match else path.stem
     task = path.stem
-    out: list[Sample] = []
-    for index, raw in enumerate(_read_json_list(path)):
-        try:
-            if not isinstance(raw, dict):
-                raise ValueError(f"expected an object, got {type(raw).__name__}")
-            rec = SeeClickRecord.model_validate(raw)
-            image_path = image_root / rec.img_filename
-            size = _image_size(image_path)
-            out.append(
-                Sample(
-                    sample_id=f"{task}:{index}:en",
-                    image_path=image_path,
-                    img_filename=rec.img_filename,
-                    bbox=xywh_to_xyxy(rec.bbox),
-                    img_size=size,
-                    instruction=rec.instruction,
-                    platform=split,
-                    application=rec.data_source or split,
-                    ui_type=rec.data_type,
-                    task_filename=task,
-                    record_index=index,
-                )
+
+    def build(index: int, raw: dict) -> list[Sample]:
+        rec = SeeClickRecord.model_validate(raw)
+        image_path = image_root / rec.img_filename
+        return [
+            Sample(
+                sample_id=f"{task}:{index}:en",
+                image_path=image_path,
+                img_filename=rec.img_filename,
+                bbox=xywh_to_xyxy(rec.bbox),
+                img_size=_image_size(image_path),
+                instruction=rec.instruction,
+                platform=split,
+                application=rec.data_source or split,
+                ui_type=rec.data_type,
+                task_filename=task,
+                record_index=index,
             )
-        except ValidationError as exc:
-            bad.append(BadRecord(file=str(path), index=index, reason=_validation_reason(exc)))
-        except ValueError as exc:
-            bad.append(BadRecord(file=str(path), index=index, reason=str(exc)))
-    return out
+        ]
+
+    return _collect(path, bad, build)
 
 
 def _ordered(box: Sequence[float]) -> tuple[float, float, float, float]:

@@ -168,26 +168,14 @@ class OpenAIModel(Model):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai") as pool:
             return list(pool.map(self._answer_one, requests))
 
-    def _messages(self, request: ModelRequest, size: tuple[int, int]) -> tuple[list, str]:
-        if request.kind == "ground":
-            messages = prompts.ground_messages(size, request.instruction, mobile=request.mobile)
-            prefill = prompts.ground_prefill(mobile=request.mobile)
-            return messages, prefill if self.spec.use_prefill() else ""
-        messages = prompts.act_messages(
-            size,
-            request.instruction,
-            request.history,
-            mobile=request.mobile,
-            correction=request.correction,
-        )
-        return messages, ""
-
     def _answer_one(self, request: ModelRequest) -> ModelReply:
         t0 = time.perf_counter()
         frame = self.frame_for(request.image)
         image = to_model_image(request.image, frame.model_size)
         url = encode_image(image, self.spec.image_format)
-        messages, prefill = self._messages(request, frame.model_size)
+        messages, prefill = prompts.request_messages(
+            request, frame.model_size, prefill=self.spec.use_prefill()
+        )
         payload = to_openai_messages(messages, url)
         extra: dict[str, Any] = {}
         if prefill:

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actions.schema import system_prompt, tool_name
+
+if TYPE_CHECKING:
+    from agent.models.base import ModelRequest
 
 Message = dict[str, Any]
 
@@ -102,6 +105,23 @@ def act_messages(
         {"role": "system", "content": system_prompt(model_size, mobile=mobile)},
         {"role": "user", "content": [{"type": "text", "text": text}, {"type": "image"}]},
     ]
+
+
+def request_messages(
+    request: ModelRequest, model_size: tuple[int, int], *, prefill: bool
+) -> tuple[list[Message], str]:
+    """The messages for one request and the reply's prefill ("" unless grounding with prefill)."""
+    if request.kind == "ground":
+        messages = ground_messages(model_size, request.instruction, mobile=request.mobile)
+        return messages, ground_prefill(mobile=request.mobile) if prefill else ""
+    messages = act_messages(
+        model_size,
+        request.instruction,
+        request.history,
+        mobile=request.mobile,
+        correction=request.correction,
+    )
+    return messages, ""
 
 
 @functools.cache

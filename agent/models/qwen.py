@@ -288,20 +288,9 @@ class QwenModel(Model):
 
     def prompt_text(self, request: ModelRequest, frame: CoordinateFrame) -> str:
         """The full prompt (chat template applied, prefill appended) for one request."""
-        size = frame.model_size
-        prefill = ""
-        if request.kind == "ground":
-            messages = prompts.ground_messages(size, request.instruction, mobile=request.mobile)
-            if self.spec.use_prefill():
-                prefill = prompts.ground_prefill(mobile=request.mobile)
-        else:
-            messages = prompts.act_messages(
-                size,
-                request.instruction,
-                request.history,
-                mobile=request.mobile,
-                correction=request.correction,
-            )
+        messages, prefill = prompts.request_messages(
+            request, frame.model_size, prefill=self.spec.use_prefill()
+        )
         text = self.processor.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
