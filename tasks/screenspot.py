@@ -95,7 +95,9 @@ class Sample(BaseModel):
     instruction: str = Field(description="the prompt to evaluate, in the chosen language")
     lang: Language = "en"
     instruction_style: str = "instruction"
-    gt_type: Literal["positive", "negative"] = "positive"
+    # Always positive: ScreenSpot-Pro records only describe targets that are on the screen
+    # (see README, `agent eval`: negative samples).
+    gt_type: Literal["positive"] = "positive"
     group: str | None = None
     platform: str
     application: str

@@ -139,3 +139,23 @@ def test_broken_results_file_is_one_line_naming_row_and_field(tmp_path, capsys) 
     path.write_text("{not json")
     assert main(["eval", "score", str(path)]) == 2
     assert "invalid JSON" in capsys.readouterr().err
+
+
+def test_negative_rows_of_an_official_file_keep_their_verdict(stored, tmp_path, capsys) -> None:
+    """The harness writes negative rows (its --gt_type negative) without bbox or pred; screenpilot
+    never makes them, but `agent eval score` reads such files: the row's verdict stands."""
+    data = json.loads(json.dumps(stored))
+    base = {k: v for k, v in data["details"][0].items() if k not in ("bbox", "pred")}
+    negatives = [
+        {**base, "gt_type": "negative", "pred": None, "correctness": verdict}
+        for verdict in ("correct", "wrong_format", "wrong")
+    ]
+    data["details"] = data["details"][:1] + negatives
+    path = tmp_path / "negative.json"
+    path.write_text(json.dumps(data))
+    assert main(["eval", "score", str(path), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    key = "plat:{platform} app:{application} inst_style:instruction gt_type:negative".format(**base)
+    assert metrics["fine_grained"][key]["num_total"] == 3
+    assert metrics["fine_grained"][key]["num_correct_action"] == 1
+    assert metrics["fine_grained"][key]["wrong_format_num"] == 1

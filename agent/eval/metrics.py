@@ -2,10 +2,14 @@
 
 Facts reproduced from the official ``eval_screenspot_pro.py`` (own code):
 
-* a positive sample is ``correct`` iff the predicted point lies in the box with
-  inclusive edges, ``wrong`` otherwise, and ``wrong_format`` when there is no
-  point; wrong_format counts as wrong and stays in every denominator;
-* a negative sample (target absent) is correct iff the model said "negative";
+* a sample is ``correct`` iff the predicted point lies in the box with
+  inclusive edges, compared as fractions of the image (``bbox / img_size``
+  against ``point / resized size``), ``wrong`` otherwise (a point off the image
+  included: it is never clamped), and ``wrong_format`` when there is no point;
+  wrong_format counts as wrong and stays in every denominator;
+* negative rows (``gt_type: negative``, which the harness makes with
+  ``--gt_type negative``) carry their verdict in the row: the file's own
+  ``correctness`` is kept when re-scoring (see `rescore`);
 * every accuracy is pooled: correct / total within the subset, 0 for an empty
   subset (text_acc and icon_acc pool the text and icon rows of the subset);
 * groups: ``fine_grained`` over platform x application x instruction style x
@@ -54,23 +58,39 @@ def judge_point(pred: Sequence[float] | None, bbox: Sequence[float]) -> Correctn
     return "correct" if (x1 <= x <= x2 and y1 <= y <= y2) else "wrong"
 
 
-def judge_negative(answer: Literal["negative", "positive"] | None) -> Correctness:
-    """Judge a negative sample by what the model said about the target's presence."""
-    if answer == "negative":
-        return "correct"
-    if answer == "positive":
-        return "wrong"
-    return "wrong_format"
+def judge_fraction(
+    point: Sequence[float] | None, bbox: Sequence[float], img_size: Sequence[int]
+) -> Correctness:
+    """Judge as the harness does: the point as fractions of the image against ``bbox / size``.
+
+    Dividing the box rather than multiplying the point keeps the harness's exact
+    float comparisons, so a point on an edge gets the harness's verdict.
+    """
+    if point is None:
+        return "wrong_format"
+    width, height = img_size[0], img_size[1]
+    x1, y1, x2, y2 = bbox[0] / width, bbox[1] / height, bbox[2] / width, bbox[3] / height
+    return "correct" if (x1 <= point[0] <= x2 and y1 <= point[1] <= y2) else "wrong"
 
 
-def rescore(row: Row) -> Correctness:
-    """The correctness of a detail row, recomputed from its pixel pred and bbox.
+def rescore(
+    row: Row,
+    *,
+    fraction: Sequence[float] | None = None,
+    img_size: Sequence[int] | None = None,
+) -> Correctness:
+    """The correctness of a detail row, recomputed from its pred and bbox.
 
-    Negative rows keep their stored verdict: a missing point there means either
-    "negative" (correct) or an unparseable answer, which the row alone cannot tell.
+    `fraction` and `img_size` (screenpilot's ``extra``, when present) give the
+    harness's own comparison; without them the pixel pred is compared with the
+    pixel box. Negative rows keep their stored verdict: a missing point there
+    means either "negative" (correct) or an unparseable answer, which the row
+    alone cannot tell.
     """
     if row.get("gt_type", "positive") == "negative":
         return row["correctness"]
+    if fraction is not None and img_size is not None and row.get("pred") is not None:
+        return judge_fraction(fraction, row["bbox"], img_size)
     return judge_point(row.get("pred"), row["bbox"])
 
 
