@@ -31,7 +31,10 @@ def test_points_on_the_zoomed_crop_map_back_to_the_same_pixels() -> None:
     zy = (321 - window.box[1] + 0.5) * zoomed.height / (window.box[3] - window.box[1])
     x, y = window.to_image((zx, zy))
     assert (int(x), int(y)) == (1234, 321)
-    assert window.to_image((-50, 10_000)) == (window.box[0], window.box[3] - 1)  # clamped
+    # Off the crop stays off it (never clamped): crop (1000, 188)-(1400, 413) seen at 4x, so
+    # (-50, 10000) is 1000 - 50 / 4 = 987.5 and 188 + 10000 / 4 = 2688.
+    assert window.box == (1000, 188, 1400, 413) and window.size == (1600, 900)
+    assert window.to_image((-50, 10_000)) == (987.5, 2688.0)
 
 
 @pytest.mark.parametrize(

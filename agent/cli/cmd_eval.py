@@ -41,6 +41,13 @@ def _short_labels(keys: list[str]) -> dict[str, str]:
     return out
 
 
+def labelled(title: str, label: str | None) -> str:
+    """A table title that carries a non-official label (official tables stay as they were)."""
+    if label and label.startswith("NON-OFFICIAL"):
+        return f"{title} [NON-OFFICIAL]"
+    return title
+
+
 def metrics_table(title: str, group: dict[str, dict[str, Any]]) -> Table:
     """One rich table for one metrics group."""
     table = Table(title=title, title_justify="left")
@@ -68,16 +75,29 @@ def metrics_table(title: str, group: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def print_metrics(metrics: dict[str, Any], rows: list[dict[str, Any]], console: Console) -> None:
-    """The tables a user reads after a run: groups, applications, platforms, overall."""
+def print_metrics(
+    metrics: dict[str, Any],
+    rows: list[dict[str, Any]],
+    console: Console,
+    *,
+    label: str | None = None,
+) -> None:
+    """The tables a user reads after a run: groups, applications, platforms, overall.
+
+    `label` (the file's protocol label) marks every table non-official when it is.
+    """
     from agent.eval.metrics import seeclick_split_table
 
+    if label:
+        console.print(f"Metrics: {label}")
     simple = metrics.get("leaderboard_simple_style", {})
     if simple and list(simple) != ["group:None"]:
-        console.print(metrics_table("By group", simple))
-    console.print(metrics_table("By application", metrics["leaderboard_detailed_style"]))
-    console.print(metrics_table("By platform (SeeClick style)", metrics["seeclick_style"]))
-    console.print(metrics_table("Overall", {"all": metrics["overall"]}))
+        console.print(metrics_table(labelled("By group", label), simple))
+    by_app = metrics["leaderboard_detailed_style"]
+    console.print(metrics_table(labelled("By application", label), by_app))
+    by_platform = metrics["seeclick_style"]
+    console.print(metrics_table(labelled("By platform (SeeClick style)", label), by_platform))
+    console.print(metrics_table(labelled("Overall", label), {"all": metrics["overall"]}))
     if simple and list(simple) == ["group:None"]:
         split = seeclick_split_table(rows)
         cells = ", ".join(f"{k} {_pct(v)}" for k, v in split["cells"].items())
@@ -86,6 +106,18 @@ def print_metrics(metrics: dict[str, Any], rows: list[dict[str, Any]], console: 
             f"SeeClick-paper average (mean of cells): {_pct(split['cell_mean'])} %   "
             f"pooled over all samples: {_pct(split['pooled'])} %"
         )
+
+
+def print_zoom(zoom: dict[str, Any], console: Console) -> None:
+    """The --zoom refinement's own tables, apart from the official ones and labelled."""
+    metrics = zoom["metrics"]
+    console.print(zoom["label"])
+    simple = metrics.get("leaderboard_simple_style", {})
+    if simple and list(simple) != ["group:None"]:
+        console.print(metrics_table("Zoom-refined, by group [NON-OFFICIAL]", simple))
+    console.print(
+        metrics_table("Zoom-refined, overall [NON-OFFICIAL]", {"all": metrics["overall"]})
+    )
 
 
 @eval_app.command("score")
@@ -104,11 +136,20 @@ def score_command(
     rows, changed = rescored(result)
     metrics = compute_metrics(rows)
     problems = diff_metrics(result.metrics, metrics) if result.metrics else []
+    zoom = None
+    if result.zoom_refined is not None:
+        zoom_rows, zoom_changed = rescored(result, zoom=True)
+        zoom = {"label": result.zoom_refined.label, "metrics": compute_metrics(zoom_rows)}
+        changed += zoom_changed
+        stored = result.zoom_refined.metrics
+        problems += [f"zoom_refined: {p}" for p in diff_metrics(stored, zoom["metrics"])]
     if as_json:
         typer.echo(json.dumps(metrics, indent=4))
     else:
         console = Console()
-        print_metrics(metrics, rows, console)
+        print_metrics(metrics, rows, console, label=result.label)
+        if zoom is not None:
+            print_zoom(zoom, console)
         console.print(f"{len(rows)} rows; correctness changed on re-judging: {changed}")
         if not result.metrics:
             console.print("the file has no stored metrics to compare with")
@@ -151,7 +192,17 @@ def screenspot_command(
     max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
     device: str = typer.Option("auto", "--device"),
     dtype: str = typer.Option("auto", "--dtype"),
-    zoom: bool = typer.Option(False, "--zoom", help="Second pass on a crop around the guess."),
+    parser: str = typer.Option(
+        "official",
+        "--parser",
+        help="official: read answers as the ScreenSpot-Pro harness does (nothing repaired); "
+        "robust: the agent's lenient parser (results labelled non-official).",
+    ),
+    zoom: bool = typer.Option(
+        False,
+        "--zoom",
+        help="Also a second pass on a crop around the guess (own, non-official rows).",
+    ),
     zoom_size: str | None = typer.Option(
         None, "--zoom-size", help="Crop: fraction of each side (0.5, default), N or WxH pixels."
     ),
@@ -159,6 +210,7 @@ def screenspot_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
     """Ground every sample and write the official ScreenSpot result file (resumable)."""
+    from agent.eval.answers import ParserName
     from agent.eval.runner import RunSettings, ScreenSpotRun
     from agent.eval.zoom import parse_zoom_size
     from agent.models.spec import MODEL_MAX_PIXELS, ModelSpec, load_model
@@ -166,6 +218,8 @@ def screenspot_command(
 
     if lang not in ("en", "cn", "all"):
         raise typer.BadParameter("choose en, cn or all", param_hint="--lang")
+    if parser not in ("official", "robust"):
+        raise typer.BadParameter("choose official or robust", param_hint="--parser")
     filters = Filters(
         tasks=_split(task),
         applications=_split(app_filter),
@@ -190,7 +244,10 @@ def screenspot_command(
     if family is not None:
         spec_fields["family"] = family
     spec = ModelSpec(**spec_fields)
-    settings = RunSettings(spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size))
+    parser_name: ParserName = "robust" if parser == "robust" else "official"
+    settings = RunSettings(
+        spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size), parser=parser_name
+    )
     dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
                            skip_bad=skip_bad)  # fmt: skip
     if not dataset.samples:
@@ -213,7 +270,10 @@ def screenspot_command(
                                    load_model=lambda: load_model(spec))  # fmt: skip
         update(stats)
     out_console = Console()
-    print_metrics(report["metrics"], report["details"], out_console)
+    label = report["protocol"]["label"]
+    print_metrics(report["metrics"], report["details"], out_console, label=label)
+    if "zoom_refined" in report:
+        print_zoom(report["zoom_refined"], out_console)
     skipped = len(report["run"]["skipped_bad"])
     out_console.print(
         f"wrote {out} ({len(report['details'])} samples; {stats.done_now} now, "

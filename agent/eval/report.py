@@ -3,8 +3,11 @@
 Accuracy by group, application, platform and ui_type (tables with CSS bar
 charts), the run's settings, and a gallery of failures: a crop of the
 screenshot around the target with the ground-truth box (green), the
-predicted point (red) and, with --zoom runs, the first guess (orange).
-Images are embedded as base64 JPEG, so the file can be mailed or archived.
+predicted point (red) and, with --zoom runs, the refined point (orange).
+The tables are the official rows; a file whose protocol is non-official says
+so at the top and on every table, and the --zoom refinement has its own,
+labelled section. Images are embedded as base64 JPEG, so the file can be
+mailed or archived.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -51,16 +55,15 @@ def _resolve(img_path: str, result_path: Path, images: Path | None) -> Path | No
     return next((p for p in candidates if p.is_file()), None)
 
 
-def _crop_uri(path: Path, bbox: list[float], pred: list[float] | None, first: Any) -> str | None:
+def _crop_uri(path: Path, bbox: list[float], pred: list[float] | None, refined: Any) -> str | None:
     try:
         with Image.open(path) as opened:
             image = opened.convert("RGB")
     except (OSError, UnidentifiedImageError):
         return None
     x1, y1, x2, y2 = bbox
-    points = (
-        [(x1, y1), (x2, y2)] + ([tuple(pred)] if pred else []) + ([tuple(first)] if first else [])
-    )
+    marks = [p for p in (pred, refined) if p and all(math.isfinite(v) for v in p)]
+    points = [(x1, y1), (x2, y2)] + [(p[0], p[1]) for p in marks]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
     half = max(CROP / 2, (max(xs) - min(xs)) / 2 + 40, (max(ys) - min(ys)) / 2 + 40)
@@ -70,8 +73,8 @@ def _crop_uri(path: Path, bbox: list[float], pred: list[float] | None, first: An
     draw = ImageDraw.Draw(crop)
     width = max(2, round(crop.width / 240))
     draw.rectangle((x1 - left, y1 - top, x2 - left, y2 - top), outline=(0, 170, 0), width=width)
-    for point, color in ((first, (255, 140, 0)), (pred, (220, 0, 0))):
-        if point:
+    for point, color in ((refined, (255, 140, 0)), (pred, (220, 0, 0))):
+        if point in marks:
             px, py, r = point[0] - left, point[1] - top, 3 * width
             draw.line((px - r, py, px + r, py), fill=color, width=width)
             draw.line((px, py - r, px, py + r), fill=color, width=width)
@@ -94,17 +97,16 @@ def build_context(
     """Everything the template shows, computed from the file's details."""
     rows, changed = rescored(result)
     metrics = compute_metrics(rows)
-    extras = result.extra or [None] * len(rows)
+    zoom_rows, zoom_changed = rescored(result, zoom=True)
+    refined = [r.get("pred") for r in zoom_rows] + [None] * (len(rows) - len(zoom_rows))
     failures = [(i, r) for i, r in enumerate(rows) if r["correctness"] != "correct"]
     shown = sorted(random.Random(seed).sample(failures, k=min(max_failures, len(failures))))
     gallery = []
     missing_images = 0
     for index, row in shown:
-        extra = extras[index]
-        first = getattr(extra, "pred_first", None) if extra is not None else None
         path = _resolve(row["img_path"], result_path, images)
         uri = (
-            _crop_uri(path, row["bbox"], row.get("pred"), first)
+            _crop_uri(path, row["bbox"], row.get("pred"), refined[index])
             if path and row.get("bbox")
             else None
         )
@@ -118,24 +120,26 @@ def build_context(
                 "ui_type": row.get("ui_type"),
                 "correctness": row["correctness"],
                 "pred": row.get("pred"),
-                "first": first,
+                "refined": refined[index],
                 "bbox": row.get("bbox"),
                 "raw": (row.get("raw_response") or "")[:400],
             }
         )
-    zoom_effect = None
-    if result.extra and any(e.pred_first is not None for e in result.extra):
-        from agent.eval.metrics import judge_point
-
-        before = sum(
-            judge_point(e.pred_first, r["bbox"]) == "correct"
-            for e, r in zip(result.extra, rows, strict=False)
-        )
-        after = sum(r["correctness"] == "correct" for r in rows)
-        zoom_effect = {"before": before, "after": after, "total": len(rows)}
+    zoom = None
+    if result.zoom_refined is not None:
+        zoom_metrics = compute_metrics(zoom_rows)
+        zoom = {
+            "label": result.zoom_refined.label,
+            "overall": zoom_metrics["overall"],
+            "groups": _table(zoom_metrics["leaderboard_simple_style"]),
+            "first_pass_correct": metrics["overall"]["num_correct_action"],
+        }
+    label = result.label
     return {
         "title": f"ScreenSpot report: {result_path.name}",
         "run": result.run or {},
+        "label": label,
+        "non_official": bool(label and label.startswith("NON-OFFICIAL")),
         "overall": metrics["overall"],
         "groups": _table(metrics["leaderboard_simple_style"]),
         "applications": _table(metrics["leaderboard_detailed_style"]),
@@ -144,8 +148,8 @@ def build_context(
         "gallery": gallery,
         "failures": len(failures),
         "missing_images": missing_images,
-        "rejudged": changed,
-        "zoom_effect": zoom_effect,
+        "rejudged": changed + zoom_changed,
+        "zoom": zoom,
     }
 
 

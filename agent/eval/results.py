@@ -2,10 +2,18 @@
 
 The file is what the official harness writes - ``{"details": [...], "metrics":
 {...}}`` with the official row keys - so leaderboard tooling reads ours
-unchanged. screenpilot adds two top-level keys the official tools ignore:
-``run`` (what was run: dataset, model, settings, timings) and ``extra`` (one
-object per detail row, same order: sample id, image size, zoom's first
-guess, seconds, errors).
+unchanged. ``details`` and ``metrics`` always hold the first pass (what the
+official harness would record); screenpilot adds top-level keys the official
+tools ignore:
+
+* ``protocol``: whether ``details``/``metrics`` follow the official protocol,
+  the parser that judged them, and every deviation (``--parser robust``,
+  samples left out by ``--skip-bad``), with a one-line ``label``;
+* ``zoom_refined`` (``--zoom`` only, always non-official): the refined rows,
+  their own metrics, a ``label`` and per-row crop details;
+* ``run`` (what was run: dataset, model, settings, timings) and ``extra`` (one
+  object per detail row, same order: sample id, image size, the point as
+  image fractions, seconds, errors).
 """
 
 from __future__ import annotations
@@ -82,11 +90,65 @@ class SampleExtra(BaseModel):
     seconds: float | None = None
     visual_tokens: int | None = None
     model_size: tuple[int, int] | None = None
-    pred_first: tuple[float, float] | None = Field(
-        None, description="--zoom: the full-screenshot guess before refinement"
+    pred_fraction: tuple[float, float] | None = Field(
+        None, description="the point as fractions of the image, as the harness judges it"
     )
-    raw_first: str | None = None
-    crop: tuple[int, int, int, int] | None = Field(None, description="--zoom: crop box, px")
+
+
+OFFICIAL_LABEL = "official ScreenSpot-Pro protocol"
+ZOOM_LABEL = (
+    "NON-OFFICIAL: --zoom refinement (a second pass on an upscaled crop around the first "
+    "point, or on the four quadrants when the first pass had none); the official rows and "
+    "metrics are the first pass in 'details' and 'metrics'"
+)
+
+
+class Protocol(BaseModel):
+    """Whether ``details``/``metrics`` follow the official protocol, and what deviates."""
+
+    model_config = ConfigDict(extra="allow")
+
+    official: bool
+    label: str
+    parser: str = Field("official", description="official or robust")
+    reader: str | None = Field(None, description="which answer reader judged the rows")
+    deviations: list[str] = Field(default_factory=list)
+
+
+def make_protocol(parser: dict[str, str], deviations: list[str]) -> dict[str, Any]:
+    """The ``protocol`` object of a run judged by `parser` (`AnswerParser.describe`)."""
+    official = not deviations
+    label = OFFICIAL_LABEL if official else "NON-OFFICIAL: " + "; ".join(deviations)
+    return Protocol(
+        official=official,
+        label=label,
+        parser=parser["parser"],
+        reader=parser["reader"],
+        deviations=deviations,
+    ).model_dump()
+
+
+class ZoomExtra(BaseModel):
+    """What a refined row adds: where the crop was and how much it was scaled."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sample_id: str
+    crop: tuple[int, int, int, int] | None = Field(None, description="crop box, px")
+    zoom_scale: float | None = None
+    error: str | None = None
+
+
+class ZoomRefined(BaseModel):
+    """The non-official --zoom results, beside the official first pass."""
+
+    model_config = ConfigDict(extra="allow")
+
+    official: Literal[False] = False
+    label: str = ZOOM_LABEL
+    details: list[ResultRow]
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    extra: list[ZoomExtra] | None = None
 
 
 class ResultFile(BaseModel):
@@ -96,8 +158,15 @@ class ResultFile(BaseModel):
 
     details: list[ResultRow]
     metrics: dict[str, Any] = Field(default_factory=dict)
+    protocol: Protocol | None = None
+    zoom_refined: ZoomRefined | None = None
     run: dict[str, Any] | None = None
     extra: list[SampleExtra] | None = None
+
+    @property
+    def label(self) -> str | None:
+        """How the file's metrics are labelled (None: not recorded, e.g. the harness's own)."""
+        return self.protocol.label if self.protocol is not None else None
 
 
 def _plain(value: float) -> float | int:
@@ -128,15 +197,27 @@ def load_results(path: str | Path) -> ResultFile:
         raise InputError(f"{path}: {where + ': ' if where else ''}{field}: {msg}") from None
 
 
-def rescored(result: ResultFile) -> tuple[list[dict[str, Any]], int]:
-    """Official rows with correctness recomputed from pred and bbox, and how many changed."""
+def rescored(result: ResultFile, *, zoom: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """Rows with correctness recomputed from pred and bbox, and how many changed.
+
+    `zoom` re-judges the ``zoom_refined`` rows instead of the official ones.
+    """
+    where = "details"
+    details = result.details
+    extras: list[Any] = list(result.extra or [])
+    if zoom:
+        if result.zoom_refined is None:
+            return [], 0
+        where, details, extras = "zoom_refined.details", result.zoom_refined.details, []
+    extras += [None] * (len(details) - len(extras))
     rows: list[dict[str, Any]] = []
     changed = 0
-    for index, row in enumerate(result.details):
+    for index, (row, extra) in enumerate(zip(details, extras, strict=False)):
         data = row.official()
         if data.get("gt_type", "positive") == "positive" and data.get("bbox") is None:
-            raise InputError(f"details row {index}: positive sample without 'bbox'")
-        verdict = rescore(data)
+            raise InputError(f"{where} row {index}: positive sample without 'bbox'")
+        fraction = getattr(extra, "pred_fraction", None)
+        verdict = rescore(data, fraction=fraction, img_size=getattr(extra, "img_size", None))
         changed += verdict != data["correctness"]
         data["correctness"] = verdict
         rows.append(data)
@@ -148,9 +229,22 @@ def build_report(
     *,
     run: dict[str, Any] | None = None,
     extra: list[dict[str, Any]] | None = None,
+    protocol: dict[str, Any] | None = None,
+    zoom_rows: list[dict[str, Any]] | None = None,
+    zoom_extra: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The result-file object: details, official metrics, then screenpilot's additions."""
     report: dict[str, Any] = {"details": rows, "metrics": compute_metrics(rows)}
+    if protocol is not None:
+        report["protocol"] = protocol
+    if zoom_rows is not None:
+        report["zoom_refined"] = {
+            "official": False,
+            "label": ZOOM_LABEL,
+            "details": zoom_rows,
+            "metrics": compute_metrics(zoom_rows),
+            "extra": zoom_extra or [],
+        }
     if run is not None:
         report["run"] = run
     if extra is not None:
@@ -173,7 +267,10 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:  # make the rename durable; directories cannot be opened on Windows
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(dir_fd)
     finally:

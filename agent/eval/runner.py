@@ -10,11 +10,14 @@
   model's input size while the model works on the previous batch; batches go
   through `ground_batch` (batched generation locally, bounded concurrent
   requests for an OpenAI-compatible server).
+* **Judged as the official harness**: every answer is read by the run's parser
+  (`agent.eval.answers`), never clamped or repaired under ``--parser official``.
+  The official rows are always the first pass; ``--zoom`` refinements go to
+  their own non-official rows.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -26,14 +29,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.errors import InputError
 from actions.frames import CoordinateFrame
-from agent.eval.metrics import judge_point
-from agent.eval.results import build_report, load_results, write_json_atomic
-from agent.eval.zoom import ZoomWindow, tile_windows, zoom_window, zoomed_image
+from agent.eval.answers import AnswerParser, ParserName, Reading, answer_parser, to_pixels
+from agent.eval.metrics import Correctness, judge_fraction, judge_point
+from agent.eval.results import build_report, load_results, make_protocol, write_json_atomic
+from agent.eval.zoom import SecondPass, second_pass
 from agent.models.spec import ModelSpec
 from tasks.screenspot import Dataset, Sample
 
@@ -49,6 +54,7 @@ class RunSettings(BaseModel):
     spec: ModelSpec
     zoom: bool = False
     zoom_size: tuple[float, float] | tuple[int, int] | None = None
+    parser: ParserName = "official"
 
     def fingerprint(self) -> str:
         spec = self.spec.model_dump(
@@ -56,18 +62,21 @@ class RunSettings(BaseModel):
         )
         blob = json.dumps(
             {"spec": spec, "limits": self.spec.pixel_limits(), "prefill": self.spec.use_prefill(),
-             "zoom": self.zoom, "zoom_size": self.zoom_size},
+             "zoom": self.zoom, "zoom_size": self.zoom_size, "parser": self.parser},
             sort_keys=True,
         )  # fmt: skip
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 class Outcome(BaseModel):
-    """One finished sample: the official row and screenpilot's extra record."""
+    """One finished sample: the official row, screenpilot's extra record, and with --zoom
+    the (non-official) refined row and its crop record."""
 
     sample_id: str
     row: dict[str, Any]
     extra: dict[str, Any]
+    zoom_row: dict[str, Any] | None = None
+    zoom_extra: dict[str, Any] | None = None
 
 
 class RunStats(BaseModel):
@@ -97,18 +106,19 @@ class Sidecar:
         self.path = path
         self.fingerprint = fingerprint
         self._fh: Any = None
+        # A lock file beside the journal (filelock: flock on POSIX, msvcrt on Windows).
+        self._lock = FileLock(str(path) + ".lock", timeout=0)
 
     def open(self, *, restart: bool) -> dict[str, Outcome]:
         """Lock the journal, read what is done, cut a torn last line; returns id -> outcome."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the whole run
         try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._fh.close()
+            self._lock.acquire()
+        except Timeout:
             raise InputError(
                 f"{self.path} is in use by another run writing the same --out"
             ) from None
+        self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the whole run
         if restart:
             self._fh.truncate(0)
         self._fh.seek(0)
@@ -133,8 +143,9 @@ class Sidecar:
                 header_ok = True
             elif item.get("id") and item["id"] not in done:
                 done[item["id"]] = Outcome(
-                    sample_id=item["id"], row=item["row"], extra=item["extra"]
-                )
+                    sample_id=item["id"], row=item["row"], extra=item["extra"],
+                    zoom_row=item.get("zoom_row"), zoom_extra=item.get("zoom_extra"),
+                )  # fmt: skip
             good_end += len(line)
         if good_end < len(data):
             log.warning("cutting %d torn bytes off %s", len(data) - good_end, self.path)
@@ -152,13 +163,21 @@ class Sidecar:
 
     def append(self, outcome: Outcome) -> None:
         """Journal one finished sample durably."""
-        self._write({"id": outcome.sample_id, "row": outcome.row, "extra": outcome.extra})
+        item = {"id": outcome.sample_id, "row": outcome.row, "extra": outcome.extra}
+        if outcome.zoom_row is not None:
+            item.update(zoom_row=outcome.zoom_row, zoom_extra=outcome.zoom_extra)
+        self._write(item)
 
     def close(self) -> None:
         if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+        if self._lock.is_locked:
+            try:  # while still held, so no other run can be holding this very file
+                Path(self._lock.lock_file).unlink(missing_ok=True)
+            except OSError:
+                pass  # Windows cannot delete an open file; filelock removes it on release
+            self._lock.release()
 
 
 class Prepared(BaseModel):
@@ -222,7 +241,9 @@ def prefetch(
                 thread.join(0.05)
 
 
-def _official_row(sample: Sample, pred: tuple[float, float] | None, raw: str) -> dict[str, Any]:
+def _official_row(
+    sample: Sample, pred: list[float] | None, raw: str, correctness: Correctness
+) -> dict[str, Any]:
     return {
         "img_path": str(sample.image_path),
         "group": sample.group,
@@ -234,23 +255,11 @@ def _official_row(sample: Sample, pred: tuple[float, float] | None, raw: str) ->
         "gt_type": sample.gt_type,
         "ui_type": sample.ui_type,
         "task_filename": sample.task_filename,
-        "pred": list(pred) if pred is not None else None,
+        "pred": pred,
         "raw_response": raw,
         "bbox": [int(v) if float(v).is_integer() else v for v in sample.bbox],
-        "correctness": judge_point(pred, sample.bbox),
+        "correctness": correctness,
     }
-
-
-def _point_in_original(
-    result: Any, original: Image.Image, family: Any
-) -> tuple[float, float] | None:
-    """The answer in the original screenshot's pixels, from the model-space point."""
-    if result.point is None or result.model_xy is None:
-        return None
-    if tuple(result.image_size) == original.size:
-        return result.point
-    frame = CoordinateFrame(family=family, image_size=original.size, model_size=result.model_size)
-    return frame.model_to_image(*result.model_xy)
 
 
 def batch_default(spec: ModelSpec, model: Any) -> int:
@@ -273,6 +282,11 @@ class ScreenSpotRun:
         self.skip_bad = skip_bad
         self.settings = settings
         self.out = out
+        spec = settings.spec
+        # Chosen before any model loads: no official reader is a one-line error up front.
+        self.parser: AnswerParser = answer_parser(
+            settings.parser, spec.family, backend=spec.backend
+        )
         self.sidecar = Sidecar(sidecar_path(out), settings.fingerprint())
 
     def _finished_file(self) -> dict[str, Outcome]:
@@ -286,11 +300,18 @@ class ScreenSpotRun:
         run = previous.run or {}
         if run.get("fingerprint") != self.settings.fingerprint() or previous.extra is None:
             return {}
+        zoom = previous.zoom_refined
+        zoom_rows = zoom.details if zoom is not None else []
+        zoom_extras = (zoom.extra or []) if zoom is not None else []
         done = {}
-        for row, extra in zip(previous.details, previous.extra, strict=False):
+        for index, (row, extra) in enumerate(zip(previous.details, previous.extra, strict=False)):
+            refined = zoom_rows[index] if index < len(zoom_rows) else None
+            crop = zoom_extras[index] if index < len(zoom_extras) else None
             done[extra.sample_id] = Outcome(
-                sample_id=extra.sample_id, row=row.official(), extra=extra.model_dump()
-            )
+                sample_id=extra.sample_id, row=row.official(), extra=extra.model_dump(),
+                zoom_row=refined.official() if refined is not None else None,
+                zoom_extra=crop.model_dump() if crop is not None else None,
+            )  # fmt: skip
         return done
 
     def run(
@@ -351,6 +372,13 @@ class ScreenSpotRun:
         report = self._write_final(done, stats)
         return report, stats
 
+    def _read(self, result: Any, family: Any) -> Reading:
+        """The run's parser on one answer, in the frame of the image the model saw."""
+        frame = CoordinateFrame(
+            family=family, image_size=result.image_size, model_size=result.model_size
+        )
+        return self.parser.read(result.raw, frame)
+
     def _ground(
         self,
         model: Any,
@@ -364,50 +392,38 @@ class ScreenSpotRun:
         t0 = time.perf_counter()
         instructions = [p.sample.instruction for p in batch]
         results = ground_batch(model, [p.model_image for p in batch], instructions)
+        readings = [self._read(r, model.family) for r in results]
         firsts = [
-            _point_in_original(r, p.original, model.family)
-            for r, p in zip(results, batch, strict=True)
+            to_pixels(r.point, p.sample.img_size) for r, p in zip(readings, batch, strict=True)
         ]
         seconds = (time.perf_counter() - t0) / len(batch)
-        zoomed: dict[int, tuple[ZoomWindow, Any]] = {}
+        zoomed: dict[int, SecondPass] = {}
         if self.settings.zoom:
-            size = self.settings.zoom_size
-            todo: list[tuple[int, ZoomWindow]] = []
-            for i, p in enumerate(batch):
-                if firsts[i] is not None:
-                    todo.append((i, zoom_window(p.original.size, firsts[i], size)))
-                else:  # nothing to zoom on: search the quadrants at the zoomed resolution
-                    todo.extend((i, w) for w in tile_windows(p.original.size, size))
-            if todo:
-                t1 = time.perf_counter()
-                crops = [zoomed_image(batch[i].original, w) for i, w in todo]
-                second = ground_batch(model, crops, [instructions[i] for i, _ in todo])
-                for (i, window), result in zip(todo, second, strict=True):
-                    if i not in zoomed or (zoomed[i][1].point is None and result.point is not None):
-                        zoomed[i] = (window, result)
-                seconds += (time.perf_counter() - t1) / len(batch)
+            t1 = time.perf_counter()
+            zoomed = second_pass(
+                [p.original for p in batch], instructions, firsts, self.settings.zoom_size,
+                ground=lambda images, texts: ground_batch(model, images, texts),
+                read=lambda result: self._read(result, model.family),
+            )  # fmt: skip
+            seconds += (time.perf_counter() - t1) / len(batch)
         for i, (prepared, result) in enumerate(zip(batch, results, strict=True)):
-            sample = prepared.sample
-            pred, raw = firsts[i], result.raw
-            extra: dict[str, Any] = {
-                "sample_id": sample.sample_id,
-                "img_size": list(sample.img_size),
-                "error": result.error,
-                "seconds": round(seconds, 4),
-                "visual_tokens": result.visual_tokens,
-                "model_size": list(result.model_size),
-            }
-            if i in zoomed:
-                window, second = zoomed[i]
-                extra.update(
-                    pred_first=list(pred) if pred else None, raw_first=raw, crop=list(window.box),
-                    zoom_scale=round(window.scale, 4), error=second.error,
-                )  # fmt: skip
-                pred = window.to_image(second.point) if second.point is not None else pred
-                raw = second.raw
+            sample, reading = prepared.sample, readings[i]
+            verdict = judge_fraction(reading.point, sample.bbox, sample.img_size)
             outcome = Outcome(
-                sample_id=sample.sample_id, row=_official_row(sample, pred, raw), extra=extra
+                sample_id=sample.sample_id,
+                row=_official_row(sample, firsts[i], result.raw, verdict),
+                extra={
+                    "sample_id": sample.sample_id,
+                    "img_size": list(sample.img_size),
+                    "error": reading.error,
+                    "seconds": round(seconds, 4),
+                    "visual_tokens": result.visual_tokens,
+                    "model_size": list(result.model_size),
+                    "pred_fraction": list(reading.point) if reading.point else None,
+                },
             )
+            if self.settings.zoom:
+                self._refine(outcome, sample, firsts[i], result.raw, zoomed.get(i))
             self.sidecar.append(outcome)
             done[sample.sample_id] = outcome
             stats.done_now += 1
@@ -415,6 +431,48 @@ class ScreenSpotRun:
         stats.seconds = time.perf_counter() - started
         if on_progress is not None:
             on_progress(stats)
+
+    @staticmethod
+    def _refine(
+        outcome: Outcome,
+        sample: Sample,
+        first: list[float] | None,
+        first_raw: str,
+        zoomed: SecondPass | None,
+    ) -> None:
+        """Fill the outcome's non-official zoom row: the refined point when the second pass
+        read one, else the first pass's."""
+        pred, raw, source, window, error = first, first_raw, "first pass", None, None
+        if zoomed is not None:
+            window, reading, error = zoomed.window, zoomed.reading, zoomed.reading.error
+            if reading.point is not None:
+                w, h = window.size
+                pred = list(window.to_image((reading.point[0] * w, reading.point[1] * h)))
+                raw, source = zoomed.raw, "zoom"
+        verdict = judge_point(pred, sample.bbox)
+        outcome.zoom_row = _official_row(sample, pred, raw, verdict)
+        outcome.zoom_extra = {
+            "sample_id": sample.sample_id,
+            "crop": list(window.box) if window is not None else None,
+            "zoom_scale": round(window.scale, 4) if window is not None else None,
+            "source": source,
+            "error": error,
+        }
+
+    def _deviations(self, stats: RunStats) -> list[str]:
+        """What makes this run's official rows non-official, each said in one phrase."""
+        deviations = []
+        if not self.parser.official:
+            deviations.append(
+                "--parser robust: answers read by the agent's lenient parser (malformed "
+                "answers repaired), not by the harness's reader"
+            )
+        skipped = len(self.dataset.skipped) + len(stats.skipped_bad)
+        if skipped:
+            deviations.append(
+                f"--skip-bad: {skipped} bad record(s) or image(s) left out of every denominator"
+            )
+        return deviations
 
     def _write_final(self, done: dict[str, Outcome], stats: RunStats) -> dict[str, Any]:
         ordered = [done[s.sample_id] for s in self.dataset.samples if s.sample_id in done]
@@ -437,7 +495,15 @@ class ScreenSpotRun:
             "samples_per_second": round(stats.samples_per_second, 4),
             "skipped_bad": [b.describe() for b in self.dataset.skipped] + stats.skipped_bad,
         }
-        report = build_report([o.row for o in ordered], run=run, extra=[o.extra for o in ordered])
+        zoomed = [o for o in ordered if o.zoom_row is not None] if self.settings.zoom else []
+        report = build_report(
+            [o.row for o in ordered],
+            run=run,
+            extra=[o.extra for o in ordered],
+            protocol=make_protocol(self.parser.describe(), self._deviations(stats)),
+            zoom_rows=[o.zoom_row for o in zoomed] if self.settings.zoom else None,  # type: ignore[misc]
+            zoom_extra=[o.zoom_extra for o in zoomed] if self.settings.zoom else None,  # type: ignore[misc]
+        )
         write_json_atomic(self.out, report)
         self.sidecar.path.unlink(missing_ok=True)
         return report

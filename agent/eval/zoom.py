@@ -13,12 +13,16 @@ yields a point wins.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import InputError
+from agent.eval.answers import Reading
 
 Point = tuple[float, float]
 
@@ -37,11 +41,12 @@ class ZoomWindow(BaseModel):
         return self.size[0] / (self.box[2] - self.box[0])
 
     def to_image(self, point: Point) -> Point:
-        """A point on the zoomed crop in the original screenshot's pixels."""
+        """A point on the zoomed crop in the original screenshot's pixels (never clamped:
+        a point off the crop stays off it, as a first-pass point off the image does)."""
         left, top, right, bottom = self.box
         x = left + point[0] * (right - left) / self.size[0]
         y = top + point[1] * (bottom - top) / self.size[1]
-        return min(max(x, left), right - 1), min(max(y, top), bottom - 1)
+        return x, y
 
 
 def parse_zoom_size(text: str | None) -> tuple[float, float] | tuple[int, int] | None:
@@ -110,3 +115,46 @@ def tile_windows(
     width, height = image_size
     centres = [(width * fx, height * fy) for fy in (0.25, 0.75) for fx in (0.25, 0.75)]
     return [zoom_window(image_size, centre, size) for centre in centres]
+
+
+class SecondPass(BaseModel):
+    """The refinement chosen for one sample: its window, the answer and what was read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window: ZoomWindow
+    raw: str
+    reading: Reading
+
+
+def second_pass(
+    originals: Sequence[Image.Image],
+    instructions: Sequence[str],
+    firsts: Sequence[Sequence[float] | None],
+    size: tuple[float, float] | tuple[int, int] | None,
+    *,
+    ground: Callable[[list[Image.Image], list[str]], list[Any]],
+    read: Callable[[Any], Reading],
+) -> dict[int, SecondPass]:
+    """Ground every sample again on a crop around its first point (pixels of the original),
+    or on the four quadrants when it has none; the first quadrant with a point wins.
+
+    Returns the refinement per sample index.
+    """
+    todo: list[tuple[int, ZoomWindow]] = []
+    for i, image in enumerate(originals):
+        first = firsts[i]
+        if first is not None and all(math.isfinite(v) for v in first):
+            todo.append((i, zoom_window(image.size, (first[0], first[1]), size)))
+        else:  # nothing to zoom on: search the quadrants at the zoomed resolution
+            todo.extend((i, w) for w in tile_windows(image.size, size))
+    chosen: dict[int, SecondPass] = {}
+    if not todo:
+        return chosen
+    crops = [zoomed_image(originals[i], w) for i, w in todo]
+    results = ground(crops, [instructions[i] for i, _ in todo])
+    for (i, window), result in zip(todo, results, strict=True):
+        reading = read(result)
+        if i not in chosen or (chosen[i].reading.point is None and reading.point is not None):
+            chosen[i] = SecondPass(window=window, raw=result.raw, reading=reading)
+    return chosen
