@@ -118,6 +118,13 @@ class Sidecar:
             raise InputError(
                 f"{self.path} is in use by another run writing the same --out"
             ) from None
+        try:
+            return self._read_journal(restart=restart)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_journal(self, *, restart: bool) -> dict[str, Outcome]:
         self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the whole run
         if restart:
             self._fh.truncate(0)
@@ -135,10 +142,9 @@ class Sidecar:
                 break
             if not header_ok:
                 if item.get("fingerprint") != self.fingerprint:
-                    self.close()
                     raise InputError(
-                        f"{self.path} was written by a run with other settings (model, pixels "
-                        "or zoom); pass --restart to start over, or choose another --out"
+                        f"{self.path} was written by a run with other settings (model, pixels, "
+                        "zoom or parser); pass --restart to start over, or choose another --out"
                     )
                 header_ok = True
             elif item.get("id") and item["id"] not in done:
