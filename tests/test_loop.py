@@ -112,6 +112,23 @@ def test_unreadable_answer_is_retried_with_a_correction_then_the_goal_completes(
     assert records[1]["verb"] == "terminate" and records[1]["note"] == "goal reached"
 
 
+def test_a_point_far_outside_the_frame_is_retried_not_clicked_at_the_edge(
+    desktop, app, tmp_path
+) -> None:
+    # Issue 15: (2600, 300) in the 1288x812 frame is an answer in the wrong frame; it used to
+    # become a click on the right edge. It is an unusable answer: asked again, nothing sent.
+    far = tool_call("left_click", coordinate=[2600, 300])
+    done = tool_call("terminate", status="success")
+    model = ScriptedModel([far, click_submit(), done])
+    outcome = session(desktop, model, tmp_path).run_goal("submit the form", max_steps=5)
+    assert outcome.status == "success"
+    assert "far outside" in model.requests[1].correction
+    record = steps(tmp_path)[0]
+    assert record["model"]["attempts"] == [far]
+    assert record["action"]["x"] == pytest.approx(SUBMIT[0], abs=1)
+    assert [e["event"] for e in events(app)].count("submit") == 1
+
+
 def test_always_unreadable_fails_the_step_and_keeps_every_answer(desktop, app, tmp_path) -> None:
     model = ScriptedModel(["no idea"])
     with pytest.raises(ModelOutputError):
