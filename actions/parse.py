@@ -425,7 +425,7 @@ def _from_uitars(raw: str, body: str, frame: CoordinateFrame) -> ParsedAnswer:
             amount = UITARS_SCROLL_CLICKS if direction in ("up", "right") else -UITARS_SCROLL_CLICKS
             qwen_args = {
                 "action": "hscroll" if direction in ("left", "right") else "scroll",
-                "pixels": amount,
+                "amount": amount,  # wheel notches, as UI-TARS' own executor sends
             }
             if start is not None:
                 qwen_args["coordinate"] = list(start)

@@ -20,7 +20,7 @@ from actions.errors import InputError, require
 
 log = logging.getLogger(__name__)
 
-XVFB_HINT = "install it with: sudo apt-get install -y xvfb xdotool xclip"
+XVFB_HINT = "install it with: sudo apt-get install -y xvfb"
 
 
 def parse_size(text: str) -> tuple[int, int]:
