@@ -66,7 +66,7 @@ from env.desktop_monitors import (
     select_monitor,
 )
 from env.desktop_wheel import plan_wheel
-from env.virtual_display import VirtualDisplay, ensure_display
+from env.virtual_display import VirtualDisplay, ensure_display, started_here
 from env.x11 import WAYLAND_MESSAGE, LayoutWatch, is_x11, open_display, wayland_session
 
 if TYPE_CHECKING:
@@ -115,7 +115,8 @@ class DesktopEnv(Env):
         self._layout: LayoutWatch | None = None
         self._monitor: dict[str, Any] = {}
         self._sct: Any = None
-        if virtual_display is None and not xwayland and wayland_session():
+        on_own_xvfb = virtual_display is not None or started_here(os.environ.get("DISPLAY"))
+        if wayland_session() and not (on_own_xvfb or xwayland):
             raise InputError(WAYLAND_MESSAGE)
         self.virtual_display: VirtualDisplay | None = ensure_display(virtual_display)
         try:
