@@ -7,7 +7,8 @@ Starts its own 1920x1080 Xvfb and the test event logger (tests/apps/event_logger
 then measures through `DesktopEnv`:
 
 * capture: `observe()` (mss grab + raw BGRX -> RGB, and the RandR layout check it
-  makes on X11), median of 30; the layout check alone, median of 200;
+  makes on X11), median of 30; the layout check alone, median of 200, against a full
+  geometry re-read (fresh mss connection, monitor list, a grab), median of 20;
 * click latency: from `act(Click)` (XTest on the env's connection) to the Tk button's
   command running, as the app logs it (its own clock: same machine); the same for
   ``pyautogui.click(_pause=False)`` (the previous path) in the same process; the call
@@ -77,7 +78,15 @@ def main() -> int:
                     env._layout_changed()
                     checks.append(time.perf_counter() - t0)
                 check_us = statistics.median(checks) * 1e6
-                print(f"RandR layout check (in observe): median {check_us:.0f} us")
+                rereads = []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    env._read_geometry()  # what a re-query per observation would cost
+                    rereads.append(time.perf_counter() - t0)
+                print(
+                    f"RandR layout check (in observe): median {check_us:.0f} us; a full geometry "
+                    f"re-read: median {statistics.median(rereads) * 1e3:.1f} ms"
+                )
 
                 from env.x11 import quiet_xauth
 

@@ -90,7 +90,10 @@ def ours(env: DesktopEnv, answer: str, steps: int, max_pixels: int | None) -> li
 
 
 def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
-    import pyautogui
+    from env.x11 import quiet_xauth
+
+    with quiet_xauth():  # no ~/.Xauthority under a bare Xvfb
+        import pyautogui
 
     saved, pyautogui.PAUSE = pyautogui.PAUSE, 0.1  # the library default the cookbooks keep
     times = []
