@@ -27,6 +27,19 @@ QWEN_MIN_PIXELS = 4 * 28 * 28
 QWEN_MAX_PIXELS = 16384 * 28 * 28
 MAX_ASPECT_RATIO = 200
 
+EDGE_MARGIN = 2.0
+"""Input units (points on HiDPI) kept between an action point and the edge of the screenshot.
+A point on the outermost pixel row can be a screen corner, which is exactly where the
+fail-safe looks (env/desktop_pointer.py): the *next* action would stop the run and blame
+the user. Two units also survive rounding to whole input pixels at any scale."""
+
+OVERSHOOT_TOLERANCE = 0.05
+"""How far outside its frame a model point may be, as a fraction of the frame's side, and
+still count as aiming at the edge (pulled inside by `EDGE_MARGIN`): Qwen-style models write
+coordinates a few units past the border for targets on it (1-2 % of the side is common).
+Farther out the answer is unusable (`PointOutsideFrame`), not a click at the edge: a point
+at 1.46x the frame is what a model answering in the original screenshot's pixels writes."""
+
 
 class ModelFamily(str, Enum):
     """How a model family writes coordinates."""
@@ -136,6 +149,10 @@ def model_size_for(
     )
 
 
+class PointOutsideFrame(ValueError):
+    """A model point far outside the frame it answered in: an unusable answer."""
+
+
 def _clamp(value: float, low: float, high: float) -> float:
     if math.isnan(value):
         return low
@@ -183,7 +200,28 @@ class CoordinateFrame(BaseModel):
         return units, units
 
     def model_to_image(self, x: float, y: float) -> tuple[float, float]:
-        """A model-space point in screenshot pixels, clamped to the image."""
+        """A model-space point in screenshot pixels, at least `EDGE_MARGIN` inside the edges.
+
+        Raises:
+            PointOutsideFrame: the point lies more than `OVERSHOOT_TOLERANCE` of the
+                frame's side outside it (or is not a number).
+        """
+        ext_w, ext_h = self._extent()
+        slack_w, slack_h = OVERSHOOT_TOLERANCE * ext_w, OVERSHOOT_TOLERANCE * ext_h
+        if not (-slack_w <= x <= ext_w + slack_w and -slack_h <= y <= ext_h + slack_h):
+            raise PointOutsideFrame(
+                f"point ({x:g}, {y:g}) is far outside the model's {ext_w:g}x{ext_h:g} frame "
+                f"(more than {OVERSHOOT_TOLERANCE:.0%} of a side)"
+            )
+        w, h = self.image_size
+        margin_x = min(EDGE_MARGIN * self.scale, (w - 1) / 2)
+        margin_y = min(EDGE_MARGIN * self.scale, (h - 1) / 2)
+        return (
+            _clamp(x * w / ext_w, margin_x, w - 1 - margin_x),
+            _clamp(y * h / ext_h, margin_y, h - 1 - margin_y),
+        )
+
+    def _corner_to_image(self, x: float, y: float) -> tuple[float, float]:
         ext_w, ext_h = self._extent()
         w, h = self.image_size
         px = _clamp(x, 0.0, ext_w) * w / ext_w
@@ -216,9 +254,12 @@ class CoordinateFrame(BaseModel):
     def model_box_to_image(
         self, box: tuple[float, float, float, float]
     ) -> tuple[float, float, float, float]:
-        """A model-space box (corners in any order) in screenshot pixels, as x1<=x2, y1<=y2."""
-        x1, y1 = self.model_to_image(min(box[0], box[2]), min(box[1], box[3]))
-        x2, y2 = self.model_to_image(max(box[0], box[2]), max(box[1], box[3]))
+        """A model-space box (corners in any order) in screenshot pixels, as x1<=x2, y1<=y2.
+
+        Corners are clamped to the image (a box is drawn and scored, never clicked).
+        """
+        x1, y1 = self._corner_to_image(min(box[0], box[2]), min(box[1], box[3]))
+        x2, y2 = self._corner_to_image(max(box[0], box[2]), max(box[1], box[3]))
         return x1, y1, x2, y2
 
     def contains(self, x: float, y: float) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.frames import CoordinateFrame
+from actions.frames import CoordinateFrame, PointOutsideFrame
 from actions.tool_calls import UnknownVerb, build_action
 from actions.types import Action, Click
 
@@ -91,7 +91,7 @@ def parse_answer(text: str, frame: CoordinateFrame, *, mobile: bool = False) -> 
     raw = text if isinstance(text, str) else str(text)
     try:
         return _parse(raw, frame, mobile)
-    except _Unusable as exc:
+    except (_Unusable, PointOutsideFrame) as exc:
         return ParsedAnswer(raw=raw, error=str(exc))
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -425,7 +425,7 @@ def _from_uitars(raw: str, body: str, frame: CoordinateFrame) -> ParsedAnswer:
             amount = UITARS_SCROLL_CLICKS if direction in ("up", "right") else -UITARS_SCROLL_CLICKS
             qwen_args = {
                 "action": "hscroll" if direction in ("left", "right") else "scroll",
-                "pixels": amount,
+                "amount": amount,  # wheel notches, as UI-TARS' own executor sends
             }
             if start is not None:
                 qwen_args["coordinate"] = list(start)

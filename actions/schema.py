@@ -283,7 +283,12 @@ def _computer_args(action: Action, frame: CoordinateFrame) -> dict[str, Any]:
     if isinstance(action, Drag):
         return {"action": "left_click_drag", "coordinate": point(action.to_x, action.to_y)}
     if isinstance(action, Scroll):
-        args: dict[str, Any] = {"action": "scroll", "pixels": action.amount}
+        if action.pixels is not None:  # back into pixels of the image the model saw
+            side = 0 if action.axis == "horizontal" else 1
+            pixels = round(action.pixels * frame.model_size[side] / frame.image_size[side])
+        else:
+            pixels = action.amount
+        args: dict[str, Any] = {"action": "scroll", "pixels": pixels}
         if action.x is not None and action.y is not None:
             args["coordinate"] = point(action.x, action.y)
         return args

@@ -43,6 +43,7 @@ CLICK_VERBS: dict[str, tuple[str, int]] = {
 }
 TOOL_NAMES = ("computer_use", "mobile_use", "computer", "mobile")
 MAX_SCROLL = 200
+MAX_SCROLL_PIXELS = 100_000
 
 
 class UnknownVerb(Exception):
@@ -77,6 +78,12 @@ def _number(value: Any, what: str, default: float | None = None) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     raise UnknownVerb(f"{what} must be a number, got {value!r}")
+
+
+def _nonzero(value: float, limit: int) -> int:
+    """`value` rounded into -limit..limit, and never 0 (a scroll always moves)."""
+    whole = int(max(-limit, min(limit, round(value))))
+    return whole if whole else (1 if value > 0 else -1)
 
 
 def build_action(
@@ -130,15 +137,20 @@ def build_action(
         seconds = _number(args.get("time"), "time", 1.0)
         return LongPress(x=x, y=y, duration=min(max(seconds, 0.05), 60)), points
     if verb in ("scroll", "hscroll"):
-        amount = _number(args.get("pixels", args.get("amount")), "pixels")
-        clicks = int(max(-MAX_SCROLL, min(MAX_SCROLL, round(amount))))
-        if clicks == 0:
-            clicks = 1 if amount > 0 else -1
         axis = "horizontal" if verb == "hscroll" else "vertical"
+        if "pixels" in args:
+            # computer_use asks for a distance in pixels of the image the model saw: the
+            # action holds it in screenshot pixels, the env turns it into wheel notches.
+            model_pixels = _number(args["pixels"], "pixels")
+            side = 0 if axis == "horizontal" else 1
+            pixels = model_pixels * frame.image_size[side] / frame.model_size[side]
+            size: dict[str, int] = {"pixels": _nonzero(pixels, MAX_SCROLL_PIXELS)}
+        else:  # UI-TARS' scroll(direction) and plain "amount": wheel notches
+            size = {"amount": _nonzero(_number(args.get("amount"), "amount"), MAX_SCROLL)}
         if "coordinate" in args:
             x, y = at()
-            return Scroll(x=x, y=y, amount=clicks, axis=axis), points
-        return Scroll(amount=clicks, axis=axis), points
+            return Scroll(x=x, y=y, axis=axis, **size), points
+        return Scroll(axis=axis, **size), points
     if verb == "type":
         return Type(text=str(args.get("text", ""))), points
     if verb in ("key", "hotkey", "keypress"):

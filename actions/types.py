@@ -95,19 +95,28 @@ class Drag(_Action):
 
 
 class Scroll(_Action):
-    """Turn the wheel `amount` clicks at (x, y): positive = up (or right when horizontal)."""
+    """Scroll at (x, y): `amount` wheel notches, or a distance of `pixels` screenshot pixels.
+
+    Positive = up (or right when horizontal). Give exactly one of the two: `amount` is sent
+    as is (a task's ``scroll: 3``); `pixels` (what Qwen's computer_use tool asks for) is
+    turned into wheel notches or a swipe length by the environment, which states its scale
+    (env/desktop_wheel.py, env/android.py) and records both numbers.
+    """
 
     type: Literal["scroll"] = "scroll"
     x: Pixel | None = None
     y: Pixel | None = None
-    amount: Annotated[int, Field(ge=-200, le=200)]
+    amount: Annotated[int, Field(ge=-200, le=200, description="wheel notches")] | None = None
+    pixels: Annotated[int, Field(ge=-100_000, le=100_000, description="distance")] | None = None
     axis: Literal["vertical", "horizontal"] = "vertical"
 
     @model_validator(mode="after")
     def _point_together(self) -> Scroll:
         if (self.x is None) != (self.y is None):
             raise ValueError("give both x and y of the scroll position, or neither")
-        if self.amount == 0:
+        if (self.amount is None) == (self.pixels is None):
+            raise ValueError("give the scroll as amount (wheel notches) or pixels, not both")
+        if self.amount == 0 or self.pixels == 0:
             raise ValueError("scroll amount must not be 0")
         return self
 

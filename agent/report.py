@@ -110,8 +110,10 @@ def _click_label(action: dict[str, Any]) -> str:
 
 
 def _scroll_label(action: dict[str, Any]) -> str:
-    amount = int(action.get("amount") or 0)
-    return f"scroll {'up' if amount > 0 else 'down'} {abs(amount)}"
+    pixels = action.get("pixels")
+    amount = int(pixels if pixels is not None else action.get("amount") or 0)
+    unit = " px" if pixels is not None else ""
+    return f"scroll {'up' if amount > 0 else 'down'} {abs(amount)}{unit}"
 
 
 def _data_uri(path: Path) -> str | None:

@@ -222,6 +222,8 @@ class Session:
             raise ActionDenied(decision.reason or f"not allowed: {description}")
         result = self.env.act(action)
         rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
+        if result.scroll is not None:
+            rec.scroll = result.scroll.model_dump()
         rec.sent = result.sent
         rec.timings.act += result.seconds
         rec.timings.settle += result.settle_seconds

@@ -84,6 +84,9 @@ class StepRecord(BaseModel):
     screen_points: list[tuple[float, float]] = Field(
         default_factory=list, description="input coordinates the action was sent to"
     )
+    scroll: dict[str, Any] | None = Field(
+        None, description="a scroll's requested pixels or notches and what was sent (ScrollSent)"
+    )
     sent: bool = False
     template: str | None = Field(None, description="typed text as written, ${VAR} unexpanded")
     timings: Timings = Field(default_factory=Timings)

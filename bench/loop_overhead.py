@@ -4,7 +4,7 @@ Under Xvfb at 1920x1080 with a real Tk window (the demo form), one step is:
 capture -> model-ready image -> parse a real tool-call answer -> dispatch the click.
 
 * ours: DesktopEnv.observe (mss, raw BGRA -> RGB), the client-side resize to the exact
-  smart_resize size, `actions.parse.parse_answer`, DesktopEnv.act (pyautogui, PAUSE 0).
+  smart_resize size, `actions.parse.parse_answer`, DesktopEnv.act (XTest on its own connection).
 * naive: what the cookbooks and popular agents do: pyautogui.screenshot() (scrot),
   PNG + base64 encoding for the request, json.loads on the split tool call,
   pyautogui.click with its default 0.1 s PAUSE.
@@ -90,7 +90,10 @@ def ours(env: DesktopEnv, answer: str, steps: int, max_pixels: int | None) -> li
 
 
 def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
-    import pyautogui
+    from env.x11 import quiet_xauth
+
+    with quiet_xauth():  # no ~/.Xauthority under a bare Xvfb
+        import pyautogui
 
     saved, pyautogui.PAUSE = pyautogui.PAUSE, 0.1  # the library default the cookbooks keep
     times = []
@@ -140,7 +143,7 @@ def main() -> None:
                 frame = env.observe().geometry.frame(max_pixels=args.max_pixels)
                 mx, my = (round(v) for v in frame.image_to_model(*TARGET))
                 answer = answer_for((mx, my))
-                ours(env, answer, 3, args.max_pixels)  # warm-up: imports, pyautogui binding
+                ours(env, answer, 3, args.max_pixels)  # warm-up: imports, the pointer
                 naive(answer, 2, args.max_pixels)
                 warm = wait_for_presses(log, 5)
                 ours_ms = ours(env, answer, args.steps, args.max_pixels)

@@ -9,7 +9,8 @@ Click count 1 / 2  ``input tap X Y`` / the same twice in one shell call
 LongPress          ``input swipe X Y X Y MS``
 Swipe, Drag        ``input swipe X1 Y1 X2 Y2 MS``
 Scroll             a swipe through the point (or the screen centre): wheel up
-                   = finger down, 10 % of the screen per wheel click
+                   = finger down; `pixels` long (the distance asked for), or
+                   10 % of the screen per wheel notch; at most 90 % of it
 Key, SystemButton  ``input keyevent KEYCODE_*``; combos ``input keycombination``
                    (Android 13+)
 Type               `env.android_text` (``input text`` or ADBKeyBoard)
@@ -64,7 +65,7 @@ from env.android_apps import parse_package_list, parse_resolved_activity, resolv
 from env.android_capture import CaptureError, decode_png, decode_raw
 from env.android_keys import KEYCOMBINATION_SDK, keycode, keycodes
 from env.android_text import AdbKeyboard, input_prefix, needs_ime, plan_text, text_commands
-from env.base import Env, ScreenGeometry
+from env.base import Env, ScreenGeometry, ScrollSent
 
 if TYPE_CHECKING:
     from env.devices import DeviceSection
@@ -73,7 +74,12 @@ log = logging.getLogger(__name__)
 
 CaptureMode = Literal["auto", "raw", "png"]
 SCROLL_STEP = 0.1
-"""Fraction of the screen one wheel click scrolls."""
+"""Fraction of the screen one wheel notch scrolls (a scroll given in notches)."""
+MAX_SWIPE = 0.9
+"""Longest scroll swipe, as a fraction of the screen side (a swipe must start on it)."""
+SCROLL_SWIPE_SECONDS = 0.5
+"""Duration of a scroll swipe. The list follows the finger; a fast lift also flings it
+further, which a real phone would show (none can run here)."""
 MAX_SHELL_COMMAND = 4000
 """Bytes per shell request: old adbd versions cap a service request at 4096."""
 
@@ -338,20 +344,37 @@ class AndroidEnv(Env):
         (ax, ay), (bx, by) = self._point(x1, y1), self._point(x2, y2)
         self.shell(self._input("swipe", ax, ay, bx, by, max(int(seconds * 1000), 1)))
 
+    def _plan_scroll(self, action: Scroll) -> ScrollSent:
+        """The swipe length (input pixels) a scroll becomes: `pixels` as asked, or
+        `SCROLL_STEP` of the screen per notch; at most `MAX_SWIPE` of the screen."""
+        geometry = self.geometry
+        side = (geometry.width if action.axis == "horizontal" else geometry.height) / geometry.scale
+        if action.pixels is not None:
+            wanted = abs(action.pixels) / geometry.scale
+        else:
+            wanted = abs(action.amount or 0) * SCROLL_STEP * side
+        length = min(wanted, MAX_SWIPE * side)
+        return ScrollSent(
+            requested_pixels=action.pixels,
+            requested_notches=action.amount,
+            swipe_pixels=max(1, round(length)),
+            capped=wanted > MAX_SWIPE * side,
+        )
+
     def _scroll(self, action: Scroll) -> None:
         geometry = self.geometry
         width, height = geometry.width / geometry.scale, geometry.height / geometry.scale
         x = width / 2 if action.x is None else action.x
         y = height / 2 if action.y is None else action.y
+        d = self._plan_scroll(action).swipe_pixels or 1
         # Wheel up (positive) shows what is above: the finger moves down.
+        sign = 1 if (action.pixels or action.amount or 0) > 0 else -1
         if action.axis == "vertical":
-            d = min(abs(action.amount) * SCROLL_STEP, 0.9) * height
-            sign = 1 if action.amount > 0 else -1
-            self._swipe(x, y - sign * d / 2, x, y + sign * d / 2, 0.5)
+            y = min(max(y, d / 2), height - d / 2)  # the whole swipe on the screen
+            self._swipe(x, y - sign * d / 2, x, y + sign * d / 2, SCROLL_SWIPE_SECONDS)
         else:
-            d = min(abs(action.amount) * SCROLL_STEP, 0.9) * width
-            sign = 1 if action.amount > 0 else -1
-            self._swipe(x + sign * d / 2, y, x - sign * d / 2, y, 0.5)
+            x = min(max(x, d / 2), width - d / 2)
+            self._swipe(x + sign * d / 2, y, x - sign * d / 2, y, SCROLL_SWIPE_SECONDS)
 
     def type_text(self, text: str) -> None:
         """Type `text` exactly (see `env.android_text`); the user's IME is restored after."""

@@ -10,6 +10,9 @@ Actions arrive in screenshot pixels of the latest observation's geometry. The
 base class validates them (bounds, supported keys) *before* anything is sent,
 maps them to input coordinates with the recorded scale and offset, and hands
 them to the adapter's `_perform`. With ``dry_run=True`` nothing is ever sent.
+The geometry is read again by the next `observe` when the adapter reports a
+layout change (monitors rearranged, another primary) or the frame size changes;
+`act` keeps mapping with the geometry the latest screenshot was taken with.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actions.errors import InputError
 from actions.frames import CoordinateFrame, ModelFamily
-from actions.types import Action
+from actions.types import Action, Scroll
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,18 @@ class Observation(BaseModel):
     capture_seconds: float = 0.0
 
 
+class ScrollSent(BaseModel):
+    """How a scroll was carried out: what was asked for and what was sent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requested_pixels: int | None = Field(None, description="distance asked for, screenshot px")
+    requested_notches: int | None = Field(None, description="wheel notches asked for")
+    notches: int | None = Field(None, description="wheel notches sent (desktop)")
+    swipe_pixels: int | None = Field(None, description="swipe length sent, input px (phone)")
+    capped: bool = Field(False, description="the request was more than one scroll may move")
+
+
 class ActResult(BaseModel):
     """What `Env.act` did: the action, where its points went, and how long it took."""
 
@@ -105,6 +120,7 @@ class ActResult(BaseModel):
     sent: bool = Field(description="False in a dry run")
     seconds: float
     settle_seconds: float = 0.0
+    scroll: ScrollSent | None = None
 
 
 class Env(ABC):
@@ -141,6 +157,15 @@ class Env(ABC):
     def _check_supported(self, action: Action) -> None:
         """Raise `InputError` when this platform cannot perform `action`."""
 
+    def _plan_scroll(self, action: Scroll) -> ScrollSent:
+        """What a scroll sends here: wheel notches or a swipe length (platform units)."""
+        raise InputError(f"{self.platform} environment cannot scroll")
+
+    def _layout_changed(self) -> bool:
+        """True when the screen layout may have changed since the geometry was read
+        (monitors moved, primary changed): `observe` then reads it again."""
+        return False
+
     def _close(self) -> None:
         """Release platform resources."""
 
@@ -161,7 +186,8 @@ class Env(ABC):
         """Capture the screen now."""
         self._ensure_open()
         start = time.perf_counter()
-        self._geometry = self._read_geometry() if self._geometry is None else self._geometry
+        if self._geometry is None or self._layout_changed():
+            self._geometry = self._read_geometry()
         image = self._capture()
         if image.size != self._geometry.size:
             # The screen changed size (rotation, resolution switch): re-read once.
@@ -194,6 +220,7 @@ class Env(ABC):
         self.validate(action)
         geometry = self.geometry
         mapped = action.map_points(geometry.to_input)
+        scroll = self._plan_scroll(action) if isinstance(action, Scroll) else None
         start = time.perf_counter()
         if self.dry_run:
             log.info("dry run: would %s", action.describe())
@@ -210,6 +237,7 @@ class Env(ABC):
             sent=not self.dry_run,
             seconds=seconds,
             settle_seconds=settled,
+            scroll=scroll,
         )
 
     def settle(self, timeout: float, *, interval: float = 0.03, stable_frames: int = 2) -> float:

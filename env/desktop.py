@@ -1,4 +1,4 @@
-"""The desktop environment: mss capture, pyautogui pointer, XTest keyboard.
+"""The desktop environment: mss capture, XTest pointer and keyboard (pyautogui off X11).
 
 `DesktopEnv` captures one monitor (or all of them) with mss and performs
 actions given in screenshot pixels of that capture: the base class validates
@@ -7,11 +7,18 @@ the geometry recorded at capture time (monitor offset and HiDPI scale), then
 `_perform` sends them. The screen is live: `act` returns once the input was
 sent; pass ``settle`` to wait until the screen stops changing.
 
-HiDPI: the scale is measured (captured size / monitor size), never assumed:
-2.0 on a Retina Mac, whose mss monitors and pyautogui coordinates are points.
-On Windows the process's DPI mode is fixed by whichever library sets it first;
-mss is opened in ``__init__``, before pyautogui is imported, so both work in
-physical pixels (scale 1). Untested here: this project's machines run Linux.
+On X11 each env holds one connection to its display: pointer and keyboard go
+through XTest on it, and it watches the RandR layout, so that the next
+`observe` after monitors were rearranged (or another became primary) reads the
+geometry again. Two envs on two displays in one process do not interfere.
+
+Platforms: Linux X11 and Xvfb are tested. A Wayland session is refused unless
+the env runs its own Xvfb or ``xwayland=True`` says that driving X11 apps under
+XWayland is what is wanted. macOS and Windows use mss and pyautogui, untested:
+the HiDPI scale is measured (captured size / monitor size), never assumed (2.0
+on a Retina Mac, whose mss monitors and pyautogui coordinates are points); on
+Windows mss is opened in ``__init__``, before pyautogui is imported, so both
+work in physical pixels (scale 1).
 
 Typical use::
 
@@ -27,7 +34,6 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from typing import TYPE_CHECKING, Any
@@ -50,8 +56,7 @@ from actions.types import (
     Type,
     Wait,
 )
-from env.base import Env, ScreenGeometry
-from env.desktop_input import Pointer, PyautoguiKeyboard
+from env.base import Env, ScreenGeometry, ScrollSent
 from env.desktop_monitors import (
     MonitorChoice,
     MonitorInfo,
@@ -60,8 +65,9 @@ from env.desktop_monitors import (
     parse_monitor,
     select_monitor,
 )
-from env.virtual_display import VirtualDisplay, ensure_display
-from env.x11 import is_x11
+from env.desktop_wheel import plan_wheel
+from env.virtual_display import VirtualDisplay, ensure_display, started_here
+from env.x11 import WAYLAND_MESSAGE, LayoutWatch, is_x11, open_display, wayland_session
 
 if TYPE_CHECKING:
     from env.devices import DeviceSection
@@ -69,7 +75,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TERMINATE_SECONDS = 3.0
-"""How long a launched app gets to exit after SIGTERM before SIGKILL."""
+"""How long a launched app (and what it started) gets to exit before it is killed."""
 
 
 class DesktopEnv(Env):
@@ -80,8 +86,10 @@ class DesktopEnv(Env):
             ``"primary"``.
         virtual_display: ``"WxH"`` starts an Xvfb of that size for the life of
             the env (DISPLAY points at it meanwhile); None uses $DISPLAY.
-        failsafe: keep pyautogui's fail-safe: a pointer in a screen corner
-            aborts the next action, sending nothing.
+        failsafe: a pointer resting in a screen corner stops the next action,
+            sending nothing.
+        xwayland: in a Wayland session, drive $DISPLAY (XWayland) anyway: only X11
+            apps are seen and reached there. Without it a Wayland session is refused.
         dry_run, settle: see `Env`.
     """
 
@@ -93,6 +101,7 @@ class DesktopEnv(Env):
         monitor: MonitorChoice = "primary",
         virtual_display: str | tuple[int, int] | None = None,
         failsafe: bool = True,
+        xwayland: bool = False,
         dry_run: bool = False,
         settle: float = 0.0,
     ) -> None:
@@ -100,14 +109,22 @@ class DesktopEnv(Env):
         self.monitor_choice = parse_monitor(monitor)
         self.failsafe = failsafe
         self.launched: list[subprocess.Popen[bytes]] = []
-        self._pointer: Pointer | None = None
+        self._pointer: Any = None
         self._keyboard: Any = None
+        self._x: Any = None  # this env's X connection: input and the layout watch
+        self._layout: LayoutWatch | None = None
         self._monitor: dict[str, Any] = {}
         self._sct: Any = None
+        on_own_xvfb = virtual_display is not None or started_here(os.environ.get("DISPLAY"))
+        if wayland_session() and not (on_own_xvfb or xwayland):
+            raise InputError(WAYLAND_MESSAGE)
         self.virtual_display: VirtualDisplay | None = ensure_display(virtual_display)
         try:
             self.display_name = os.environ.get("DISPLAY") if is_x11() else None
             self._sct = self._open_mss()
+            if is_x11():
+                self._x = open_display(self.display_name)
+                self._layout = LayoutWatch(self._x)
             self._geometry = self._read_geometry()
         except BaseException:
             self._release()
@@ -157,25 +174,41 @@ class DesktopEnv(Env):
         # (which copies the 8 MB frame into bytes first).
         return Image.frombytes("RGB", shot.size, shot.raw, "raw", "BGRX")
 
+    def _layout_changed(self) -> bool:
+        return self._layout is not None and self._layout.changed()
+
     # -- input ---------------------------------------------------------------------------
     @property
-    def pointer(self) -> Pointer:
-        """The pyautogui pointer (imported on first use: it connects to the display)."""
+    def pointer(self) -> Any:
+        """The pointer: XTest on this env's X connection, pyautogui elsewhere (on first use)."""
         if self._pointer is None:
-            self._pointer = Pointer(self.display_name, failsafe=self.failsafe)
+            if self._x is not None:
+                from env.desktop_pointer import X11Pointer
+
+                self._pointer = X11Pointer(self._x, failsafe=self.failsafe)
+            else:
+                from env.desktop_input import PyautoguiPointer
+
+                self._pointer = PyautoguiPointer(failsafe=self.failsafe)
         return self._pointer
 
     @property
     def keyboard(self) -> Any:
         """The keyboard: XTest on X11 (exact Unicode), pyautogui elsewhere (ASCII)."""
         if self._keyboard is None:
-            if is_x11():
+            if self._x is not None:
                 from env.desktop_keyboard import X11Keyboard
 
-                self._keyboard = X11Keyboard(self.display_name)
+                self._keyboard = X11Keyboard(connection=self._x)
             else:
+                from env.desktop_input import PyautoguiKeyboard
+
                 self._keyboard = PyautoguiKeyboard(self.pointer)
         return self._keyboard
+
+    def _plan_scroll(self, action: Scroll) -> ScrollSent:
+        geometry, axis = self.geometry, action.axis
+        return plan_wheel(geometry, axis=axis, amount=action.amount, pixels=action.pixels)
 
     def _check_supported(self, action: Action) -> None:
         if isinstance(action, SystemButton):
@@ -209,8 +242,9 @@ class DesktopEnv(Env):
         elif isinstance(action, LongPress):
             pointer.long_press(action.x, action.y, duration=action.duration)
         elif isinstance(action, Scroll):
+            notches = self._plan_scroll(action).notches or 0
             horizontal = action.axis == "horizontal"
-            pointer.scroll(action.amount, action.x, action.y, horizontal=horizontal)
+            pointer.scroll(notches, action.x, action.y, horizontal=horizontal)
         elif isinstance(action, Type):
             self.keyboard.type_text(action.text)
         elif isinstance(action, Key):
@@ -244,23 +278,42 @@ class DesktopEnv(Env):
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: closed with everything it spawns
+            # not in our terminal's process group: Ctrl-C stops the run, then close() the app
+            start_new_session=os.name == "posix",
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
         )
         self.launched.append(process)
         log.info("launched %s (pid %d)", shlex.join(argv), process.pid)
 
     def _stop_launched(self) -> None:
+        """Terminate each launched app and every process it started, then kill what is left.
+
+        psutil walks the process tree on every platform (os.killpg is POSIX-only, and
+        misses children that left the group with setsid).
+        """
+        import psutil
+
         for process in reversed(self.launched):
             if process.poll() is not None:
                 continue
             try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(TERMINATE_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(TERMINATE_SECONDS)
-            except ProcessLookupError:
-                pass
+                parent = psutil.Process(process.pid)
+                tree = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for member in tree:
+                try:
+                    member.terminate()
+                except psutil.NoSuchProcess:
+                    pass
+            _, alive = psutil.wait_procs(tree, timeout=TERMINATE_SECONDS)
+            for member in alive:
+                try:
+                    member.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            psutil.wait_procs(alive, timeout=TERMINATE_SECONDS)
+            process.poll()  # reap it, so that Popen knows
         self.launched.clear()
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -275,6 +328,10 @@ class DesktopEnv(Env):
                 if self._keyboard is not None:
                     self._keyboard.close()
                     self._keyboard = None
+                self._pointer = self._layout = None
+                if self._x is not None:
+                    self._x.close()
+                    self._x = None
                 if self._sct is not None:
                     self._sct.close()
                     self._sct = None

@@ -54,8 +54,21 @@ def char_keysym(ch: str) -> int:
 class X11Keyboard:
     """Sends key combos and text to an X display through the XTest extension."""
 
-    def __init__(self, display_name: str | None = None, *, grace: float = GRACE_SECONDS) -> None:
-        from Xlib import XK, X  # noqa: F401 - python3-Xlib is pyautogui's own dependency
+    def __init__(
+        self,
+        display_name: str | None = None,
+        *,
+        grace: float = GRACE_SECONDS,
+        connection: Any = None,
+    ) -> None:
+        """
+        Args:
+            display_name: the X display (default: $DISPLAY), when no `connection` is given.
+            grace: see `GRACE_SECONDS`.
+            connection: an open python3-xlib ``Display`` to share (the env's, which its
+                pointer uses too); it is left open by `close`.
+        """
+        from Xlib import XK, X
         from Xlib.ext import xtest
 
         self._X = X
@@ -63,9 +76,11 @@ class X11Keyboard:
         self._fake_input = xtest.fake_input
         XK.load_keysym_group("xf86")
         self.grace = grace
-        self._display = open_display(display_name)
+        self._owns_display = connection is None
+        self._display = open_display(display_name) if connection is None else connection
         if not self._display.query_extension("XTEST").present:
-            self._display.close()
+            if self._owns_display:
+                self._display.close()
             raise InputError("the X server has no XTEST extension: input cannot be sent")
         info = self._display.display.info
         self._min_keycode, self._max_keycode = info.min_keycode, info.max_keycode
@@ -266,7 +281,8 @@ class X11Keyboard:
                 self._display.sync()
                 self._borrowed.clear()
         finally:
-            self._display.close()
+            if self._owns_display:
+                self._display.close()
 
     def __enter__(self) -> X11Keyboard:
         return self

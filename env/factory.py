@@ -24,6 +24,7 @@ class DesktopOptions(BaseModel):
     monitor: MonitorChoice = "primary"
     virtual_display: str | None = Field(None, description="WxH: start an Xvfb of this size")
     failsafe: bool = True
+    xwayland: bool = Field(False, description="in a Wayland session, drive X11 apps (XWayland)")
 
     @field_validator("monitor", mode="before")
     @classmethod
@@ -74,6 +75,7 @@ def open_env(options: EnvOptions, *, dry_run: bool = False, settle: float = 0.0)
         monitor=options.monitor,
         virtual_display=options.virtual_display,
         failsafe=options.failsafe,
+        xwayland=options.xwayland,
         dry_run=dry_run,
         settle=settle,
     )

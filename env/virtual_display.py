@@ -20,7 +20,15 @@ from actions.errors import InputError, require
 
 log = logging.getLogger(__name__)
 
-XVFB_HINT = "install it with: sudo apt-get install -y xvfb xdotool xclip"
+XVFB_HINT = "install it with: sudo apt-get install -y xvfb"
+
+_RUNNING: set[str] = set()
+"""DISPLAY names of the Xvfbs this process started and has not stopped yet."""
+
+
+def started_here(name: str | None) -> bool:
+    """True when `name` is an Xvfb this process started (a private display, in any session)."""
+    return name is not None and name in _RUNNING
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -75,6 +83,7 @@ class VirtualDisplay:
                 self.stop()
             raise
         os.environ["DISPLAY"] = self.name
+        _RUNNING.add(self.name)
         log.info("started Xvfb %s at %dx%d", self.name, *self.size)
         return self
 
@@ -82,6 +91,7 @@ class VirtualDisplay:
         """Stop Xvfb and restore the previous DISPLAY; safe to call twice."""
         if self._display is None:
             return
+        _RUNNING.discard(self.name)
         display, self._display = self._display, None
         try:
             display.stop()

@@ -1,4 +1,4 @@
-"""Connecting to an X server from Python (python3-Xlib, the library pyautogui uses).
+"""Connecting to an X server from Python (python3-xlib), and what kind of session this is.
 
 Two traps live here so that the drivers do not each rediscover them:
 
@@ -26,6 +26,28 @@ from actions.errors import InputError, require
 def is_x11() -> bool:
     """True where input and capture go through an X server (Linux and the BSDs)."""
     return os.name == "posix" and sys.platform != "darwin"
+
+
+def wayland_session() -> bool:
+    """True in a Wayland desktop session (XDG_SESSION_TYPE=wayland, or WAYLAND_DISPLAY set
+    in a session that does not say it is X11).
+
+    Wayland lets no client capture other windows or send them input: through $DISPLAY
+    (XWayland) screenpilot sees and drives X11 apps only.
+    """
+    if not is_x11():
+        return False
+    session = os.environ.get("XDG_SESSION_TYPE", "").strip().lower()
+    if session == "wayland":
+        return True
+    return bool(os.environ.get("WAYLAND_DISPLAY")) and session != "x11"
+
+
+WAYLAND_MESSAGE = (
+    "this is a Wayland session, where screenpilot can neither capture nor control "
+    "Wayland windows: use --virtual-display WxH (a private Xvfb; virtual_display in a task "
+    "file), or --xwayland (xwayland: true) to drive X11 apps under XWayland only"
+)
 
 
 def _cookie_file_missing() -> bool:
@@ -62,3 +84,32 @@ def open_display(name: str | None = None) -> Any:
             return xdisplay.Display(target)
     except Exception as exc:  # Xlib raises several unrelated types for "cannot connect"
         raise InputError(f"cannot open X display {target}: {exc}") from None
+
+
+class LayoutWatch:
+    """Tells whether the screen layout changed: monitors added, moved or resized, another
+    primary, a new screen size.
+
+    Every such RandR change makes the X server send ConfigureNotify on the root window
+    (RRSendConfigNotify: on RRSetMonitor and RRDeleteMonitor, and whenever the layout
+    changes, which includes a new primary output), so the watch selects StructureNotify
+    on the root and looks for it. One round trip per look (~0.1 ms) makes sure that
+    every change made before the look is seen.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        from Xlib import X
+
+        self._display = connection
+        self._configure_notify = X.ConfigureNotify
+        connection.screen().root.change_attributes(event_mask=X.StructureNotifyMask)
+        connection.sync()
+
+    def changed(self) -> bool:
+        """True when the layout changed since the last call."""
+        self._display.sync()
+        changed = False
+        while self._display.pending_events():
+            event = self._display.next_event()
+            changed = changed or event.type == self._configure_notify
+        return changed

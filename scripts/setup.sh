@@ -8,9 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-}
-apt_pkgs=(xvfb xdotool xclip x11-utils zenity python3-venv python3-tk fonts-dejavu-core)
+# The runtime needs only Xvfb (virtual displays); typing and clicks go through XTest in
+# Python. zenity and xdotool: `agent dataset make`'s GTK scenes (and tests that move the
+# pointer as a person would); python3-tk: the demo form.
+apt_pkgs=(xvfb xdotool zenity python3-venv python3-tk fonts-dejavu-core)
 if [ "$mode" = "--test" ]; then
-  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core)
+  # scrot: bench/loop_overhead.py's cookbook baseline (pyautogui.screenshot on X11)
+  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot)
 fi
 
 missing=()
@@ -31,7 +35,7 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/c
 if [ "$mode" = "--test" ]; then
   # The CPU build of torch first, so that nothing later pulls a multi-GB CUDA build.
   "${pip[@]}" torch==2.13.0
-  "${pip[@]}" -e '.[desktop,android,serve,ocr,test]' transformers
+  "${pip[@]}" -e '.[desktop,android,serve,ocr,test,bench]' transformers
 else
   "${pip[@]}" -e '.[desktop,ocr]'
 fi

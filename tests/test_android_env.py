@@ -66,6 +66,22 @@ def test_scroll_is_a_swipe_through_the_point(phone) -> None:
     ]
 
 
+def test_a_pixel_scroll_is_a_swipe_of_that_length_capped_on_the_screen(phone) -> None:
+    # Issue 15: a desktop-style scroll of N pixels on a 1080x2400 phone: a swipe N long.
+    env, device = phone
+    down = env.act(Scroll(x=540, y=1200, pixels=-600))  # wheel down: the finger moves up
+    up = env.act(Scroll(pixels=5000))  # more than the screen: 90 % of 2400 = 2160
+    right = env.act(Scroll(x=540, y=1200, pixels=300, axis="horizontal"))
+    assert input_calls(device) == [
+        ["input", "swipe", "540", "1500", "540", "900", "500"],
+        ["input", "swipe", "540", "120", "540", "2280", "500"],
+        ["input", "swipe", "690", "1200", "390", "1200", "500"],
+    ]
+    assert (down.scroll.requested_pixels, down.scroll.swipe_pixels) == (-600, 600)
+    assert (up.scroll.swipe_pixels, up.scroll.capped) == (2160, True)
+    assert right.scroll.swipe_pixels == 300 and not right.scroll.capped
+
+
 @pytest.mark.parametrize(
     "key, code",
     [

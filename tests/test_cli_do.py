@@ -185,6 +185,50 @@ def test_failsafe_corner_aborts_with_nothing_sent(event_app: TkApp) -> None:
         ok(agent("do", "--no-failsafe", "move", str(x), str(y + 300), display=app.display))
 
 
+WAYLAND = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0"}
+
+
+def test_a_wayland_session_is_refused_in_one_line_unless_asked_for(
+    event_app: TkApp, tmp_path: Path
+) -> None:
+    # Issue 14: Wayland windows can be neither captured nor driven; $DISPLAY is XWayland.
+    app = event_app
+    x, y = app.center("ok")
+    mark = app.mark()
+    for args in (["do", "click", str(x), str(y)], ["screenshot", "-o", str(tmp_path / "s.png")]):
+        result = agent(*args, display=app.display, env=WAYLAND)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+        for words in ("Wayland session", "--virtual-display", "--xwayland"):
+            assert words in result.stderr
+    time.sleep(0.3)
+    assert app.events(since=mark) == [] and not (tmp_path / "s.png").exists()
+    # --xwayland: X11 apps under XWayland are what the user wants to drive
+    ok(agent("do", "--xwayland", "click", str(x), str(y), display=app.display, env=WAYLAND))
+    app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+    # --virtual-display: a private Xvfb works in any session
+    out = ok(agent("do", "--virtual-display", "640x488", "move", "9", "9", display=None,
+                   env=WAYLAND))  # fmt: skip
+    assert out.startswith("sent move(")
+    listed = json.loads(ok(agent("devices", "--json", "--virtual-display", "640x488",
+                                 display=app.display, env=WAYLAND)))  # fmt: skip
+    assert listed[0]["rows"][0][1] == "640x488+0+0"  # the private Xvfb, not the session
+    # an X11 session with a stray WAYLAND_DISPLAY (a nested compositor) is X11
+    x11 = {"XDG_SESSION_TYPE": "x11", "WAYLAND_DISPLAY": "wayland-1"}
+    ok(agent("do", "move", str(x), str(y + 200), display=app.display, env=x11))
+
+
+def test_scroll_by_pixels_prints_the_notches_sent(event_app: TkApp) -> None:
+    app = event_app
+    x, y = app.center("pad")
+    mark = app.mark()
+    out = ok(agent("do", "scroll", str(x), str(y), "-270", "--pixels", display=app.display))
+    assert "(3 wheel notches)" in out  # 270 px / 90 px per notch
+    app.wait_for(lambda e: e["event"] == "wheel", since=mark)
+    time.sleep(0.2)
+    assert [e["direction"] for e in app.events("wheel", mark)] == ["down"] * 3
+
+
 def test_virtual_display_is_started_and_stopped(tmp_path: Path) -> None:
     out = ok(agent("do", "--virtual-display", "640x488", "click", "10", "10", display=None))
     assert out.startswith("sent click(")

@@ -151,3 +151,29 @@ def test_an_unreachable_server_exits_2(shot_png):
         "qwen2.5-vl",
     )
     assert_one_line_error(result, 2, "cannot reach the model server", str(port))
+
+
+def test_a_point_far_outside_the_frame_exits_1_showing_the_raw_answer(shot_png):
+    # Issue 15: an answer far outside the model's frame is unusable, not a point at the edge.
+    from tests.test_models_openai import FakeServer
+
+    far = {"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [2600, 9]}}
+    server = FakeServer()
+
+    def answer_far(body: dict, number: int) -> tuple[int, dict, float]:
+        payload = server.completion(body)  # the real reply, with the far point as its text
+        payload["choices"][0]["message"]["content"] = (
+            f"<tool_call>\n{json.dumps(far)}\n</tool_call>"
+        )
+        return 200, payload, 0.0
+
+    server.script = answer_far
+    try:
+        result = run(
+            *("ground", str(shot_png), "Save", "--backend", "openai"),
+            *("--base-url", server.base_url, "--model", "Qwen/Qwen2.5-VL-7B-Instruct"),
+        )
+    finally:
+        server.close()
+    assert_one_line_error(result, 1, "far outside", "(2600, 9)", '"coordinate": [2600, 9]')
+    assert result.stdout == ""

@@ -7,6 +7,7 @@ display, with mss-shaped monitor lists (HiDPI, negative offsets).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import string
@@ -18,6 +19,8 @@ import numpy as np
 import pytest
 
 from actions.errors import InputError
+from actions.frames import CoordinateFrame
+from actions.parse import parse_answer
 from actions.types import (
     Click,
     Drag,
@@ -30,14 +33,22 @@ from actions.types import (
     SystemButton,
     Type,
 )
-from env.base import ScreenGeometry
-from env.desktop_input import FailSafeError
+from env.base import ScreenGeometry, ScrollSent
 from env.desktop_keyboard import X11Keyboard
 from env.desktop_keys import X_KEYSYMS, check_combo, check_text, text_lines
 from env.desktop_monitors import geometry_for, parse_monitor, select_monitor
+from env.desktop_pointer import FailSafeError
+from env.desktop_wheel import plan_wheel
 from env.x11 import open_display
 from tests.conftest import need
-from tests.fixtures.display import EVENT_LOGGER, TkApp, start_event_app, wait_for_window
+from tests.fixtures.display import (
+    DUAL_MONITORS,
+    EVENT_LOGGER,
+    TkApp,
+    add_randr_monitors,
+    start_event_app,
+    wait_for_window,
+)
 
 UNICODE = "héllo wörld 你好"
 ASCII = "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
@@ -106,6 +117,28 @@ def test_hidpi_capture_maps_back_to_points_with_the_monitor_offset() -> None:
 def test_non_uniform_capture_scale_is_refused() -> None:
     with pytest.raises(InputError, match="does not scale uniformly"):
         geometry_for(1, RETINA[1], (2880, 900))
+
+
+def test_scroll_pixels_become_wheel_notches_at_each_platforms_stated_scale() -> None:
+    full_hd = ScreenGeometry(width=1920, height=1080)
+    # X11: 90 px per notch (Tk listbox / GTK text view, measured: env/desktop_wheel.py)
+    assert plan_wheel(full_hd, axis="vertical", pixels=-450) == ScrollSent(
+        requested_pixels=-450, notches=-5
+    )
+    assert plan_wheel(full_hd, axis="vertical", pixels=30).notches == 1  # never 0
+    assert plan_wheel(full_hd, axis="vertical", amount=3) == ScrollSent(
+        requested_notches=3, notches=3
+    )
+    # capped at two screens: 2 x 1080 px = 24 notches of 90
+    huge = plan_wheel(full_hd, axis="vertical", pixels=-100_000)
+    assert (huge.notches, huge.capped) == (-24, True)
+    assert plan_wheel(full_hd, axis="horizontal", pixels=-100_000).notches == -43  # 3840/90
+    # HiDPI: 900 screenshot pixels at 2x are 450 points
+    retina = ScreenGeometry(width=2880, height=1800, scale=2.0)
+    assert plan_wheel(retina, axis="vertical", pixels=900).notches == 5
+    # macOS scrolls in lines of 10 px (Quartz); Windows sends 120 units per notch
+    assert plan_wheel(full_hd, axis="vertical", pixels=500, platform="darwin").notches == 50
+    assert plan_wheel(full_hd, axis="vertical", pixels=500, platform="win32").notches == 6
 
 
 def test_desktop_key_checks() -> None:
@@ -204,6 +237,29 @@ def test_move_drag_scroll_and_long_press(event_app: TkApp) -> None:
         release = app.wait_for(lambda e: e["event"] == "release", since=mark)
         press = app.events("press", mark)[0]
         assert release["server_ms"] - press["server_ms"] >= 300  # held, by the X server's clock
+
+
+def test_a_model_scroll_of_450_pixels_turns_the_wheel_5_notches(event_app: TkApp) -> None:
+    # Issue 15: computer_use's "pixels" were sent as wheel notches (-500 -> 200 notches).
+    app = event_app
+    px, py = app.center("pad")
+    frame = CoordinateFrame.for_image((1920, 1080))  # the model saw 1932x1092
+    mx, my = frame.image_to_model(px, py)
+    answer = json.dumps(
+        {"name": "computer_use", "arguments": {"action": "scroll", "pixels": -450,
+                                               "coordinate": [round(mx), round(my)]}}
+    )  # fmt: skip
+    scroll = parse_answer(f"<tool_call>\n{answer}\n</tool_call>", frame).actions[0]
+    assert scroll.pixels == -445  # 450 x 1080 / 1092, in screenshot pixels
+    with desktop() as env:
+        mark = app.mark()
+        result = env.act(scroll)
+        horizontal = env.act(Scroll(x=px, y=py, pixels=200, axis="horizontal"))
+        app.wait_for(lambda e: e["event"] == "wheel" and e["direction"] == "right", since=mark)
+        time.sleep(0.2)
+    assert [e["direction"] for e in app.events("wheel", mark)] == ["down"] * 5 + ["right"] * 2
+    assert result.scroll == ScrollSent(requested_pixels=-445, notches=-5)
+    assert horizontal.scroll == ScrollSent(requested_pixels=200, notches=2)
 
 
 def _focus_entry(env: object, app: TkApp) -> int:
@@ -371,6 +427,40 @@ def test_launch_and_close_terminates_the_app(xvfb: object, tmp_path) -> None:
     assert process.poll() is not None
 
 
+CHILD_LEAVES_THE_GROUP = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import os, time; os.setsid(); time.sleep(60)"])
+open(sys.argv[1], "w").write(str(child.pid))
+time.sleep(60)
+"""
+
+
+def test_close_ends_what_a_launched_app_started_even_outside_its_group(
+    xvfb: object, tmp_path
+) -> None:
+    # The whole process tree is ended (psutil), not only the launched process group:
+    # a helper that called setsid() would have outlived os.killpg.
+    import psutil
+
+    pid_file = tmp_path / "child.pid"
+    env = desktop()
+    try:
+        env.launch([sys.executable, "-c", CHILD_LEAVES_THE_GROUP, str(pid_file)])
+        deadline = time.monotonic() + 20
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = psutil.Process(int(pid_file.read_text()))
+        while os.getsid(child.pid) != child.pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.getsid(child.pid) == child.pid  # its own session, out of the app's group
+    finally:
+        env.close()
+    assert env.launched == []
+    with pytest.raises(psutil.NoSuchProcess):
+        child.wait(5)  # ended: gone (or reaped) once close returned
+        child.status()
+
+
 def test_virtual_display_api_starts_and_stops_its_own_xvfb(xvfb: object, tmp_path) -> None:
     outer = os.environ["DISPLAY"]
     with desktop(virtual_display="800x600") as env:
@@ -422,6 +512,120 @@ def test_two_monitors_offsets_and_primary(
             desktop(monitor=3)
     finally:
         app.stop()
+
+
+def relayout(display: str, monitors: tuple[tuple[object, ...], ...]) -> None:
+    """Replace the RandR monitors by these (what ``xrandr --delmonitor/--setmonitor`` do)."""
+    from Xlib.protocol import rq
+
+    class DeleteMonitor(rq.Request):  # python3-Xlib 0.15 lacks RRDeleteMonitor
+        _request = rq.Struct(
+            rq.Card8("opcode"),
+            rq.Opcode(44),
+            rq.RequestLength(),
+            rq.Window("window"),
+            rq.Card32("name"),
+        )
+
+    xdisplay = open_display(display)
+    try:
+        opcode = xdisplay.display.get_extension_major("RANDR")
+        root = xdisplay.screen().root
+        for name, *_ in monitors:
+            DeleteMonitor(display=xdisplay.display, opcode=opcode, window=root,
+                          name=xdisplay.intern_atom(str(name)))  # fmt: skip
+        xdisplay.sync()
+    finally:
+        xdisplay.close()
+    add_randr_monitors(display, monitors).close()
+
+
+def test_rearranged_monitors_and_a_new_primary_are_seen_by_the_next_observe(tmp_path) -> None:
+    # Issue 15: the geometry was kept until the frame size changed, so a monitor moved to
+    # another place (same size) or another primary kept getting the old offsets.
+    need(shutil.which("Xvfb") is not None, "Xvfb (apt-get install xvfb)")
+    from env.virtual_display import VirtualDisplay
+
+    outer = os.environ.get("DISPLAY")
+    with VirtualDisplay((3200, 1080)) as screen:
+        keeper = add_randr_monitors(screen.name, DUAL_MONITORS)  # RIGHT 1280x720+1920+0 primary
+        app = start_event_app(tmp_path / "moved.jsonl", display=screen.name,
+                              geometry="900x600+2000+420")  # fmt: skip
+        try:
+            with desktop(monitor="primary") as env:
+                assert env.observe().geometry.offset == (1920.0, 0.0)
+                moved = (("LEFT", 0, 0, 1920, 1080, False), ("RIGHT", 1920, 360, 1280, 720, True))
+                relayout(screen.name, moved)
+                obs = env.observe()
+                assert (obs.geometry.offset, obs.image.size) == ((1920.0, 360.0), (1280, 720))
+                red = app.widgets["red_patch"]
+                assert obs.image.getpixel((red.center[0] - 1920, red.center[1] - 360)) == (
+                    255, 0, 0,
+                )  # fmt: skip
+                ok = app.center("ok")
+                mark = app.mark()
+                env.act(Click(x=ok[0] - 1920, y=ok[1] - 360))
+                app.wait_for(lambda e: e["event"] == "button", since=mark)
+                assert presses(app, mark) == [("ok", 1, *ok)]
+
+                swapped = (("LEFT", 0, 0, 1920, 1080, True), ("RIGHT", 1920, 360, 1280, 720, False))
+                relayout(screen.name, swapped)
+                obs = env.observe()
+                assert (obs.geometry.offset, obs.image.size) == ((0.0, 0.0), (1920, 1080))
+                assert env.observe().geometry is obs.geometry  # no change: nothing re-read
+        finally:
+            app.stop()
+            keeper.close()
+    assert os.environ.get("DISPLAY") == outer
+
+
+def test_two_envs_on_two_displays_in_one_process_each_drive_their_own(tmp_path) -> None:
+    # Issue 15: pyautogui's one module-level display made a second env's clicks land on the
+    # first env's display. Each env now sends through its own X connection.
+    need(shutil.which("Xvfb") is not None, "Xvfb (apt-get install xvfb)")
+    first = desktop(virtual_display="1280x800")
+    second = desktop(virtual_display="1024x768")
+    apps: list[TkApp] = []
+    try:
+        assert first.display_name != second.display_name
+        a = start_event_app(tmp_path / "a.jsonl", display=first.display_name,
+                            geometry="900x640+100+50")  # fmt: skip
+        apps.append(a)
+        b = start_event_app(tmp_path / "b.jsonl", display=second.display_name,
+                            geometry="800x600+20+30")  # fmt: skip
+        apps.append(b)
+        steps = [
+            (first, Click(x=a.center("ok")[0], y=a.center("ok")[1])),
+            (second, Click(x=b.center("pad")[0], y=b.center("pad")[1], button="right")),
+            (first, Click(x=a.center("entry")[0], y=a.center("entry")[1])),
+            (second, Click(x=b.center("entry")[0], y=b.center("entry")[1])),
+            (first, Type(text="première é")),
+            (second, Type(text="second 第二")),
+            (first, Key(keys="ctrl+s")),
+            (second, Scroll(x=b.center("pad")[0], y=b.center("pad")[1], amount=-2)),
+            (second, Key(keys="f5")),
+            (first, Move(x=a.center("pad")[0] + 3, y=a.center("pad")[1] + 4)),
+        ]
+        for env, action in steps:
+            env.act(action)
+        a.wait_for(lambda e: e["event"] == "motion", timeout=10)
+        b.wait_for(lambda e: e.get("name") == "refresh", timeout=10)
+        time.sleep(0.3)
+    finally:
+        for app in apps:
+            app.stop()
+        second.close()
+        first.close()
+    assert presses(a, 0) == [("ok", 1, *a.center("ok")), ("entry", 1, *a.center("entry"))]
+    assert presses(b, 0) == [("pad", 3, *b.center("pad")), ("entry", 1, *b.center("entry"))]
+    assert a.text("entry") == "première é" and b.text("entry") == "second 第二"
+    assert [e["name"] for e in a.events("shortcut")] == ["save"]
+    assert [e["name"] for e in b.events("shortcut")] == ["refresh"]
+    assert a.events("wheel") == [] and [e["direction"] for e in b.events("wheel")] == ["down"] * 2
+    assert b.events("motion") == [] or all(e["buttons"] == [] for e in b.events("motion"))
+    assert "pyautogui" not in sys.modules  # X11 input has no process-global state
+    assert any((e["x"], e["y"]) == (a.center("pad")[0] + 3, a.center("pad")[1] + 4)
+               for e in a.events("motion"))  # fmt: skip
 
 
 # -- a second toolkit: GTK (zenity) ----------------------------------------------------

@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from actions.errors import InputError
 from actions.frames import (
+    EDGE_MARGIN,
     CoordinateFrame,
     ModelFamily,
+    PointOutsideFrame,
     family_of,
     model_size_for,
     smart_resize,
@@ -82,7 +84,7 @@ def test_model_to_image_per_family(family, model_point, image_point):
 
 
 @pytest.mark.parametrize("family", list(ModelFamily))
-@given(x=st.floats(0, 1919), y=st.floats(0, 1079))
+@given(x=st.floats(4, 1915), y=st.floats(4, 1075))  # the edge margin: 2 points = 4 px at 2x
 def test_round_trip_model_screen_model(family, x, y):
     frame = CoordinateFrame.for_image((1920, 1080), family, scale=2.0, offset=(-1920, 0))
     mx, my = frame.image_to_model(x, y)
@@ -93,11 +95,61 @@ def test_round_trip_model_screen_model(family, x, y):
     assert back == pytest.approx((mx, my), abs=1e-6)
 
 
-def test_clamping_keeps_points_on_the_image():
+def test_a_small_overshoot_lands_inside_never_on_a_fail_safe_corner():
+    # Issue 15: (-3, -2) used to become (0, 0), the fail-safe corner, so the next action
+    # stopped the run. Now it lands EDGE_MARGIN input units inside the edge.
     frame = CoordinateFrame.for_image((1920, 1080))
-    assert frame.model_to_image(-30, 5000) == (0.0, 1079.0)
-    assert frame.model_to_image(1932, 1092) == (1919.0, 1079.0)
-    assert frame.model_to_image(float("nan"), 10)[0] == 0.0
+    assert frame.model_to_image(-3, -2) == (2.0, 2.0)
+    assert frame.model_to_image(0, 0) == (2.0, 2.0)
+    assert frame.model_to_image(1932 + 40, 1092 + 20) == (1917.0, 1077.0)  # 2 %, 1.8 % out
+    assert frame.model_to_image(1932, 500)[0] == 1917.0
+    corners = {(0, 0), (0, 1079), (1919, 0), (1919, 1079)}
+    for mx in (-90, -1, 0, 1932, 2020):
+        for my in (-50, 0, 1092, 1140):
+            sx, sy = frame.image_to_screen(*frame.model_to_image(mx, my))
+            assert (round(sx), round(sy)) not in corners
+    # HiDPI: the margin is in input units (points), so 4 screenshot pixels at 2x.
+    retina = CoordinateFrame.for_image((2880, 1800), scale=2.0, offset=(-1440.0, 0.0))
+    ix, iy = retina.model_to_image(-5, -5)
+    assert (ix, iy) == (2 * EDGE_MARGIN, 2 * EDGE_MARGIN)
+    assert retina.image_to_screen(ix, iy) == (-1440.0 + EDGE_MARGIN, EDGE_MARGIN)
+
+
+@pytest.mark.parametrize(
+    ("family", "point"),
+    [
+        (ModelFamily.QWEN2_5_VL, (2800, 500)),  # an answer in original-screen pixels
+        (ModelFamily.QWEN2_5_VL, (500, -60)),  # 5.5 % of 1092 above the top
+        (ModelFamily.QWEN2_5_VL, (-30, 5000)),
+        (ModelFamily.QWEN2_VL, (1100, 500)),  # 0-1000 units: 10 % past the right edge
+        (ModelFamily.NORMALIZED, (0.5, 1.2)),
+        (ModelFamily.QWEN2_5_VL, (float("nan"), 10)),
+    ],
+)
+def test_a_point_far_outside_the_frame_is_unusable_not_an_edge_click(family, point):
+    frame = CoordinateFrame.for_image((1920, 1080), family)
+    with pytest.raises(PointOutsideFrame, match="far outside"):
+        frame.model_to_image(*point)
+
+
+def test_the_overshoot_tolerance_is_relative_to_each_side():
+    # 5 % of the side: 96.6 units on the 1932-wide side, 54.6 on the 1092-high one.
+    frame = CoordinateFrame.for_image((1920, 1080))
+    assert frame.model_to_image(-96, 540)[0] == 2.0
+    with pytest.raises(PointOutsideFrame):
+        frame.model_to_image(-97, 540)
+    assert frame.model_to_image(966, 1092 + 54)[1] == 1077.0
+    with pytest.raises(PointOutsideFrame):
+        frame.model_to_image(966, 1092 + 55)
+    qwen2 = CoordinateFrame.for_image((1920, 1080), ModelFamily.QWEN2_VL)
+    assert qwen2.model_to_image(1040, -40) == (1917.0, 2.0)
+
+
+def test_box_corners_outside_are_clamped_to_the_image_not_refused():
+    frame = CoordinateFrame.for_image((1920, 1080))
+    assert frame.model_box_to_image((1800, 1000, 2600, 1300)) == pytest.approx(
+        (1800 * 1920 / 1932, 1000 * 1080 / 1092, 1919.0, 1079.0)
+    )
 
 
 def test_hidpi_scale_and_monitor_offset():

@@ -112,6 +112,36 @@ def test_unreadable_answer_is_retried_with_a_correction_then_the_goal_completes(
     assert records[1]["verb"] == "terminate" and records[1]["note"] == "goal reached"
 
 
+def test_a_point_far_outside_the_frame_is_retried_not_clicked_at_the_edge(
+    desktop, app, tmp_path
+) -> None:
+    # Issue 15: (2600, 300) in the 1288x812 frame is an answer in the wrong frame; it used to
+    # become a click on the right edge. It is an unusable answer: asked again, nothing sent.
+    far = tool_call("left_click", coordinate=[2600, 300])
+    done = tool_call("terminate", status="success")
+    model = ScriptedModel([far, click_submit(), done])
+    outcome = session(desktop, model, tmp_path).run_goal("submit the form", max_steps=5)
+    assert outcome.status == "success"
+    assert "far outside" in model.requests[1].correction
+    record = steps(tmp_path)[0]
+    assert record["model"]["attempts"] == [far]
+    assert record["action"]["x"] == pytest.approx(SUBMIT[0], abs=1)
+    assert [e["event"] for e in events(app)].count("submit") == 1
+
+
+def test_a_scroll_step_records_the_pixels_asked_for_and_the_notches_sent(
+    desktop, app, tmp_path
+) -> None:
+    scroll = tool_call("scroll", pixels=-450, coordinate=[640, 400])
+    model = ScriptedModel([scroll, tool_call("terminate", status="success")])
+    session(desktop, model, tmp_path).run_goal("scroll down", max_steps=3)
+    record = steps(tmp_path)[0]
+    assert record["action"]["pixels"] == -443  # 450 x 800 / 812: the model saw 1288x812
+    assert record["scroll"]["requested_pixels"] == -443
+    assert record["scroll"]["notches"] == -5  # 443 / 90 px per notch (env/desktop_wheel.py)
+    assert '"pixels": -450' in model.requests[1].history[0]  # shown back in its own pixels
+
+
 def test_always_unreadable_fails_the_step_and_keeps_every_answer(desktop, app, tmp_path) -> None:
     model = ScriptedModel(["no idea"])
     with pytest.raises(ModelOutputError):

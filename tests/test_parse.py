@@ -74,11 +74,13 @@ def test_text_cut_inside_a_number_is_an_error_not_a_wrong_click():
         ),
         ('{"action": "double_click", "coordinate": [966, 546]}', Click(x=960, y=540, count=2)),
         ('{"action": "left_click_drag", "coordinate": [966, 546]}', Drag(to_x=960, to_y=540)),
-        ('{"action": "scroll", "pixels": -3}', Scroll(amount=-3)),
+        # pixels of the 1932x1092 image the model saw -> screenshot pixels (x 1080/1092)
+        ('{"action": "scroll", "pixels": -500}', Scroll(pixels=-495)),
         (
             '{"action": "scroll", "pixels": 5, "coordinate": [966, 546]}',
-            Scroll(x=960, y=540, amount=5),
+            Scroll(x=960, y=540, pixels=5),
         ),
+        ('{"action": "hscroll", "pixels": 966}', Scroll(pixels=960, axis="horizontal")),
         ('{"action": "type", "text": "héllo 你好"}', Type(text="héllo 你好")),
         ('{"action": "key", "keys": ["ctrl", "shift", "t"]}', Key(keys=["ctrl", "shift", "t"])),
         ('{"action": "key", "keys": ["Return"]}', Key(keys=["enter"])),

@@ -81,6 +81,7 @@ DESKTOP = [
     Drag(to_x=300, to_y=400),
     Scroll(amount=-3),
     Scroll(x=10, y=10, amount=2),
+    Scroll(x=10, y=10, pixels=-495),
     Type(text="héllo\nworld"),
     Key(keys="ctrl+s"),
     Wait(seconds=2),
@@ -108,6 +109,8 @@ def test_tool_call_round_trip_desktop(action):
     assert got.type == action.type
     for (x, y), (gx, gy) in zip(action.points(), got.points(), strict=True):
         assert abs(gx - x) <= 1 and abs(gy - y) <= 1  # model space is integer pixels
+    if isinstance(action, Scroll) and action.pixels is not None:
+        assert got.pixels == action.pixels  # the history shows the model its own pixels
 
 
 @pytest.mark.parametrize("action", PHONE)

@@ -31,6 +31,7 @@ from agent.cli.env_options import (
     monitor_option,
     target_options,
     virtual_display_option,
+    xwayland_option,
 )
 from env.factory import EnvOptions
 
@@ -64,8 +65,9 @@ def _do_options(
         0.0, "--settle", min=0, max=60, help="Then wait up to this long for the screen to settle."
     ),
     failsafe: bool = typer.Option(
-        True, "--failsafe/--no-failsafe", help="A pointer in a screen corner aborts (pyautogui)."
+        True, "--failsafe/--no-failsafe", help="A pointer resting in a screen corner aborts."
     ),
+    xwayland: bool = xwayland_option(),
     android: str = android_option(),
     adb_host: str = adb_host_option(),
     adb_port: int = adb_port_option(),
@@ -78,6 +80,7 @@ def _do_options(
         adb_host=adb_host,
         adb_port=adb_port,
         failsafe=failsafe,
+        xwayland=xwayland,
     )
     ctx.obj = DoOptions(target=target, dry_run=dry_run, settle=settle)
 
@@ -96,6 +99,8 @@ def perform(ctx: typer.Context, action: Action) -> None:
     if result.input_points:
         points = ", ".join(f"({x:g}, {y:g})" for x, y in result.input_points)
         where = f" -> input {points}"
+    if result.scroll is not None and result.scroll.notches is not None:
+        where += f" ({abs(result.scroll.notches)} wheel notches)"
     if geometry.scale != 1 or geometry.offset != (0.0, 0.0):
         where += f" [offset {geometry.offset[0]:g},{geometry.offset[1]:g} scale {geometry.scale:g}]"
     prefix = "sent" if result.sent else "dry run: would send"
@@ -159,13 +164,17 @@ def scroll_verb(
     x: float = X,
     y: float = Y,
     amount: int = typer.Argument(
-        ..., help="Wheel clicks: positive = up (right with --horizontal).", show_default=False
+        ..., help="Wheel notches: positive = up (right with --horizontal).", show_default=False
     ),
     horizontal: bool = typer.Option(False, "--horizontal", help="Turn the horizontal wheel."),
+    pixels: bool = typer.Option(
+        False, "--pixels", help="AMOUNT is a distance in screenshot pixels, not notches."
+    ),
 ) -> None:
-    """Turn the mouse wheel AMOUNT clicks at (X, Y)."""
+    """Turn the mouse wheel AMOUNT notches (or --pixels: scroll AMOUNT pixels) at (X, Y)."""
     axis = "horizontal" if horizontal else "vertical"
-    perform(ctx, Scroll(x=x, y=y, amount=amount, axis=axis))
+    size = {"pixels": amount} if pixels else {"amount": amount}
+    perform(ctx, Scroll(x=x, y=y, axis=axis, **size))  # type: ignore[arg-type]
 
 
 @do_app.command("type")

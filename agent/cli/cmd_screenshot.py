@@ -17,6 +17,7 @@ from agent.cli.env_options import (
     monitor_option,
     target_options,
     virtual_display_option,
+    xwayland_option,
 )
 
 FORMATS = {
@@ -49,6 +50,7 @@ def screenshot_command(
     ),
     monitor: str = monitor_option(),
     virtual_display: str = virtual_display_option(),
+    xwayland: bool = xwayland_option(),
     android: str = android_option(),
     adb_host: str = adb_host_option(),
     adb_port: int = adb_port_option(),
@@ -67,6 +69,7 @@ def screenshot_command(
         android=android,
         adb_host=adb_host,
         adb_port=adb_port,
+        xwayland=xwayland,
     )
     with open_env(options) as env:
         observation = env.observe()

@@ -19,6 +19,9 @@ from env.factory import AndroidOptions, DesktopOptions, EnvOptions
 MONITOR_HELP = "Monitor index (0 = all monitors together) or 'primary'."
 VIRTUAL_DISPLAY_HELP = "Start a fresh Xvfb of this size (WxH, e.g. 1920x1080) and use it."
 ANDROID_HELP = "Act on an Android device (adb) instead of the desktop: --android [SERIAL]."
+XWAYLAND_HELP = (
+    "In a Wayland session, drive $DISPLAY (XWayland) anyway: only X11 apps are seen and reached."
+)
 
 
 def monitor_option() -> str:
@@ -27,6 +30,10 @@ def monitor_option() -> str:
 
 def virtual_display_option() -> str | None:
     return typer.Option(None, "--virtual-display", metavar="WxH", help=VIRTUAL_DISPLAY_HELP)
+
+
+def xwayland_option() -> bool:
+    return typer.Option(False, "--xwayland", help=XWAYLAND_HELP)
 
 
 def android_option() -> str | None:
@@ -84,14 +91,19 @@ def target_options(
     adb_host: str | None = None,
     adb_port: int | None = None,
     failsafe: bool = True,
+    xwayland: bool = False,
 ) -> EnvOptions:
     """The validated environment options a command line asked for."""
     if android is not None:
         if virtual_display:
             raise InputError("--virtual-display is for desktops; it cannot go with --android")
+        if xwayland:
+            raise InputError("--xwayland is for desktops; it cannot go with --android")
         if monitor not in ("primary", None):
             raise InputError("--monitor is for desktops; it cannot go with --android")
         return AndroidOptions(serial=android or None, adb_host=adb_host, adb_port=adb_port)
     if adb_host is not None or adb_port is not None:
         raise InputError("--adb-host/--adb-port need --android")
-    return DesktopOptions(monitor=monitor, virtual_display=virtual_display, failsafe=failsafe)
+    return DesktopOptions(
+        monitor=monitor, virtual_display=virtual_display, failsafe=failsafe, xwayland=xwayland
+    )

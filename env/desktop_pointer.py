@@ -1,0 +1,174 @@
+"""The X11 pointer: moves, clicks, drags and wheel notches through XTest, per display.
+
+Sent on the environment's own python3-xlib connection (the one its keyboard uses),
+so each `DesktopEnv` drives exactly its display and nothing is process-global.
+pyautogui, used before, keeps one module-level connection bound to the display it
+first saw, and global ``PAUSE`` and fail-safe settings: two environments on two
+displays in one process interfered (issue 15).
+
+Fail-safe (as pyautogui's): a pointer resting in a corner of the screen means a
+person wants the automation to stop. It is checked before every action (a tripped
+fail-safe sends nothing) and between the steps of a drag or a long press (the held
+button is released, then it stops).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from actions.errors import InputError, ScreenpilotError
+
+Button = Literal["left", "right", "middle"]
+BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
+WHEEL_BUTTONS: dict[tuple[str, bool], int] = {
+    ("vertical", True): 4,
+    ("vertical", False): 5,
+    ("horizontal", False): 6,
+    ("horizontal", True): 7,
+}
+"""X's wheel buttons, keyed by (axis, positive): 4 up, 5 down, 6 left, 7 right."""
+DRAG_STEP_SECONDS = 0.02
+"""Time between the pointer moves of a drag: apps see it glide, not jump."""
+
+
+class FailSafeError(ScreenpilotError):
+    """The pointer sits in a screen corner: the emergency stop. Nothing was sent."""
+
+    exit_code = 1
+
+
+def failsafe_message(position: tuple[int, int]) -> str:
+    return (
+        f"fail-safe: the pointer is in a screen corner {position}; nothing was sent "
+        "(move it away to go on, or turn the fail-safe off with --no-failsafe)"
+    )
+
+
+def px(value: float) -> int:
+    """Round half up: an input coordinate is a whole pixel (or point)."""
+    return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+
+
+class X11Pointer:
+    """Mouse input in root-window coordinates through the XTEST extension.
+
+    Args:
+        connection: an open python3-xlib ``Display`` (not closed here).
+        failsafe: stop when the pointer rests in a screen corner.
+    """
+
+    def __init__(self, connection: Any, *, failsafe: bool = True) -> None:
+        from Xlib import X
+        from Xlib.ext import xtest
+
+        if not connection.query_extension("XTEST").present:
+            raise InputError("the X server has no XTEST extension: input cannot be sent")
+        self._X = X
+        self._fake_input = xtest.fake_input
+        self._display = connection
+        self._root = connection.screen().root
+        self.failsafe = failsafe
+
+    # -- where the pointer is --------------------------------------------------------------
+    @property
+    def position(self) -> tuple[int, int]:
+        reply = self._root.query_pointer()
+        return int(reply.root_x), int(reply.root_y)
+
+    def corners(self) -> set[tuple[int, int]]:
+        """The fail-safe points: the four corners of the screen (read now: RandR may resize)."""
+        geometry = self._root.get_geometry()
+        right, bottom = geometry.width - 1, geometry.height - 1
+        return {(0, 0), (0, bottom), (right, 0), (right, bottom)}
+
+    def check_failsafe(self) -> None:
+        """Raise `FailSafeError` when the fail-safe is on and the pointer is in a corner."""
+        if not self.failsafe:
+            return
+        position = self.position
+        if position in self.corners():
+            raise FailSafeError(failsafe_message(position))
+
+    # -- sending -----------------------------------------------------------------------------
+    def _motion(self, x: float, y: float) -> None:
+        self._fake_input(self._display, self._X.MotionNotify, x=px(x), y=px(y))
+
+    def _button(self, number: int, down: bool) -> None:
+        kind = self._X.ButtonPress if down else self._X.ButtonRelease
+        self._fake_input(self._display, kind, number)
+
+    def move(self, x: float, y: float) -> None:
+        self.check_failsafe()
+        self._motion(x, y)
+        self._display.sync()
+
+    def click(self, x: float, y: float, *, button: Button = "left", count: int = 1) -> None:
+        self.check_failsafe()
+        self._motion(x, y)
+        for _ in range(count):
+            self._button(BUTTONS[button], True)
+            self._button(BUTTONS[button], False)
+        self._display.sync()
+
+    def drag(
+        self,
+        start: tuple[float, float] | None,
+        end: tuple[float, float],
+        *,
+        button: Button = "left",
+        duration: float = 0.3,
+    ) -> None:
+        """Press at `start` (or where the pointer is), glide to `end` over `duration`, release."""
+        self.check_failsafe()
+        if start is not None:
+            self._motion(*start)
+            self._display.sync()
+        x0, y0 = start if start is not None else self.position
+        steps = max(2, int(duration / DRAG_STEP_SECONDS))
+        self._button(BUTTONS[button], True)
+        self._display.sync()
+        try:
+            for step in range(1, steps + 1):
+                time.sleep(duration / steps)
+                self._check_during((x0, y0), step, steps, end)
+                t = step / steps
+                self._motion(x0 + (end[0] - x0) * t, y0 + (end[1] - y0) * t)
+                self._display.sync()
+        finally:
+            self._button(BUTTONS[button], False)
+            self._display.sync()
+
+    def _check_during(
+        self, start: tuple[float, float], step: int, steps: int, end: tuple[float, float]
+    ) -> None:
+        """Between drag steps: a pointer a person moved into a corner stops the drag."""
+        if not self.failsafe:
+            return
+        t = (step - 1) / steps
+        expected = (px(start[0] + (end[0] - start[0]) * t), px(start[1] + (end[1] - start[1]) * t))
+        position = self.position
+        if position != expected and position in self.corners():
+            raise FailSafeError(f"fail-safe tripped during a drag at {position}; released")
+
+    def scroll(self, notches: int, x: float | None, y: float | None, *, horizontal: bool) -> None:
+        """Turn the wheel `notches` times: positive = up (or right when horizontal)."""
+        self.check_failsafe()
+        if x is not None and y is not None:
+            self._motion(x, y)
+        number = WHEEL_BUTTONS[("horizontal" if horizontal else "vertical", notches > 0)]
+        for _ in range(abs(notches)):
+            self._button(number, True)
+            self._button(number, False)
+        self._display.sync()
+
+    def long_press(self, x: float, y: float, *, duration: float, button: Button = "left") -> None:
+        self.check_failsafe()
+        self._motion(x, y)
+        self._button(BUTTONS[button], True)
+        self._display.sync()
+        try:
+            time.sleep(duration)
+        finally:
+            self._button(BUTTONS[button], False)
+            self._display.sync()
