@@ -225,29 +225,51 @@ def test_without_ocr_screenshots_after_a_typed_secret_are_withheld(
 
 
 # -- the Python API --------------------------------------------------------------------
+class DebugLog:
+    """Everything logged at DEBUG and above to the root logger while the block runs."""
+
+    def __enter__(self) -> io.StringIO:
+        self.stream = io.StringIO()
+        self.handler = logging.StreamHandler(self.stream)
+        self.handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.root = logging.getLogger()
+        self.previous = self.root.level
+        self.root.addHandler(self.handler)
+        self.root.setLevel(logging.DEBUG)
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        self.root.removeHandler(self.handler)
+        self.root.setLevel(self.previous)
+
+
 def test_api_secret_is_never_logged_in_clear_at_any_level(adb_server, tmp_path: Path) -> None:
     from agent import Agent
 
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with DebugLog() as log:
         with Agent.android(adb_port=adb_server.port, settle=0, out=tmp_path / "run") as agent:
             agent.type(SPACED, secret=True)
             agent.type(UNICODE, secret=True)
             agent.type("not secret at all")
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
-    text = stream.getvalue()
+    text = log.getvalue()
     assert "DEBUG env.base: perform type(text='not secret at all')" in text  # logging was on
     assert text.count("DEBUG env.base: perform type(text=") == 3 and MASK in text
     assert adb_server.device().typed == SPACED + UNICODE + "not secret at all"
     assert_no_leak(text, "the log", {SPACED: set(), UNICODE: set()})
+
+
+def test_api_secret_on_the_desktop_keyboard_is_never_logged(event_app, tmp_path: Path) -> None:
+    from agent import Agent
+
+    with DebugLog() as log:
+        with Agent.desktop(settle=0, out=tmp_path / "run") as agent:
+            x, y = event_app.center("entry")
+            agent.click(x=x, y=y)
+            agent.type(SPACED + UNICODE, secret=True)
+    event_app.wait_for(lambda e: e["event"] == "text" and e["value"] == SPACED + UNICODE)
+    text = log.getvalue()
+    assert "DEBUG env.base: perform type(text=" in text
+    assert_no_leak(text, "the log", {SPACED: set(), UNICODE: set(), SPACED + UNICODE: set()})
 
 
 def test_api_refuses_a_secret_shorter_than_four_characters(adb_server, tmp_path) -> None:
