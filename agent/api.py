@@ -31,7 +31,7 @@ from actions.errors import InputError
 from agent.loop import GoalOutcome
 from agent.models.ocr_match import TextMatch
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
-from agent.secrets import Redactor
+from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter, default_run_dir
 from env.base import Env
@@ -96,20 +96,26 @@ class Agent:
             secrets: strings to mask as ``***`` in everything written.
             on_close: called last, after the environment is closed (e.g. stop Xvfb).
         """
+        self.redactor = Redactor(secrets)  # refuses a secret too short to mask, before anything
         self._stack = ExitStack()
+        # secrets are masked in log lines and tracebacks for the agent's whole life
+        self._stack.enter_context(redacted_logging(self.redactor))
         if on_close is not None:
             self._stack.callback(on_close)
         self._stack.callback(env.close)
         self.env = env
-        self.model = resolve_model(model)
-        if self.model is not None:
-            self._stack.callback(self.model.close)
-        self.redactor = Redactor(secrets)
-        self.writer: RunWriter | None = None
-        if out is not None:
-            folder = default_run_dir(name) if str(out) == "auto" else Path(out)
-            info = RunInfo(name=name, platform=env.platform, dry_run=env.dry_run)
-            self.writer = RunWriter(folder, info, redactor=self.redactor)
+        try:
+            self.model = resolve_model(model)
+            if self.model is not None:
+                self._stack.callback(self.model.close)
+            self.writer: RunWriter | None = None
+            if out is not None:
+                folder = default_run_dir(name) if str(out) == "auto" else Path(out)
+                info = RunInfo(name=name, platform=env.platform, dry_run=env.dry_run)
+                self.writer = RunWriter(folder, info, redactor=self.redactor)
+        except BaseException:
+            self._stack.close()
+            raise
         self.session = Session(
             env,
             self.model,
@@ -186,7 +192,12 @@ class Agent:
         return self.session.point_step("long_press", **self._where(target, x, y))
 
     def type(self, text: str, *, secret: bool = False) -> None:
-        """Type text into the focused field; ``secret=True`` keeps it out of every record."""
+        """Type text into the focused field; ``secret=True`` keeps it out of every record.
+
+        A secret is masked as ``***`` in the run folder, in log lines at every
+        level and in tracebacks, in every encoding (see `agent.secrets`); one
+        shorter than 4 characters is refused with `InputError`, nothing typed.
+        """
         if secret:
             self.redactor.add(text)
         self.session.type_text(text)

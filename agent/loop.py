@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from actions.errors import ModelOutputError
+from agent.safety import action_texts
 from agent.session import BudgetExhausted, StepFailed, _seconds
 from agent.trajectory import ModelCall, StepRecord
 
@@ -94,11 +95,13 @@ def run_goal(
             first = actions[0]
             rec.verb = first.type
             terminate = next((a for a in actions if a.type == "terminate"), None)
-            for action in actions:
+            # each action is judged on its own words and its own point, not the whole answer's
+            texts = action_texts(decision.raw, len(actions))
+            for action, text in zip(actions, texts, strict=True):
                 if action.type == "terminate":
                     rec.action = action.model_dump(mode="json")
                     break
-                session.act_into(rec, action, planned=True, context=decision.raw)
+                session.act_into(rec, action, planned=True, context=text)
                 history.append(to_tool_call(action, decision.frame, mobile=session.mobile))
             if len(actions) > 1:
                 rec.note = f"the answer held {len(actions)} actions; all were performed in order"

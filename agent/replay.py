@@ -4,9 +4,17 @@ No model is asked: clicks go where the recorded run clicked, keys and text are
 sent again, launches start the same command, and ``wait_for`` / ``assert``
 steps wait for the same text again (OCR), which keeps a replay in step with
 an app that starts slower this time. Steps that failed or were refused are
-skipped. Typed text that was a secret was recorded as ``***``; when the task
-file wrote it as ``${VAR}`` the template was kept and the variable is read from
-the environment again, otherwise the replay refuses to start.
+skipped.
+
+A run folder is untrusted input (it may come from someone else):
+
+* ``${VAR}`` in a recorded template is never expanded on its own: typed
+  secrets were recorded as ``***``, and only the variables the user names
+  (``agent replay --secret VAR``) are read from the environment again; a step
+  that typed any other variable refuses the replay.
+* A recorded launch (or a phone's open_app) runs only with the user's yes or
+  ``--allow-launch`` (`launches` lists them for the question).
+* Files are read only inside the folder (`agent.trajectory.read_run`).
 
 Everything is checked before the first action: the records, the variables,
 and that the screen has the size the run was recorded at.
@@ -16,13 +24,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from actions.errors import InputError
-from actions.types import Action, Type, parse_action
+from actions.types import Action, OpenApp, Type, parse_action
 from agent.secrets import MASK
 from agent.trajectory import RunFolder, StepRecord
 
@@ -44,13 +53,18 @@ class ReplayStep(BaseModel):
     template: str | None = None
 
 
-def _expand(template: str, index: int) -> tuple[str, set[str]]:
+def _expand(template: str, index: int, allowed: Collection[str]) -> tuple[str, set[str]]:
     secrets: set[str] = set()
 
     def sub(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
         name = match.group(1)
+        if name not in allowed:
+            raise InputError(
+                f"step {index} typed ${{{name}}}, recorded as {MASK}: pass --secret {name} "
+                "to type it again from the environment"
+            )
         if name not in os.environ:
             raise InputError(f"step {index}: environment variable {name} is not set")
         secrets.add(os.environ[name])
@@ -59,8 +73,15 @@ def _expand(template: str, index: int) -> tuple[str, set[str]]:
     return _VAR.sub(sub, template), secrets
 
 
-def plan_replay(run: RunFolder) -> tuple[list[ReplayStep], set[str]]:
-    """The steps to perform and the secrets they use; `InputError` if one cannot be replayed."""
+def plan_replay(
+    run: RunFolder, secrets_from_env: Collection[str] = ()
+) -> tuple[list[ReplayStep], set[str]]:
+    """The steps to perform and the secrets they use; `InputError` if one cannot be replayed.
+
+    Args:
+        secrets_from_env: names of the variables whose recorded ``${NAME}`` may be
+            read from the environment again (``--secret NAME``); no other is.
+    """
     plan: list[ReplayStep] = []
     secrets: set[str] = set()
     for step in run.steps:
@@ -68,7 +89,7 @@ def plan_replay(run: RunFolder) -> tuple[list[ReplayStep], set[str]]:
             continue
         if step.model is not None and step.model.error is not None:
             continue  # a dry run's miss: its point is only a stand-in
-        item = _plan_step(step, secrets)
+        item = _plan_step(step, secrets, secrets_from_env)
         if item is not None:
             plan.append(item)
     if not plan:
@@ -76,7 +97,19 @@ def plan_replay(run: RunFolder) -> tuple[list[ReplayStep], set[str]]:
     return plan, secrets
 
 
-def _plan_step(step: StepRecord, secrets: set[str]) -> ReplayStep | None:
+def launches(plan: list[ReplayStep]) -> list[str]:
+    """What the plan would start (commands, apps), shown to the user before it may."""
+    started: list[str] = []
+    for item in plan:
+        if item.kind == "launch":
+            target = item.target
+            started.append(target if isinstance(target, str) else " ".join(target or []))
+        elif isinstance(item.action, OpenApp):
+            started.append(f"open_app {item.action.app}")
+    return started
+
+
+def _plan_step(step: StepRecord, secrets: set[str], allowed: Collection[str]) -> ReplayStep | None:
     data: dict[str, Any] = dict(step.action or {})
     kind = data.get("type")
     if step.verb in TEXT_VERBS and step.instruction:
@@ -84,7 +117,12 @@ def _plan_step(step: StepRecord, secrets: set[str]) -> ReplayStep | None:
     if kind is None or kind == "terminate":
         return None
     if kind == "launch":
-        return ReplayStep(index=step.index, kind="launch", target=data.get("target"))
+        target = data.get("target")
+        if not (isinstance(target, str) or (
+            isinstance(target, list) and target and all(isinstance(a, str) for a in target)
+        )):  # fmt: skip
+            raise InputError(f"step {step.index}: unreadable launch target {target!r}")
+        return ReplayStep(index=step.index, kind="launch", target=target)
     if kind == "wait" and step.verb == "wait":
         return ReplayStep(index=step.index, kind="wait", seconds=float(data.get("seconds", 0)))
     if kind == "type" and MASK in str(data.get("text", "")):
@@ -92,7 +130,7 @@ def _plan_step(step: StepRecord, secrets: set[str]) -> ReplayStep | None:
             raise InputError(
                 f"step {step.index} typed a secret that was not recorded; it cannot be replayed"
             )
-        data["text"], found = _expand(step.template, step.index)
+        data["text"], found = _expand(step.template, step.index, allowed)
         secrets |= found
     try:
         action = parse_action(data)

@@ -116,8 +116,10 @@ def _scroll_label(action: dict[str, Any]) -> str:
     return f"scroll {'up' if amount > 0 else 'down'} {abs(amount)}{unit}"
 
 
-def _data_uri(path: Path) -> str | None:
-    if not path.is_file():
+def _data_uri(run: RunFolder, rel: str | None) -> str | None:
+    """A screenshot of the run folder as a data URI; only files inside the folder are read."""
+    path = run.file(rel) if rel else None
+    if path is None:
         return None
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -152,7 +154,7 @@ def render_report(run: RunFolder) -> str:
     steps = []
     for step in run.steps:
         size = _image_size(step)
-        image = _data_uri(run.path / step.screenshot) if step.screenshot else None
+        image = _data_uri(run, step.screenshot)
         steps.append(
             {
                 "record": step,
@@ -167,7 +169,7 @@ def render_report(run: RunFolder) -> str:
         )
     info = run.info
     duration = (info.finished - info.started) if info.finished else None
-    final = _data_uri(run.path / info.final_screenshot) if info.final_screenshot else None
+    final = _data_uri(run, info.final_screenshot)
     return env.get_template(TEMPLATE).render(
         info=info,
         steps=steps,
@@ -185,8 +187,13 @@ def write_report(run_dir: str | Path) -> Path:
     run = read_run(run_dir)
     html = render_report(run)
     out = run.path / "report.html"
+    tmp = run.path / "report.html.tmp"
     try:
-        out.write_text(html, encoding="utf-8")
+        # a new file moved over the old name: a report.html that is a symbolic link to a
+        # file elsewhere is replaced, never written through
+        tmp.unlink(missing_ok=True)
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)
     except OSError as exc:
         raise InputError(f"cannot write {out}: {exc}") from None
     log.info("wrote %s (%d steps)", out, len(run.steps))

@@ -1,24 +1,37 @@
 """The confirmation policy: which actions need a person's yes before they are sent.
 
-``confirm: never | risky | always``. Risky means an action whose effect is
-hard to undo or leaves the task's scope: key combos that close, quit, delete or
-log out; typing into a field the model or the step calls a password; opening
-or launching an app. The policy covers what the *model* decides (goal mode);
-scripted steps were written by the user, so they are asked about only under
-``always``. The question is put by an `ask` callback (the CLI asks on the
-terminal); without one, or when the answer is no, the action is not sent and
-the step ends as "denied".
+``confirm: never | risky | always``. The policy covers what the *model*
+decides (goal mode); scripted steps were written by the user, so they are
+asked about only under ``always``. Under ``risky`` a model-chosen action is
+risky (`risk_of`) when it
+
+* clicks a label that deletes, sends, pays, buys, orders, transfers, submits,
+  uninstalls, formats, resets, signs out or throws work away, in English or
+  Chinese (`agent.risk_labels`: the label under the point, read by OCR, or
+  the model's own words for this action);
+* presses a key combo that closes, quits, deletes, locks or ends the session,
+  or opens a shell or a run dialog (`RISKY_COMBOS`);
+* types or presses keys into a terminal window (the focused window's X11
+  WM_CLASS, `TERMINAL_CLASSES`), types text with a line break (Enter submits
+  or runs it), or types into a field the model calls a password;
+* opens or launches an app.
+
+When the label under a click cannot be read (no OCR extra), the click counts
+as risky and the reason says so: the rule fails closed. Each action of a
+multi-action answer is judged on its own (`action_texts`). The question is
+put by an `ask` callback (the CLI asks on the terminal); without one, or when
+the answer is no, the action is not sent and the step ends as "denied".
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from actions.types import Action
+from actions.types import Action, Click, Key, Type
 
 ConfirmMode = Literal["never", "risky", "always"]
 Ask = Callable[[str], bool]
@@ -43,11 +56,93 @@ RISKY_COMBOS: dict[frozenset[str], str] = {
         (("ctrl", "alt", "backspace"), "kills the display server"),
         (("ctrl", "alt", "end"), "logs out"),
         (("ctrl", "shift", "delete"), "clears browsing data"),
+        (("ctrl", "alt", "t"), "opens a terminal"),
+        (("super", "t"), "opens a terminal"),
+        (("super", "enter"), "opens a terminal"),
+        (("alt", "f2"), "opens a run-command dialog"),
+        (("super", "r"), "opens a run-command dialog"),
+        (("super", "x"), "opens the system menu (shell, shutdown)"),
+        (("ctrl", "shift", "escape"), "opens the task manager"),
+        (("super", "shift", "e"), "ends the session"),
+        (("super", "shift", "q"), "closes the window"),
         (("power",), "turns the screen or device off"),
         (("sleep",), "suspends the device"),
+        *((("ctrl", "alt", f"f{i}"), "switches to a text console") for i in range(1, 13)),
     )
 }
 _PASSWORD = re.compile(r"pass\s*word|passwd|passcode|passphrase|\bpin\b|secret", re.IGNORECASE)
+TERMINAL_CLASSES = frozenset(
+    name.lower()
+    for name in (
+        "xterm uxterm rxvt urxvt urxvt-unicode aterm eterm st st-256color gnome-terminal "
+        "gnome-terminal-server org.gnome.terminal org.gnome.console kgx org.gnome.ptyxis "
+        "ptyxis konsole xfce4-terminal lxterminal qterminal mate-terminal terminator tilix "
+        "com.gexperts.tilix alacritty kitty foot footclient wezterm org.wezfurlong.wezterm "
+        "sakura guake tilda terminology yakuake cool-retro-term deepin-terminal "
+        "io.elementary.terminal blackbox com.raggesilver.blackbox contour"
+    ).split()
+)
+
+
+def is_terminal(wm_class: tuple[str, ...] | None) -> bool:
+    """Whether a window's WM_CLASS (instance, class) is a terminal emulator's."""
+    return any(
+        part.lower() in TERMINAL_CLASSES or "terminal" in part.lower() for part in wm_class or ()
+    )
+
+
+class Surroundings(BaseModel):
+    """What the rules look at besides the action itself (see `look_around`)."""
+
+    label_risk: str | None = None
+    """Why the label under a click is risky (`agent.risk_labels.click_risk`)."""
+    label_unreadable: str | None = None
+    """Why the label under a click could not be read: the click then counts as risky."""
+    window_class: tuple[str, ...] | None = None
+    """WM_CLASS of the window that has the keyboard (X11), when it was read."""
+    window_unreadable: str | None = None
+
+
+def action_texts(raw: str, count: int) -> list[str]:
+    """The part of a model answer behind each of its `count` actions, to judge each alone.
+
+    With one ``<tool_call>`` block per action, action *i* gets its own block and
+    the words written just before it; otherwise (one action, or blocks that do
+    not line up with the actions) every action is judged by the whole answer.
+    """
+    parts = raw.split("<tool_call>")
+    if count <= 1 or len(parts) - 1 != count:
+        return [raw] * count
+    texts = []
+    for i in range(count):
+        before = parts[i].split("</tool_call>", 1)[-1]
+        texts.append(before + "<tool_call>" + parts[i + 1].split("</tool_call>", 1)[0])
+    return texts
+
+
+def look_around(env: Any, image: Any, action: Action) -> Surroundings:
+    """Read what the rules for `action` need: the label under a click, the focused window.
+
+    Costs an OCR of a strip around the point for clicks (0.6-1 s measured on two
+    busy cores) and one X11 round trip for keys and typing; called only when the
+    policy judges the action.
+    """
+    seen = Surroundings()
+    if isinstance(action, Click) and action.button != "right" and image is not None:
+        from agent.risk_labels import click_risk
+
+        seen.label_risk, seen.label_unreadable = click_risk(image, action.x, action.y)
+    if isinstance(action, (Type, Key)) and getattr(env, "platform", None) == "desktop":
+        from env.x11 import is_x11
+
+        if is_x11():
+            try:
+                from env.x11_windows import focused_window_class
+
+                seen.window_class = focused_window_class(getattr(env, "display_name", None))
+            except Exception as exc:  # no X connection: say so rather than guess
+                seen.window_unreadable = f"cannot tell which window has the keyboard: {exc}"
+    return seen
 
 
 class Decision(BaseModel):
@@ -58,15 +153,41 @@ class Decision(BaseModel):
     reason: str | None = None
 
 
-def risk_of(action: Action, *, context: str = "") -> str | None:
-    """Why `action` is risky, or None. `context`: the model's answer or the step's words."""
-    kind = action.type
-    if kind == "key":
-        why = RISKY_COMBOS.get(frozenset(action.keys))  # type: ignore[union-attr]
-        return f"key {'+'.join(action.keys)} {why}" if why else None  # type: ignore[union-attr]
-    if kind == "type" and _PASSWORD.search(context or ""):
-        return "types into a field described as a password"
-    if kind == "open_app":
+def risk_of(action: Action, *, context: str = "", seen: Surroundings | None = None) -> str | None:
+    """Why `action` is risky, or None.
+
+    Args:
+        context: the model's words for this action (`action_texts`), or the step's words.
+        seen: what `look_around` read on the screen; without it only the action and
+            the words are judged.
+    """
+    seen = seen or Surroundings()
+    if isinstance(action, (Type, Key)):
+        if is_terminal(seen.window_class):
+            return f"sends keys to a terminal window ({'/'.join(seen.window_class or ())})"
+        if seen.window_unreadable:
+            return seen.window_unreadable
+    if isinstance(action, Key):
+        why = RISKY_COMBOS.get(frozenset(action.keys))
+        return f"key {action.combo} {why}" if why else None
+    if isinstance(action, Type):
+        if re.search(r"[\r\n]", action.text):
+            return "types a line break (Enter submits or runs what was typed)"
+        if _PASSWORD.search(context or ""):
+            return "types into a field described as a password"
+        return None
+    if isinstance(action, Click) and action.button != "right":
+        if seen.label_risk:
+            return seen.label_risk
+        from agent.risk_labels import text_risk
+
+        said = text_risk(context or "")
+        if said:
+            return f"clicks what the model describes as: {said}"
+        if seen.label_unreadable:
+            return f"{seen.label_unreadable} (a click on an unread label counts as risky)"
+        return None
+    if action.type == "open_app":
         return f"opens the app {action.app!r}"  # type: ignore[union-attr]
     return None
 
@@ -77,6 +198,10 @@ class ConfirmPolicy:
     def __init__(self, mode: ConfirmMode = "risky", ask: Ask | None = None) -> None:
         self.mode: ConfirmMode = mode
         self.ask = ask
+
+    def judges(self, *, planned: bool) -> bool:
+        """Whether an action's risk decides (so that `look_around` is worth its cost)."""
+        return self.mode == "risky" and planned
 
     def needs_asking(self, reason: str | None, *, planned: bool) -> bool:
         if self.mode == "never":

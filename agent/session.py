@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from actions.errors import InputError, ScreenpilotError
-from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type
+from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type, Wait
 from agent.models.ocr_match import TextMatch
-from agent.safety import ConfirmPolicy, launch_reason, risk_of
+from agent.safety import ConfirmPolicy, launch_reason, look_around, risk_of
 from agent.secrets import Redactor
 from agent.trajectory import ModelCall, RunWriter, StepRecord
 from env.base import Env, Observation
@@ -32,6 +32,8 @@ from env.base import Env, Observation
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.25
+MAX_MODEL_WAIT = 30.0
+"""Longest wait a model may ask for in one action (seconds); the time budget caps it too."""
 
 
 class StepFailed(ScreenpilotError):
@@ -213,13 +215,26 @@ class Session:
         self, rec: StepRecord, action: Action, *, planned: bool = False, context: str = ""
     ) -> None:
         """Validate, confirm and send one action; its points and timings go into `rec`."""
+        if isinstance(action, Wait):
+            action = self._bounded_wait(rec, action, planned=planned)
         rec.action = action.model_dump(mode="json")
         self.env.validate(action)
         description = self.redactor.text(action.describe())
-        decision = self.policy.check(description, risk_of(action, context=context), planned=planned)
+        seen = None
+        if self.policy.judges(planned=planned):  # reading the screen costs; only when it counts
+            image = self.last_observation.image if self.last_observation is not None else None
+            seen = look_around(self.env, image, action)
+        reason = risk_of(action, context=context, seen=seen)
+        decision = self.policy.check(description, reason, planned=planned)
         if not decision.allowed:
             rec.status = "denied"
             raise ActionDenied(decision.reason or f"not allowed: {description}")
+        if (
+            isinstance(action, Type)
+            and self.writer is not None
+            and self.redactor.contains(action.text)
+        ):
+            self.writer.secret_typed()  # screenshots from now on may show it
         result = self.env.act(action)
         rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
         if result.scroll is not None:
@@ -229,6 +244,20 @@ class Session:
         rec.timings.settle += result.settle_seconds
         if not result.sent:
             rec.status = "dry_run"
+
+    def _bounded_wait(self, rec: StepRecord, action: Wait, *, planned: bool) -> Wait:
+        """A model's wait cut to `MAX_MODEL_WAIT`, and any wait to the time budget left."""
+        seconds = min(action.seconds, MAX_MODEL_WAIT) if planned else action.seconds
+        left = self.seconds_left()
+        if left is not None:
+            seconds = min(seconds, left)
+        if seconds >= action.seconds:
+            return action
+        why = "the time budget left" if left is not None and seconds == left else (
+            f"at most {MAX_MODEL_WAIT:g} s per model-chosen wait"
+        )  # fmt: skip
+        rec.note = f"wait of {action.seconds:g} s cut to {seconds:.1f} s ({why})"
+        return Wait(seconds=seconds)
 
     # -- steps ---------------------------------------------------------------------------
     def point_step(

@@ -12,7 +12,11 @@ scale and monitor offset, the size the model saw) so that a wrong click can be
 explained afterwards, and every string in it passes through the run's
 `Redactor`, so secrets never reach the disk. Screenshots may show a secret
 too (text typed into a visible field): when the run has secrets, the writer
-blacks out the screen text that contains one before saving (OCR, if installed).
+blacks out the screen text that contains one before saving (OCR); without OCR,
+screenshots taken after a secret was typed are withheld (a grey frame says why).
+
+A run folder read back (`read_run`) is untrusted input: its records may name
+files only inside the folder itself.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 from PIL import Image, ImageDraw
@@ -122,15 +126,16 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
 
 
 def mask_text_regions(image: Image.Image, redactor: Redactor) -> Image.Image:
-    """Black out every recognised text line that contains a secret (OCR; skipped without it)."""
-    try:
-        from agent.models.ocr import read_text
-        from agent.models.ocr_match import best_match
+    """Black out every recognised text line that contains a secret (OCR).
 
-        lines = read_text(image)
-    except Exception as exc:  # no OCR extra: the text records are still redacted
-        log.debug("cannot look for secrets in screenshots: %s", exc)
-        return image
+    Raises:
+        MissingDependency: the OCR extra is not installed (the caller decides
+            whether the screenshot may be kept: `RunWriter.save_screenshot`).
+    """
+    from agent.models.ocr import read_text
+    from agent.models.ocr_match import best_match
+
+    lines = read_text(image)
     # fuzzy, as OCR misreads characters (0 -> O): a near miss is still the secret
     hits = [
         ln.box
@@ -144,6 +149,16 @@ def mask_text_regions(image: Image.Image, redactor: Redactor) -> Image.Image:
     for x1, y1, x2, y2 in hits:
         draw.rectangle((x1 - 2, y1 - 2, x2 + 2, y2 + 2), fill="black")
     return masked
+
+
+def withheld_screenshot(size: tuple[int, int], why: str) -> Image.Image:
+    """A grey frame of `size` saying why the real screenshot was not kept."""
+    image = Image.new("RGB", size, (48, 48, 48))
+    draw = ImageDraw.Draw(image)
+    lines = ["screenshot withheld: a secret was typed and cannot be blacked out", why]
+    for i, text in enumerate(lines):
+        draw.text((16, 16 + 24 * i), text[:160], fill=(230, 230, 230))
+    return image
 
 
 class RunWriter:
@@ -165,16 +180,34 @@ class RunWriter:
         (self.dir / "screens").mkdir(parents=True, exist_ok=True)
         self.info = info
         self.count = 0
+        self._secret_typed = False
         self._steps = (self.dir / "steps.jsonl").open("a", encoding="utf-8")
         self._write_info()
 
     def next_index(self) -> int:
         return self.count + 1
 
+    def secret_typed(self) -> None:
+        """A secret was typed: from now on a screenshot that cannot be masked is withheld."""
+        self._secret_typed = True
+
     def save_screenshot(self, image: Image.Image, name: str) -> str:
-        """Save a PNG under screens/ (secrets blacked out) and return its relative path."""
+        """Save a PNG under screens/ (secrets blacked out) and return its relative path.
+
+        Without OCR the secrets cannot be found on screen: once a secret was
+        typed, screenshots are then replaced by a grey frame saying why (fail
+        closed) rather than saved as they are.
+        """
         if self.redactor and self.mask_screens is not None:
-            image = self.mask_screens(image, self.redactor)
+            try:
+                image = self.mask_screens(image, self.redactor)
+            except Exception as exc:  # no OCR extra, or OCR failed on this frame
+                if self._secret_typed:
+                    why = self.redactor.text(str(exc).splitlines()[0] if str(exc) else repr(exc))
+                    log.warning("screenshot %s withheld: %s", name, why)
+                    image = withheld_screenshot(image.size, why)
+                else:
+                    log.debug("cannot look for secrets in screenshot %s: %s", name, exc)
         rel = f"screens/{name}.png"
         image.save(self.dir / rel, format="PNG", optimize=False, compress_level=6)
         return rel
@@ -213,36 +246,75 @@ class RunWriter:
         tmp.replace(self.dir / "run.json")
 
 
+def inside(folder: Path, rel: str) -> Path:
+    """`rel` as a path inside `folder`: no absolute path, no ``..``, no symlink out.
+
+    Raises:
+        InputError: `rel` would lead outside the run folder.
+    """
+    posix, windows = PurePosixPath(rel), PureWindowsPath(rel)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in windows.parts:
+        raise InputError(f"{rel!r} is not a path inside the run folder")
+    path = folder / posix
+    if (path.exists() or path.is_symlink()) and not path.resolve().is_relative_to(folder.resolve()):
+        raise InputError(f"{rel!r} leads outside the run folder (a symbolic link)")
+    return path
+
+
 class RunFolder(BaseModel):
-    """A run folder read back: its summary and steps."""
+    """A run folder read back: its summary and steps (every path checked by `inside`)."""
 
     path: Path
     info: RunInfo
     steps: list[StepRecord]
 
+    def file(self, rel: str) -> Path | None:
+        """The run folder's file `rel`, or None when it is missing or leads outside."""
+        try:
+            path = inside(self.path, rel)
+        except InputError:
+            return None
+        return path if path.is_file() else None
+
+
+def _checked(folder: Path, rel: str | None, where: str) -> None:
+    if rel is not None:
+        try:
+            inside(folder, rel)
+        except InputError as exc:
+            raise InputError(f"{where}: screenshot {exc}") from None
+
 
 def read_run(path: str | Path) -> RunFolder:
-    """Read run.json and steps.jsonl; a one-line error names what is missing or broken."""
+    """Read run.json and steps.jsonl; a one-line error names what is missing or broken.
+
+    A run folder is untrusted input: it is only ever read inside itself, so a
+    record naming a file elsewhere (``../``, an absolute path, a symbolic link
+    out) is refused.
+    """
     folder = Path(path)
     if not folder.is_dir():
         raise InputError(f"{folder}: run folder not found")
-    info_file = folder / "run.json"
+    info_file = inside(folder, "run.json")
     if not info_file.is_file():
         raise InputError(f"{folder}: not a run folder (no run.json)")
     try:
         info = RunInfo.model_validate_json(info_file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise InputError(f"{info_file}: unreadable: {str(exc).splitlines()[0]}") from None
+    _checked(folder, info.final_screenshot, str(info_file))
     steps: list[StepRecord] = []
-    steps_file = folder / "steps.jsonl"
+    steps_file = inside(folder, "steps.jsonl")
     if steps_file.is_file():
         for number, line in enumerate(steps_file.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                steps.append(StepRecord.model_validate_json(line))
+                step = StepRecord.model_validate_json(line)
             except ValueError as exc:
                 raise InputError(
                     f"{steps_file}:{number}: unreadable step: {str(exc).splitlines()[0]}"
                 ) from None
+            _checked(folder, step.screenshot, f"{steps_file}:{number}")
+            steps.append(step)
     return RunFolder(path=folder, info=info, steps=steps)

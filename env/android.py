@@ -64,7 +64,14 @@ from env.adb_connect import (
 from env.android_apps import parse_package_list, parse_resolved_activity, resolve_package
 from env.android_capture import CaptureError, decode_png, decode_raw
 from env.android_keys import KEYCOMBINATION_SDK, keycode, keycodes
-from env.android_text import AdbKeyboard, input_prefix, needs_ime, plan_text, text_commands
+from env.android_text import (
+    AdbKeyboard,
+    input_prefix,
+    needs_ime,
+    plan_text,
+    text_commands,
+    typing_label,
+)
 from env.base import Env, ScreenGeometry, ScrollSent
 
 if TYPE_CHECKING:
@@ -156,11 +163,15 @@ class AndroidEnv(Env):
     def _adb_error(self, what: str, exc: BaseException) -> AdbFailure:
         return AdbFailure(f"adb {what} on {self.serial} failed: {exc}".replace("\n", " "))
 
-    def run(self, command: str, *, check: bool = True) -> tuple[int, str, str]:
+    def run(
+        self, command: str, *, check: bool = True, shown: str | None = None
+    ) -> tuple[int, str, str]:
         """Run one device shell command; returns (exit code, stdout, stderr).
 
         Uses the shell v2 protocol (separate stderr, real exit code) when the
         device supports it. With `check`, a non-zero exit raises `AdbFailure`.
+        `shown` names the command in errors instead of its text (typed text
+        may be a secret, in encodings a redactor cannot always recognise once cut).
         """
         adbutils = self._adbutils()
         try:
@@ -168,21 +179,21 @@ class AndroidEnv(Env):
                 self._shell_v2 = "shell_v2" in self._device.get_features().split(",")
             result = self._device.shell2(command, encoding="utf-8", v2=self._shell_v2)
         except (adbutils.AdbError, OSError, EOFError) as exc:
-            raise self._adb_error(f"shell {command[:60]!r}", exc) from None
+            raise self._adb_error(shown or f"shell {command[:60]!r}", exc) from None
         code, out, err = result.returncode, result.stdout or "", result.stderr or ""
         if not self._shell_v2:
             out = result.output
         if check and code != 0:
             detail = (err or out).strip().splitlines()
             raise AdbFailure(
-                f"device command {command[:80]!r} exited {code}"
+                f"{shown or f'device command {command[:80]!r}'} exited {code}"
                 + (f": {detail[0]}" if detail else "")
             )
         return code, out, err
 
-    def shell(self, command: str) -> str:
+    def shell(self, command: str, *, shown: str | None = None) -> str:
         """Run one device shell command (checked) and return its stdout."""
-        return self.run(command)[1]
+        return self.run(command, shown=shown)[1]
 
     def exec_out(self, command: str) -> bytes:
         """Binary stdout of ``adb exec-out COMMAND`` (no pty, no newline mangling)."""
@@ -202,16 +213,16 @@ class AndroidEnv(Env):
             raise self._adb_error(f"exec-out {command!r}", exc) from None
         return b"".join(chunks)
 
-    def _run_all(self, commands: list[str]) -> None:
+    def _run_all(self, commands: list[str], *, shown: str | None = None) -> None:
         """Run commands in order, several per shell request (`&&`: stop at the first failure)."""
         batch: list[str] = []
         for command in commands:
             if batch and len(" && ".join([*batch, command])) > MAX_SHELL_COMMAND:
-                self.shell(" && ".join(batch))
+                self.shell(" && ".join(batch), shown=shown)
                 batch = []
             batch.append(command)
         if batch:
-            self.shell(" && ".join(batch))
+            self.shell(" && ".join(batch), shown=shown)
 
     @staticmethod
     def _adbutils() -> Any:
@@ -380,15 +391,16 @@ class AndroidEnv(Env):
         """Type `text` exactly (see `env.android_text`); the user's IME is restored after."""
         steps = plan_text(text)
         commands = text_commands(steps, self.display)
+        shown = typing_label(text)  # errors never quote the commands: they hold the text
         if not needs_ime(text):
-            self._run_all(commands)
+            self._run_all(commands, shown=shown)
             return
         if not self._ime_ready:
             self.keyboard.require()
             self._ime_ready = True
         previous, enabled_here = self.keyboard.activate()
         try:
-            self._run_all(commands)
+            self._run_all(commands, shown=shown)
         finally:
             self.keyboard.restore(previous, disable=enabled_here)
 

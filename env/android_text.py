@@ -17,6 +17,9 @@ Two paths, chosen per call:
 
 Newlines become Enter key events and tabs Tab key events on both paths; any
 other control character is refused before anything is sent.
+
+The commands carry the text (``%s``-encoded, base64), which may be a secret:
+they are never logged, and an error names them by `typing_label` only.
 """
 
 from __future__ import annotations
@@ -148,6 +151,12 @@ def broadcast_messages(text: str, chunk_bytes: int = BROADCAST_CHUNK_BYTES) -> l
     if chunk:
         messages.append(base64.b64encode(chunk.encode("utf-8")).decode("ascii"))
     return messages
+
+
+def typing_label(text: str) -> str:
+    """How errors name the typing of `text`: its length and path, never its commands."""
+    path = "ADBKeyBoard" if needs_ime(text) else "input text"
+    return f"typing {len(text)} characters ({path})"
 
 
 def input_prefix(display: int | None) -> str:

@@ -8,7 +8,12 @@ rules of `tasks.schema.semantic_errors`, environment variables, and the files
 a ``launch`` step names (relative paths are relative to the task file).
 
 Values that came from ``${VAR}`` are secrets: the loaded task lists them so
-that trajectories, reports and logs can replace them with ``***``.
+that trajectories, reports and logs can replace them with ``***``. A secret
+must have at least 4 characters (a shorter one would mask every occurrence of
+its characters), and it may not reach a model's prompt (a goal, a click or
+scroll target) unless the task says ``send_secrets_to_model: true``: a hosted
+endpoint would receive it. The ``ocr`` backend reads the screen locally and
+sends no prompt anywhere, so targets may use secrets with it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
-from tasks.schema import Loc, Task, semantic_errors
+from agent.secrets import MIN_SECRET_LENGTH
+from tasks.schema import MODEL_TEXT_VERBS, Loc, Task, semantic_errors
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
 _SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".pl", ".rb", ".js", ".jar", ".tcl", ".lua")
@@ -53,6 +59,9 @@ class LoadedTask(BaseModel):
     templates: dict[int, str] = Field(
         default_factory=dict, description="typed text as written, for steps that use ${VAR}"
     )
+    model_text_vars: tuple[tuple[str, int | None, str], ...] = Field(
+        (), description="(field, line, VAR) for each ${VAR} in text that goes to the model"
+    )
 
     def with_task(self, task: Task) -> LoadedTask:
         """The same file with an overridden task (CLI flags), re-checked."""
@@ -60,7 +69,35 @@ class LoadedTask(BaseModel):
         if errors:
             loc, problem = errors[0]
             raise TaskFileError(self.path, None, format_loc(loc), problem)
+        check_secrets_to_model(task, self.model_text_vars, self.path)
         return self.model_copy(update={"task": task})
+
+
+def model_text_loc(loc: Loc) -> bool:
+    """Whether a location in the file holds text that becomes the model's prompt."""
+    if loc == ("goal",):
+        return True
+    if len(loc) >= 3 and loc[0] == "steps" and loc[2] in MODEL_TEXT_VERBS:
+        rest = loc[3:]
+        return rest == () or rest == ("goal" if loc[2] == "goal" else "target",)
+    return False
+
+
+def check_secrets_to_model(
+    task: Task, found: tuple[tuple[str, int | None, str], ...], path: str | Path
+) -> None:
+    """Refuse ``${VAR}`` in a model's prompt unless the task opts in (see the module docstring)."""
+    if not found or task.send_secrets_to_model or task.model.backend == "ocr":
+        return
+    field, line, name = found[0]
+    raise TaskFileError(
+        path,
+        line,
+        field,
+        f"${{{name}}} would be sent to the model ({task.model.backend} backend): goals and "
+        "targets are its prompt; type the secret with a type step, or set "
+        "send_secrets_to_model: true to send it anyway",
+    )
 
 
 def format_loc(loc: Loc) -> str:
@@ -133,14 +170,22 @@ def _compose(text: str, path: str) -> tuple[Any, _Lines]:
 
 # -- ${VAR} ----------------------------------------------------------------------------
 def expand_vars(
-    data: Any, lines: _Lines, environ: dict[str, str] | os._Environ[str], loc: Loc = ()
+    data: Any,
+    lines: _Lines,
+    environ: dict[str, str] | os._Environ[str],
+    loc: Loc = (),
+    used: dict[Loc, list[str]] | None = None,
 ) -> tuple[Any, set[str]]:
     """Replace ``${NAME}`` in every string with the environment's value; ``$$`` is a ``$``.
+
+    Args:
+        used: filled with the variable names substituted at each location.
 
     Returns:
         The expanded data and the set of substituted values (the secrets).
     """
     secrets: set[str] = set()
+    used = {} if used is None else used
     if isinstance(data, str):
 
         def sub(match: re.Match[str]) -> str:
@@ -162,21 +207,31 @@ def expand_vars(
                     f"environment variable {name} is not set",
                 )
             value = environ[name]
+            if 0 < len(value) < MIN_SECRET_LENGTH:
+                raise TaskFileError(
+                    lines.path,
+                    lines.line_of(loc),
+                    format_loc(loc),
+                    f"${{{name}}} has {len(value)} character(s): values from ${{VAR}} are "
+                    f"secrets and need at least {MIN_SECRET_LENGTH} (masking a shorter one "
+                    "would hide those characters everywhere in the records)",
+                )
             if value:
                 secrets.add(value)
+            used.setdefault(loc, []).append(name)
             return value
 
         return _VAR.sub(sub, data), secrets
     if isinstance(data, dict):
         out: dict[Any, Any] = {}
         for key, value in data.items():
-            out[key], found = expand_vars(value, lines, environ, (*loc, str(key)))
+            out[key], found = expand_vars(value, lines, environ, (*loc, str(key)), used)
             secrets |= found
         return out, secrets
     if isinstance(data, list):
         items = []
         for i, value in enumerate(data):
-            item, found = expand_vars(value, lines, environ, (*loc, i))
+            item, found = expand_vars(value, lines, environ, (*loc, i), used)
             items.append(item)
             secrets |= found
         return items, secrets
@@ -195,6 +250,9 @@ def _validation_error(exc: ValidationError, lines: _Lines, secrets: set[str]) ->
         message = "required key is missing"
     inp = err.get("input")
     if err.get("type") not in ("missing", "extra_forbidden") and isinstance(inp, (int, float, str)):
+        if isinstance(inp, str):  # masked before it is cut, so no part of a secret shows
+            for secret in sorted(secrets, key=len, reverse=True):
+                inp = inp.replace(secret, "***")
         shown = inp if not isinstance(inp, str) or len(inp) < 40 else inp[:37] + "..."
         if str(shown) not in message:
             message += f" (got {shown!r})"
@@ -260,7 +318,8 @@ def load_task(
             shown, lines.line_of(()) or 1, "", "a task file is a mapping with name, env, steps/goal"
         )
     templates = _type_templates(data)
-    data, secrets = expand_vars(data, lines, os.environ if environ is None else environ)
+    used: dict[Loc, list[str]] = {}
+    data, secrets = expand_vars(data, lines, os.environ if environ is None else environ, (), used)
     try:
         task = Task.model_validate(data)
     except ValidationError as exc:
@@ -269,6 +328,13 @@ def load_task(
     if errors:
         loc, problem = errors[0]
         raise TaskFileError(shown, lines.line_of(loc), format_loc(loc), problem)
+    model_text_vars = tuple(
+        (format_loc(loc), lines.line_of(loc), name)
+        for loc, names in used.items()
+        if model_text_loc(loc)
+        for name in names
+    )
+    check_secrets_to_model(task, model_text_vars, shown)
     base_dir = file.resolve().parent
     _check_launch_files(task, base_dir, lines)
     step_lines = tuple(lines.line_of(("steps", i)) or 0 for i in range(len(task.steps)))
@@ -279,6 +345,7 @@ def load_task(
         secrets=frozenset(secrets),
         step_lines=step_lines,
         templates=templates,
+        model_text_vars=model_text_vars,
     )
 
 

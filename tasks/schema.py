@@ -49,6 +49,8 @@ VERBS = (
     "assert",
     "goal",
 )
+MODEL_TEXT_VERBS = ("click", "double_click", "right_click", "long_press", "scroll", "goal")
+"""Steps whose target or goal text is sent to the model as its prompt."""
 DESKTOP_ONLY = ("double_click", "right_click")
 ANDROID_ONLY = ("long_press", "swipe")
 
@@ -307,6 +309,11 @@ class Task(_Strict):
     max_steps: Annotated[int, Field(ge=1, le=1000)] = 30
     timeout: Annotated[float, Field(gt=0, le=86_400)] = 300.0
     confirm: Literal["never", "risky", "always"] = "risky"
+    send_secrets_to_model: bool = Field(
+        False,
+        description="allow ${VAR} values in goals and targets, which are sent to the model "
+        "(possibly a hosted endpoint); by default such a task is refused",
+    )
     settle: Annotated[float, Field(ge=0, le=60)] = Field(
         1.0, description="after each action, wait up to this long for the screen to settle"
     )

@@ -87,6 +87,9 @@ def app(desktop, tmp_path: Path) -> Iterator[Path]:
 
 def session(env, model, tmp_path: Path, **kwargs) -> Session:
     writer = RunWriter(tmp_path / "run", RunInfo(name="loop", platform="desktop"))
+    # clicking "Submit" is risky under the default policy (tests/test_safety.py checks that);
+    # these tests are about the loop, so the policy lets everything through unless told
+    kwargs.setdefault("policy", ConfirmPolicy("never"))
     return Session(env, model, writer=writer, **kwargs)
 
 

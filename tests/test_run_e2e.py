@@ -293,7 +293,7 @@ def test_replay_performs_the_recorded_actions_again(demo_run, tmp_path: Path) ->
     result, run_dir, _ = demo_run
     assert result.returncode == 0
     log = tmp_path / "replay.jsonl"
-    replay = agent("replay", str(run_dir), "--out", str(tmp_path / "replay"),
+    replay = agent("replay", str(run_dir), "--allow-launch", "--out", str(tmp_path / "replay"),
                    env={"SCREENPILOT_DEMO_LOG": str(log)})  # fmt: skip
     assert replay.returncode == 0, replay.stdout + replay.stderr
     submit = [e for e in events(log) if e["event"] == "submit"]

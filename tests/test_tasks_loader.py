@@ -134,3 +134,61 @@ def test_dollar_escapes_and_bad_references(tmp_path: Path) -> None:
     path = _write(tmp_path, 'name: x\nenv: {desktop: {}}\nsteps:\n  - type: "${1BAD}"\n')
     with pytest.raises(TaskFileError, match="bad variable reference"):
         load_task(path, environ={})
+
+
+# -- secrets and the model's prompt ------------------------------------------------------
+QWEN = "model: {backend: openai, base_url: 'http://127.0.0.1:9/v1', model: m}\n"
+PROMPT_SECRETS = {
+    "goal": ("goal: log in as ${SP_USER}\n", 4, "goal"),
+    "goal step": ("steps:\n  - wait: 1\n  - goal: {goal: 'find ${SP_USER}', max_steps: 3}\n",
+                  6, "steps[1].goal.goal"),
+    "click target": ("steps:\n  - click: the ${SP_USER} entry\n", 5, "steps[0].click"),
+    "click mapping": ("steps:\n  - double_click: {target: 'row ${SP_USER}'}\n", 5,
+                      "steps[0].double_click.target"),
+    "scroll target": ("steps:\n  - scroll: {target: '${SP_USER} list', amount: 2}\n", 5,
+                      "steps[0].scroll.target"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(PROMPT_SECRETS))
+def test_a_secret_in_text_sent_to_the_model_is_refused(tmp_path: Path, case: str) -> None:
+    body, line, field = PROMPT_SECRETS[case]
+    path = _write(tmp_path, f"name: x\nenv: {{desktop: {{}}}}\n{QWEN}{body}")
+    with pytest.raises(TaskFileError) as info:
+        load_task(path, environ={"SP_USER": "ada.lovelace"})
+    err = info.value
+    assert (err.line, err.field) == (line, field), str(err)
+    assert str(err).startswith(f"{path}:{line}: {field}: ${{SP_USER}} would be sent to the model")
+    assert "send_secrets_to_model: true" in str(err) and "ada.lovelace" not in str(err)
+    opted_in = f"name: x\nenv: {{desktop: {{}}}}\n{QWEN}send_secrets_to_model: true\n{body}"
+    loaded = load_task(_write(tmp_path, opted_in, "in.yaml"), environ={"SP_USER": "ada.lovelace"})
+    assert loaded.task.send_secrets_to_model and "ada.lovelace" in loaded.secrets
+
+
+def test_secrets_in_typed_text_and_with_the_ocr_backend_are_fine(tmp_path: Path) -> None:
+    typed = f"name: x\nenv: {{desktop: {{}}}}\n{QWEN}steps:\n  - type: ${{SP_USER}}\n"
+    load_task(_write(tmp_path, typed), environ={"SP_USER": "ada.lovelace"})
+    ocr = "name: x\nenv: {desktop: {}}\nsteps:\n  - click: the ${SP_USER} entry\n"
+    loaded = load_task(_write(tmp_path, ocr, "ocr.yaml"), environ={"SP_USER": "ada.lovelace"})
+    # switching that task to a served model on the command line is checked again
+    data = loaded.task.model_dump(by_alias=True, exclude_none=True)
+    data["model"] = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}
+    with pytest.raises(TaskFileError, match=r"steps\[0\]\.click: \$\{SP_USER\} would be sent"):
+        loaded.with_task(type(loaded.task).model_validate(data))
+
+
+def test_a_variable_shorter_than_four_characters_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name: x\nenv: {desktop: {}}\nsteps:\n  - type: "pin ${SP_PIN}"\n')
+    with pytest.raises(TaskFileError) as info:
+        load_task(path, environ={"SP_PIN": "zq7"})
+    assert (info.value.line, info.value.field) == (4, "steps[0].type")
+    assert "${SP_PIN} has 3 character(s)" in str(info.value) and "at least 4" in str(info.value)
+    assert "zq7" not in str(info.value)
+
+
+def test_a_long_secret_is_masked_before_an_error_cuts_it(tmp_path: Path) -> None:
+    secret = "a-very-long-secret-value-that-is-cut-in-errors-9931"
+    path = _write(tmp_path, "name: x\nenv: {desktop: {}}\nsteps:\n  - wait: ${SP_LONG}\n")
+    with pytest.raises(TaskFileError) as info:
+        load_task(path, environ={"SP_LONG": secret})
+    assert "***" in str(info.value) and secret[:20] not in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -21,14 +22,25 @@ def replay_command(
         "--virtual-display",
         help="Xvfb size WxH, or 'off' for the current DISPLAY (default: as recorded).",
     ),
+    secret: list[str] = typer.Option(
+        [],
+        "--secret",
+        metavar="VAR",
+        help="Type the recorded ${VAR} again, read from the environment (repeatable).",
+    ),
+    allow_launch: bool = typer.Option(
+        False, "--allow-launch", help="Start the apps the run started, without asking."
+    ),
 ) -> None:
     """Replay recorded clicks, keys, text, launches and waits at the recorded coordinates.
 
-    The screen must have the size the run was recorded at. Secrets typed from
-    ${VAR} are read from the environment again. Exit codes as for `agent run`.
+    The screen must have the size the run was recorded at. A run folder is
+    untrusted: typed secrets stay unknown unless named with --secret VAR, and
+    recorded launches run only after a yes on the terminal or with
+    --allow-launch. Exit codes as for `agent run`.
     """
     from actions.errors import InputError
-    from agent.replay import default_replay_dir, plan_replay, recorded_size
+    from agent.replay import default_replay_dir, launches, plan_replay, recorded_size
     from agent.safety import ConfirmPolicy
     from agent.secrets import Redactor
     from agent.trajectory import RunInfo, read_run
@@ -37,7 +49,18 @@ def replay_command(
     from tasks.schema import EnvSection
 
     run = read_run(run_dir)
-    plan, secrets = plan_replay(run)
+    plan, secrets = plan_replay(run, secret)
+    started = launches(plan)
+    if started and not dry_run and not allow_launch:
+        shown = "; ".join(started)
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"{run_dir} would start: {shown}; check the commands and pass --allow-launch "
+                "to run them"
+            )
+        if not typer.confirm(f"{run_dir} would start: {shown}. Run them?", default=False,
+                             err=True):  # fmt: skip
+            raise InputError("replay cancelled: its launches were not allowed")
     size = recorded_size(run)
     env_data = {k: v for k, v in run.info.env.items() if k not in ("display", "virtual_display")}
     try:

@@ -1,6 +1,8 @@
 """A Tk app that logs every input event it receives, one JSON object per line.
 
-Run: ``python tests/apps/event_logger.py LOG_FILE [--title T] [--geometry 900x640+200+120]``.
+Run: ``python tests/apps/event_logger.py LOG_FILE [--title T] [--geometry 900x640+200+120]
+[--button LABEL]... [--wm-class CLASS]``: extra buttons (in a row of their own, named
+``button:LABEL``) and the window's WM_CLASS class (to look like another program).
 
 The tests drive it through the desktop environment and read back what really
 arrived, from the app's side. Lines (all coordinates are root/screen pixels):
@@ -33,15 +35,41 @@ _WHEEL = {4: "up", 5: "down", 6: "left", 7: "right"}
 
 
 class EventLogger:
-    def __init__(self, log_path: str, title: str, geometry: str) -> None:
+    def __init__(
+        self,
+        log_path: str,
+        title: str,
+        geometry: str,
+        buttons: tuple[str, ...] = (),
+        wm_class: str = "Tk",
+    ) -> None:
         self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the app
-        self.root = tk.Tk()
+        self.root = tk.Tk(className=wm_class)
         self.root.title(title)
         self.root.geometry(geometry)
         self.root.configure(background="#f0f0f0")
         self.widgets: dict[str, tk.Widget] = {}
         self._ready = False
         self._build()
+        self._extra_buttons(buttons)
+
+    def _extra_buttons(self, labels: tuple[str, ...]) -> None:
+        if not labels:
+            return
+        row = tk.Frame(self.root, background="#f0f0f0")
+        row.pack(side="top", fill="x", padx=10, pady=5, before=self.widgets["entry"])
+        for label in labels:
+            button = tk.Button(
+                row,
+                text=label,
+                font=("DejaVu Sans", 14),
+                command=lambda label=label: self.write("button", name=label),
+            )
+            button.pack(side="left", padx=12)
+            name = f"button:{label}"
+            self.widgets[name] = button
+            button.bindtags(("LogPress", "LogMulti", "LogKey", *button.bindtags()))
+            button._log_name = name  # type: ignore[attr-defined]
 
     def write(self, event: str, **fields: object) -> None:
         record = {"event": event, "t": time.time(), **fields}
@@ -184,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("log")
     parser.add_argument("--title", default="screenpilot event logger")
     parser.add_argument("--geometry", default="900x640+200+120")
+    parser.add_argument("--button", action="append", default=[])
+    parser.add_argument("--wm-class", default="Tk")
     args = parser.parse_args(argv)
-    app = EventLogger(args.log, args.title, args.geometry)
+    app = EventLogger(args.log, args.title, args.geometry, tuple(args.button), args.wm_class)
     app.root.mainloop()
     return 0
 

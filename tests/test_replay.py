@@ -1,0 +1,128 @@
+"""Run folders are untrusted input: `agent replay` and `agent report` on crafted folders.
+
+A crafted folder is what someone could mail a user: a recorded launch of any
+command, ``${HOME}`` in a typed template, screenshot paths that lead outside
+the folder (``..``, absolute, a symbolic link), a report.html that is a link.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agent.cli.main import main
+from tests.conftest import need
+
+OUTSIDE_COLOUR = (12, 34, 56)
+
+
+def crafted(folder: Path, steps: list[dict], **info: object) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "screens").mkdir()
+    run = {"name": "crafted", "platform": "desktop", "env": {"virtual_display": "640x480"}}
+    (folder / "run.json").write_text(json.dumps({**run, **info}))
+    lines = [json.dumps({"index": i, "status": "ok", **s}) for i, s in enumerate(steps, 1)]
+    (folder / "steps.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def outside_png(tmp_path: Path) -> Path:
+    path = tmp_path / "private.png"
+    Image.new("RGB", (32, 32), OUTSIDE_COLOUR).save(path)
+    return path
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0], err
+    return err[0]
+
+
+def launch_and_home(tmp_path: Path) -> tuple[Path, Path]:
+    marker = tmp_path / "launched.txt"
+    folder = crafted(
+        tmp_path / "run",
+        [
+            {"verb": "launch", "action": {"type": "launch",
+                                          "target": ["/bin/sh", "-c", f"echo ran > {marker}"]}},
+            {"verb": "type", "action": {"type": "type", "text": "***"}, "template": "${HOME}"},
+            {"verb": "key", "action": {"type": "key", "keys": ["shift"]}},
+        ],
+    )  # fmt: skip
+    return folder, marker
+
+
+def test_replay_never_expands_a_recorded_variable_on_its_own(tmp_path, capsys) -> None:
+    folder, marker = launch_and_home(tmp_path)
+    assert main(["replay", str(folder), "--allow-launch"]) == 2
+    line = one_error_line(capsys)
+    assert "step 2 typed ${HOME}, recorded as ***: pass --secret HOME" in line
+    assert not marker.exists()
+
+
+def test_replay_never_launches_without_a_yes_or_allow_launch(tmp_path, capsys) -> None:
+    folder, marker = launch_and_home(tmp_path)
+    out = tmp_path / "replay"
+    assert main(["replay", str(folder), "--secret", "HOME", "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert f"would start: /bin/sh -c echo ran > {marker}" in line and "--allow-launch" in line
+    assert not marker.exists() and not out.exists()  # refused before anything began
+
+
+def test_replay_with_both_permissions_runs(tmp_path, capsys) -> None:
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed (apt-get install xvfb)")
+    folder, marker = launch_and_home(tmp_path)
+    out = tmp_path / "replay"
+    code = main(["replay", str(folder), "--secret", "HOME", "--allow-launch", "--out", str(out)])
+    assert code == 0, capsys.readouterr()
+    assert marker.read_text().strip() == "ran"
+    typed = [json.loads(x) for x in (out / "steps.jsonl").read_text().splitlines()][1]
+    assert typed["action"]["text"] == "***"  # typed from the environment, recorded masked
+
+
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink", "final"])
+def test_report_and_replay_read_only_inside_the_run_folder(tmp_path, capsys, how) -> None:
+    private = outside_png(tmp_path)
+    step: dict = {"verb": "key", "action": {"type": "key", "keys": ["shift"]}}
+    info: dict = {}
+    if how == "dotdot":
+        step["screenshot"] = "screens/../../private.png"
+    elif how == "absolute":
+        step["screenshot"] = str(private)
+    elif how == "final":
+        info["final_screenshot"] = "../private.png"
+    folder = crafted(tmp_path / "run", [step], **info)
+    if how == "symlink":
+        (folder / "screens" / "step-001.png").symlink_to(private)
+        step["screenshot"] = "screens/step-001.png"
+        (folder / "steps.jsonl").write_text(json.dumps({"index": 1, "status": "ok", **step}))
+    assert main(["report", str(folder)]) == 2
+    line = one_error_line(capsys)
+    assert "outside the run folder" in line or "not a path inside the run folder" in line
+    assert not (folder / "report.html").exists()
+    assert main(["replay", str(folder), "--dry-run"]) == 2
+    one_error_line(capsys)
+
+
+def test_run_json_that_is_a_link_out_is_refused(tmp_path, capsys) -> None:
+    folder = crafted(tmp_path / "run", [{"verb": "key", "action": {"type": "key", "keys": ["a"]}}])
+    elsewhere = tmp_path / "elsewhere.json"
+    (folder / "run.json").rename(elsewhere)
+    (folder / "run.json").symlink_to(elsewhere)
+    assert main(["report", str(folder)]) == 2
+    assert "leads outside the run folder" in one_error_line(capsys)
+
+
+def test_report_replaces_a_linked_report_html_instead_of_writing_through(tmp_path, capsys) -> None:
+    folder = crafted(tmp_path / "run", [{"verb": "key", "action": {"type": "key", "keys": ["a"]}}])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (folder / "report.html").symlink_to(victim)
+    assert main(["report", str(folder)]) == 0
+    assert victim.read_text() == "keep me"
+    report = folder / "report.html"
+    assert not report.is_symlink() and "<html" in report.read_text().lower()
