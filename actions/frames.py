@@ -152,6 +152,10 @@ def model_size_for(
 class PointOutsideFrame(ValueError):
     """A model point far outside the frame it answered in: an unusable answer."""
 
+    def __init__(self, message: str, model_point: tuple[float, float]) -> None:
+        super().__init__(message)
+        self.model_point = model_point
+
 
 def _clamp(value: float, low: float, high: float) -> float:
     if math.isnan(value):
@@ -211,7 +215,8 @@ class CoordinateFrame(BaseModel):
         if not (-slack_w <= x <= ext_w + slack_w and -slack_h <= y <= ext_h + slack_h):
             raise PointOutsideFrame(
                 f"point ({x:g}, {y:g}) is far outside the model's {ext_w:g}x{ext_h:g} frame "
-                f"(more than {OVERSHOOT_TOLERANCE:.0%} of a side)"
+                f"(more than {OVERSHOOT_TOLERANCE:.0%} of a side)",
+                (x, y),
             )
         w, h = self.image_size
         margin_x = min(EDGE_MARGIN * self.scale, (w - 1) / 2)

@@ -91,7 +91,10 @@ def parse_answer(text: str, frame: CoordinateFrame, *, mobile: bool = False) -> 
     raw = text if isinstance(text, str) else str(text)
     try:
         return _parse(raw, frame, mobile)
-    except (_Unusable, PointOutsideFrame) as exc:
+    except PointOutsideFrame as exc:
+        # Kept for judges that score the point as written (eval counts it as a miss).
+        return ParsedAnswer(raw=raw, error=str(exc), model_points=[exc.model_point])
+    except _Unusable as exc:
         return ParsedAnswer(raw=raw, error=str(exc))
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -179,7 +179,9 @@ OFFICIAL_READERS: dict[ModelFamily, OfficialReader] = {
 def read_robust(raw: str, frame: CoordinateFrame) -> Reading:
     """The agent's lenient parser; its model-space point, unclamped, as image fractions."""
     parsed = parse_answer(raw, frame)
-    if not parsed.ok:
+    # An answer whose only fault is a point far outside the frame is a miss, not a format error.
+    far_outside = parsed.error is not None and bool(parsed.model_points)
+    if not parsed.ok and not far_outside:
         return Reading(error=parsed.error or "no action in the answer")
     if parsed.model_box is not None:
         x1, y1, x2, y2 = parsed.model_box
