@@ -360,3 +360,20 @@ def get_profile(name: str) -> Profile:
     if key in PROFILES:
         return PROFILES[key]
     raise InputError(f"unknown profile {name!r} (choose one of: {', '.join(PROFILES)})")
+
+
+def planners(*, mobile: bool) -> list[str]:
+    """The profiles with a goal mode on this platform."""
+    return [p.name for p in PROFILES.values() if p.can_plan(mobile=mobile)]
+
+
+def planning_error(profile: Profile, *, mobile: bool) -> str | None:
+    """Why `profile` cannot plan towards a goal on this platform, or None if it can."""
+    if profile.can_plan(mobile=mobile):
+        return None
+    where = "phones" if mobile else "desktops"
+    what = "grounding only" if profile.act is None else f"no goal mode on {where}"
+    return (
+        f"profile {profile.name} cannot plan towards a goal ({what}); profiles that can "
+        f"on {where}: {', '.join(planners(mobile=mobile))}"
+    )
