@@ -59,6 +59,7 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
             image_size=getattr(frame, "image_size", None),
             model_size=getattr(frame, "model_size", None),
             family=getattr(getattr(frame, "family", None), "value", None),
+            profile=getattr(getattr(model, "profile", None), "name", None),
             model_xy=decision.model_xy[0] if decision.model_xy else None,
             visual_tokens=decision.visual_tokens,
             error=decision.error,

@@ -65,7 +65,7 @@ def models_command(
     table = Table(title="Model profiles", title_justify="left")
     for column in ("profile", "architecture", "coords", "modes", "pixels (agent / bench)",
                    "hub ids", "ScreenSpot-Pro (published)"):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "profile")
     for p in PROFILES.values():
         published = ", ".join(f"{x.model} {x.ssp:.1f}" for x in p.published)
         pixels = (
