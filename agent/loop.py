@@ -1,10 +1,10 @@
 """Goal mode: observe -> decide -> act -> settle, until the model terminates or a budget ends.
 
 Each turn sends the model the goal, the screenshot and the step history (the
-earlier actions as the tool calls the model itself would write, as Qwen's
-computer_use / mobile_use cookbooks do). An answer that cannot be read is
-asked again, at most `Session.retries` times, with a short correction; after
-that the step fails with every raw answer kept in the trajectory. A
+earlier actions as the model itself would write them, in its profile's format:
+tool calls for the Qwen-style profiles, ``Action: ...`` lines for UI-TARS).
+An answer that cannot be read is asked again, at most `Session.retries` times,
+with a short correction; after that the step fails with every raw answer kept in the trajectory. A
 ``terminate`` action ends the goal: success returns, failure fails the task.
 In a dry run the model plans one step (shown in the report, not sent), since
 the unchanged screen would only make it plan the same step again.
@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from actions.errors import ModelOutputError
+from actions.errors import InputError, ModelOutputError
+from agent.models.act_formats import correction_text, history_text
 from agent.safety import action_texts
 from agent.session import BudgetExhausted, StepFailed, _seconds
 from agent.trajectory import ModelCall, StepRecord
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CORRECTION = (
-    "Your previous answer could not be used ({error}). Answer with exactly one "
-    '<tool_call>...</tool_call> block holding one JSON object with "name" and "arguments".'
-)
 
 
 class GoalOutcome(BaseModel):
@@ -63,6 +60,7 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
             image_size=getattr(frame, "image_size", None),
             model_size=getattr(frame, "model_size", None),
             family=getattr(getattr(frame, "family", None), "value", None),
+            profile=getattr(getattr(model, "profile", None), "name", None),
             model_xy=decision.model_xy[0] if decision.model_xy else None,
             visual_tokens=decision.visual_tokens,
             error=decision.error,
@@ -70,7 +68,8 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
         if decision.error is None and (decision.actions or decision.action is not None):
             return decision
         attempts.append(decision.raw)
-        correction = CORRECTION.format(error=decision.error or "no action")
+        profile = getattr(model, "profile", None)
+        correction = correction_text(profile, decision.error or "no action")
         log.info("unusable answer (%s); asking again", decision.error)
     raise ModelOutputError(
         f"no usable action after {len(attempts)} answers: {decision.error}", raw=decision.raw
@@ -80,9 +79,16 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
 def run_goal(
     session: Session, goal: str, *, max_steps: int | None = None, line: int | None = None
 ) -> GoalOutcome:
-    """Let the model work towards `goal`; raises `StepFailed` when it fails or runs out."""
-    from actions.schema import to_tool_call
+    """Let the model work towards `goal`; raises `StepFailed` when it fails or runs out.
 
+    A model whose profile has no goal mode is an `InputError` before anything is sent.
+    """
+    from agent.models.profiles import planning_error
+
+    profile = getattr(session.model, "profile", None)
+    problem = planning_error(profile, mobile=session.mobile) if profile is not None else None
+    if problem:
+        raise InputError(problem)
     history: list[str] = []
     turns = 0
     while True:
@@ -102,11 +108,12 @@ def run_goal(
                     rec.action = action.model_dump(mode="json")
                     break
                 session.act_into(rec, action, planned=True, context=text)
-                history.append(to_tool_call(action, decision.frame, mobile=session.mobile))
+                history.append(history_text(profile, action, decision.frame, mobile=session.mobile))
             if len(actions) > 1:
                 rec.note = f"the answer held {len(actions)} actions; all were performed in order"
             if terminate is not None:
-                history.append(to_tool_call(terminate, decision.frame, mobile=session.mobile))
+                frame = decision.frame
+                history.append(history_text(profile, terminate, frame, mobile=session.mobile))
                 if terminate.status == "failure":
                     reason = f": {terminate.answer}" if terminate.answer else ""
                     raise StepFailed(f"the model gave up on {goal!r}{reason}")
