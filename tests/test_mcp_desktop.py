@@ -405,16 +405,21 @@ def test_out_records_every_call_with_the_run_report(event_app: TkApp, tmp_path: 
                 assert result.structured_content["step"] == 2
                 ok(await s.call_tool("press_key", {"keys": "F5"}))
                 assert (await s.call_tool("click", {"x": 4000, "y": 1})).is_error
+                assert (await s.call_tool("click", {"x": 1, "y": 1, "count": 9})).is_error
+                assert (await s.call_tool("press_key", {"keys": "ctrl+nokey"})).is_error
 
     run(body)
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [(s["verb"], s["status"]) for s in steps] == [
         ("screenshot", "ok"), ("click", "ok"), ("key", "ok"), ("click", "failed"),
+        ("click", "failed"), ("key", "failed"),
     ]  # fmt: skip
     assert "outside the screen" in steps[3]["error"]
-    assert len(list((out / "screens").glob("*.png"))) == 4
+    assert steps[4]["error"] == "count: Input should be less than or equal to 3"
+    assert steps[5]["error"] == "keys: Value error, unknown key 'nokey'"
+    assert len(list((out / "screens").glob("*.png"))) == 4  # refused calls saw no screen
     info = json.loads((out / "run.json").read_text())
-    assert (info["name"], info["status"], info["steps"]) == ("mcp", "success", 4)
+    assert (info["name"], info["status"], info["steps"]) == ("mcp", "success", 6)
     report = (out / "report.html").read_text()
     assert report.count('class="step') >= 4 and "outside the screen" in report
     assert f"report: {out / 'report.html'}" in log.read_text()

@@ -348,6 +348,13 @@ class ScreenHost:
             self.session.act_into(rec, action, planned=True)
         return self._acted(rec, action, view, None)
 
+    def record_refusal(self, tool: str, message: str) -> None:
+        """Record a call refused before it became a step (its arguments were bad)."""
+        if self.writer is None:
+            return
+        with self.session.recording(tool) as rec:
+            rec.status, rec.error = "failed", message
+
     # -- helpers ---------------------------------------------------------------------------
     def _where(
         self,

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from actions.errors import ScreenpilotError, require
 from agent.mcp.host import Outcome, ScreenHost
-from agent.mcp.tools import SERVER_INSTRUCTIONS, ToolSpec, tools_for
+from agent.mcp.tools import BY_NAME, SERVER_INSTRUCTIONS, ToolSpec, tools_for
 from agent.secrets import Redactor
 from agent.session import ActionDenied
 
@@ -133,6 +133,7 @@ class ToolCaller:
     ) -> Outcome:
         host = self.host
         host.set_ask(ask)
+        steps = host.session.steps_done
         try:
             args = spec.args.model_validate(arguments)  # the rules that span fields
             return spec.call(host, args)
@@ -142,9 +143,17 @@ class ToolCaller:
             message = error_message(exc)
             if isinstance(exc, ActionDenied) and ask is None:
                 message += " (this MCP client cannot ask its user: it does not support elicitation)"
+            if host.session.steps_done == steps:  # refused before it became a step
+                host.record_refusal(spec.step_verb, host.redactor.text(message))
             return _error(message)
         finally:
             host.set_ask(None)
+
+    async def refused(self, name: str, message: str) -> Any:
+        """The error result for arguments the SDK refused; recorded like any other call."""
+        verb = BY_NAME[name].step_verb if name in BY_NAME else name
+        await self.worker.call(self.host.record_refusal, verb, self.host.redactor.text(message))
+        return _to_result(_error(message), self.host.redactor)
 
 
 def _signature(spec: ToolSpec, context_type: type) -> tuple[inspect.Signature, dict[str, Any]]:
@@ -175,6 +184,8 @@ def build_server(
 
     from agent import __version__
 
+    caller = ToolCaller(host, worker)
+
     class ScreenpilotServer(MCPServer):  # type: ignore[misc]
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
             try:
@@ -182,7 +193,7 @@ def build_server(
             except ToolError as exc:
                 # argument types and bounds the SDK checked: one line, as `agent do` prints
                 if isinstance(exc.__cause__, ValidationError):
-                    return _to_result(_error(error_message(exc.__cause__)))
+                    return await caller.refused(name, error_message(exc.__cause__))
                 raise
 
     server = ScreenpilotServer(
@@ -193,7 +204,6 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
     )
-    caller = ToolCaller(host, worker)
     for spec in tools_for(host.platform):
         server.add_tool(
             _tool_function(spec, caller, Context),

@@ -43,6 +43,11 @@ class ToolSpec:
     call: Callable[[ScreenHost, Any], Outcome]
     platforms: tuple[str, ...] = BOTH
     read_only: bool = False
+    verb: str = ""  # the step's verb in run folders, when it differs from the name
+
+    @property
+    def step_verb(self) -> str:
+        return self.verb or self.name
 
 
 def _run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
@@ -104,6 +109,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         tm.TypeTextArgs,
         tm.ActionResult,
         ScreenHost.type_text,
+        verb="type",
     ),
     ToolSpec(
         "press_key",
@@ -114,6 +120,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         tm.PressKeyArgs,
         tm.ActionResult,
         ScreenHost.press_key,
+        verb="key",
     ),
     ToolSpec(
         "locate",
@@ -135,6 +142,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         tm.WaitForTextResult,
         ScreenHost.wait_for_text,
         read_only=True,
+        verb="wait_for",
     ),
     ToolSpec(
         "run_task",
@@ -185,8 +193,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         tm.ActionResult,
         ScreenHost.press_button,
         platforms=PHONE,
+        verb="button",
     ),
 )
+
+
+BY_NAME = {spec.name: spec for spec in TOOLS}
 
 
 def tools_for(platform: str) -> list[ToolSpec]:
