@@ -504,3 +504,27 @@ def test_200_rapid_calls_do_not_grow_memory(event_app: TkApp) -> None:
 
     before, after = run(body)
     assert after <= before * 1.10, (before, after)
+
+
+def test_targets_with_a_local_qwen_model_and_its_profile(
+    event_app: TkApp, trained_qwen_dir: Path
+) -> None:
+    """The tiny trained Qwen2.5-VL always answers a click at (364, 217) of the 1316x728 image
+    it is shown (1920x1080 at the default 1003520 max_pixels): (531.06, 321.92) on screen,
+    which is inside the app's blue patch."""
+    app = event_app
+    expected = (364 * 1920 / 1316, 217 * 1080 / 728)
+    args = ["mcp", "--model", str(trained_qwen_dir), "--profile", "qwen2.5-vl"]
+
+    async def body() -> None:
+        async with stdio_session(args, env=server_env(app.display)) as s:
+            located = ok(await s.call_tool("locate", {"target": "the blue square"}))
+            assert located.structured_content["point"] == pytest.approx(expected, abs=0.01)
+            assert "left_click" in located.structured_content["answer"]
+            mark = app.mark()
+            ok(await s.call_tool("click", {"target": "the blue square"}))
+            press = app.wait_for(lambda e: e["event"] == "press", since=mark)
+            assert press["widget"] == "blue_patch"
+            assert abs(press["x"] - expected[0]) <= 1 and abs(press["y"] - expected[1]) <= 1
+
+    run(body)

@@ -28,18 +28,19 @@ def model_fields(
     backend: str | None,
     model: str | None,
     base_url: str | None,
+    profile: str | None,
     max_pixels: int | None,
     api_key_env: str,
 ) -> dict[str, Any] | None:
     """ModelSpec fields for the options given; None when nothing was chosen and OCR is absent.
 
-    With no backend named: --base-url means openai, --model means qwen, and
-    nothing at all means the offline ocr grounder (when installed).
+    With no backend named: --base-url means openai, --model or --profile means
+    qwen (local), and nothing at all means the offline ocr grounder (when installed).
     """
     if backend is None:
         if base_url:
             backend = "openai"
-        elif model:
+        elif model or profile:
             backend = "qwen"
         else:
             import importlib.util
@@ -52,6 +53,8 @@ def model_fields(
         fields["model"] = model
     if base_url is not None:
         fields["base_url"] = base_url
+    if profile is not None:
+        fields["profile"] = profile
     if max_pixels is not None:
         fields["max_pixels"] = max_pixels
     return fields
@@ -64,7 +67,7 @@ def mcp_command(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="HTTP address to bind; any non-loopback one needs --token."
     ),
-    port: int = typer.Option(8765, "--port", min=0, max=65535, help="HTTP port (0: any free)."),
+    port: int = typer.Option(8765, "--port", help="HTTP port (0: any free)."),
     token: str = typer.Option(
         None,
         "--token",
@@ -92,6 +95,12 @@ def mcp_command(
     api_key_env: str = typer.Option(
         "OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key."
     ),
+    profile: str = typer.Option(
+        None,
+        "--profile",
+        help="Model profile (prompts, pixels, coordinates), e.g. qwen2.5-vl, qwen3-vl, "
+        "ui-tars-1.5; default: detected from the model.",
+    ),
     max_pixels: int = typer.Option(None, "--max-pixels", help="Largest image area fed."),
     confirm: str = typer.Option(
         "risky", "--confirm", help="never | risky (ask before risky actions) | always."
@@ -99,12 +108,11 @@ def mcp_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; send nothing."),
     out: Path = typer.Option(None, "--out", help="Record every call in this run folder."),
     settle: float = typer.Option(
-        0.0, "--settle", min=0, max=60, help="After each action wait up to S s for the screen."
+        0.0, "--settle", help="After each action wait up to S s (0-60) for the screen to settle."
     ),
     max_side: int = typer.Option(
         None,
         "--max-side",
-        min=64,
         help="Default longest side of returned screenshots (e.g. 1280 for clients that shrink "
         "large images); coordinates follow the returned image.",
     ),
@@ -121,6 +129,8 @@ def mcp_command(
         raise InputError(f"--transport {transport!r}: use stdio or http")
     if confirm not in ("never", "risky", "always"):
         raise InputError(f"--confirm {confirm!r}: use never, risky or always")
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port {port}: use 0..65535 (0: any free port)")
     if transport == "http":
         check_bind(host, token)
     require("mcp", "mcp")
@@ -138,7 +148,7 @@ def mcp_command(
         adb_port=adb_port,
         failsafe=failsafe,
     )
-    fields = model_fields(backend, model, base_url, max_pixels, api_key_env)
+    fields = model_fields(backend, model, base_url, profile, max_pixels, api_key_env)
     options = HostOptions(
         target=target,
         model=ModelSpec(**fields) if fields is not None else None,

@@ -29,7 +29,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -141,16 +141,20 @@ class ScreenHost:
     def __init__(self, options: HostOptions) -> None:
         self.options = options
         self.redactor = Redactor()
+        self.model: Any = None
+        self.writer: RunWriter | None = None
         self.env: Env = open_env(options.target, dry_run=options.dry_run, settle=options.settle)
         try:
             # bad model options fail at start-up, not at the first click by target
-            self.model = load_model(options.model) if options.model is not None else None
+            if options.model is not None:
+                self.model = load_model(options.model)
+            if options.out is not None:
+                self.writer = RunWriter(options.out, self._run_info(), redactor=self.redactor)
         except BaseException:
             self.env.close()
+            if self.model is not None:
+                self.model.close()
             raise
-        self.writer: RunWriter | None = None
-        if options.out is not None:
-            self.writer = RunWriter(options.out, self._run_info(), redactor=self.redactor)
         self._view: View | None = None
         self.session = Session(
             self.env,
