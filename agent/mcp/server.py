@@ -74,7 +74,10 @@ def error_message(exc: BaseException) -> str:
 
 def _asker(ctx: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str], bool] | None:
     """The policy's `ask`, through MCP elicitation; None when the client cannot elicit."""
-    capabilities = ctx.client_capabilities
+    try:
+        capabilities = ctx.client_capabilities
+    except ValueError:  # called outside an MCP request (server.call_tool from Python)
+        return None
     if capabilities is None or capabilities.elicitation is None:
         return None
 
