@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import mcp_types as mt
 import pytest
 
 from tests.conftest import need
@@ -64,8 +65,14 @@ def test_tools_act_over_http(event_app: TkApp, tmp_path: Path) -> None:
     with HttpServer(["--port", "0", "--out", str(out)], server_env(app.display)) as server:
         assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/mcp")
 
+        asked: list[str] = []
+
+        async def elicit(context: Any, params: Any) -> mt.ElicitResult:
+            asked.append(params.message)
+            return mt.ElicitResult(action="accept", content={"allow": True})
+
         async def body() -> None:
-            async with http_session(server.url) as s:
+            async with http_session(server.url, elicit=elicit) as s:
                 names = {t.name for t in (await s.list_tools()).tools}
                 assert {"screenshot", "click", "type_text", "run_task"} <= names
                 x, y = app.center("ok")
@@ -79,11 +86,14 @@ def test_tools_act_over_http(event_app: TkApp, tmp_path: Path) -> None:
                 app.wait_for(lambda e: e.get("value") == "héllo 你好 over http", since=mark)
                 bad = await s.call_tool("press_key", {"keys": "ctrl+nosuchkey"})
                 assert bad.is_error and text(bad) == "keys: Value error, unknown key 'nosuchkey'"
+                ok(await s.call_tool("press_key", {"keys": "ctrl+w"}))  # risky: asked over HTTP
+                assert len(asked) == 1 and "key(ctrl+w)" in asked[0]
+                app.wait_for(lambda e: e["event"] == "key" and e["keysym"] == "w", since=mark)
 
         run(body)
         assert server.stop() == 130  # Ctrl-C, as for every agent command
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
-    assert [s["verb"] for s in steps] == ["click", "click", "type", "key"]
+    assert [s["verb"] for s in steps] == ["click", "click", "type", "key", "key"]
     assert (out / "report.html").is_file()  # written on Ctrl-C too
 
 

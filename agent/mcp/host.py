@@ -418,7 +418,7 @@ class ScreenHost:
         spec = self.options.model
         model: dict[str, str | None] = {"backend": spec.backend if spec else None}
         if spec is not None and spec.backend != "ocr":
-            model.update(model=spec.model, base_url=spec.base_url)
+            model.update(model=spec.model, base_url=spec.base_url, profile=spec.profile)
         return RunInfo(
             name="mcp",
             platform=self.platform,
