@@ -98,8 +98,8 @@ def mcp_command(
     profile: str = typer.Option(
         None,
         "--profile",
-        help="Model profile (prompts, pixels, coordinates), e.g. qwen2.5-vl, qwen3-vl, "
-        "ui-tars-1.5; default: detected from the model.",
+        help="Model profile (see `agent models`); default: detected from the checkpoint "
+        "and its name.",
     ),
     max_pixels: int = typer.Option(None, "--max-pixels", help="Largest image area fed."),
     confirm: str = typer.Option(
