@@ -86,16 +86,17 @@ class View:
     height: int
     sx: float = 1.0  # view pixels per capture pixel, horizontally
     sy: float = 1.0
+    capture: tuple[int, int] = (0, 0)  # the capture size it was made from
 
     @classmethod
     def fit(cls, size: tuple[int, int], max_side: int | None) -> View:
         """The view of a `size` capture whose longer side is at most `max_side`."""
         width, height = size
         if not max_side or max(width, height) <= max_side:
-            return cls(width, height)
+            return cls(width, height, capture=size)
         factor = max_side / max(width, height)
         w, h = max(1, round(width * factor)), max(1, round(height * factor))
-        return cls(w, h, w / width, h / height)
+        return cls(w, h, w / width, h / height, capture=size)
 
     @property
     def scaled(self) -> bool:
@@ -179,8 +180,9 @@ class ScreenHost:
         One screen has one pointer, so the view is the server's, not a client's;
         before any screenshot it is what `screenshot` would return by default.
         """
-        if self._view is None:
-            self._view = View.fit(self.env.size, self.options.max_side)
+        size = self.env.size
+        if self._view is None or self._view.capture != size:  # none yet, or the screen turned
+            self._view = View.fit(size, self.options.max_side)
         return self._view
 
     # -- reading the screen ----------------------------------------------------------------
