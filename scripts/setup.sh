@@ -35,7 +35,7 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/c
 if [ "$mode" = "--test" ]; then
   # The CPU build of torch first, so that nothing later pulls a multi-GB CUDA build.
   "${pip[@]}" torch==2.13.0
-  "${pip[@]}" -e '.[desktop,android,serve,ocr,test,bench]' transformers
+  "${pip[@]}" -e '.[desktop,android,serve,ocr,mcp,test,bench]' transformers
 else
   "${pip[@]}" -e '.[desktop,ocr]'
 fi

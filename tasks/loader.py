@@ -312,6 +312,22 @@ def load_task(
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError(shown, None, "", f"cannot read: {exc}") from None
+    return load_task_text(text, name=shown, base_dir=file.resolve().parent, environ=environ)
+
+
+def load_task_text(
+    text: str,
+    *,
+    name: str = "<task>",
+    base_dir: str | Path | None = None,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+) -> LoadedTask:
+    """`load_task` for a task given as text; errors read ``<name>:line: field: problem``.
+
+    Relative paths in ``launch`` steps are relative to `base_dir` (default: the
+    current folder).
+    """
+    shown = name
     data, lines = _compose(text, shown)
     if not isinstance(data, dict):
         raise TaskFileError(
@@ -329,19 +345,19 @@ def load_task(
         loc, problem = errors[0]
         raise TaskFileError(shown, lines.line_of(loc), format_loc(loc), problem)
     model_text_vars = tuple(
-        (format_loc(loc), lines.line_of(loc), name)
+        (format_loc(loc), lines.line_of(loc), var)
         for loc, names in used.items()
         if model_text_loc(loc)
-        for name in names
+        for var in names
     )
     check_secrets_to_model(task, model_text_vars, shown)
-    base_dir = file.resolve().parent
-    _check_launch_files(task, base_dir, lines)
+    base = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
+    _check_launch_files(task, base, lines)
     step_lines = tuple(lines.line_of(("steps", i)) or 0 for i in range(len(task.steps)))
     return LoadedTask(
         task=task,
-        path=file,
-        base_dir=base_dir,
+        path=Path(shown),
+        base_dir=base,
         secrets=frozenset(secrets),
         step_lines=step_lines,
         templates=templates,

@@ -32,6 +32,7 @@ from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
+from env.base import Env
 from env.factory import open_env
 from tasks.loader import PYTHON_NAMES, LoadedTask
 from tasks.schema import EnvSection, Step, Task
@@ -146,7 +147,7 @@ def run_steps(session: Session, loaded: LoadedTask) -> None:
 
 
 # -- the whole run ---------------------------------------------------------------------
-def _run_info(
+def task_run_info(
     loaded: LoadedTask, dry_run: bool, display: str | None, virtual: str | None
 ) -> RunInfo:
     task = loaded.task
@@ -201,7 +202,7 @@ def run_task(
     return execute(
         task.env,
         settle=task.settle,
-        info=lambda display: _run_info(loaded, dry_run, display, size),
+        info=lambda display: task_run_info(loaded, dry_run, display, size),
         body=lambda session: run_steps(session, loaded),
         out=out or default_run_dir(task.name),
         dry_run=dry_run,
@@ -249,39 +250,76 @@ def execute(
         if platform == "desktop":  # DesktopEnv starts (and stops) the Xvfb
             options = options.model_copy(update={"virtual_display": display_size})
         env = stack.enter_context(open_env(options, settle=settle, dry_run=dry_run))
-        display_name = getattr(env, "display_name", None)
         if check_env is not None:
             check_env(env)
-        writer = RunWriter(out, info(display_name), redactor=redactor)
-        if on_ready is not None:
-            on_ready(writer.dir)
-        session = Session(
+        return record_run(
             env,
             model,
-            writer=writer,
+            info=info(getattr(env, "display_name", None)),
+            body=body,
+            out=out,
+            redactor=redactor,
             policy=policy,
             max_steps=max_steps,
             timeout=timeout,
             on_step=on_step,
+            on_ready=on_ready,
+            started=started,
         )
-        status: Literal["success", "failed", "interrupted", "error"]
-        try:
-            body(session)
-            status, code, message = "success", 0, "done"
-            if dry_run:
-                message = "dry run: nothing was sent"
-        except KeyboardInterrupt:
-            status, code, message = "interrupted", 130, "interrupted (Ctrl-C)"
-        except ScreenpilotError as exc:
-            status = "failed" if exc.exit_code == 1 else "error"
-            code, message = exc.exit_code, str(exc)
-        except Exception as exc:  # recorded, then reported as an internal error
-            log.exception("run failed")
-            status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
-        message = redactor.text(message)
-        _final_screenshot(env, writer)
-        writer.finish(status, message, code)
-        report = _write_report(writer.dir)
+
+
+def record_run(
+    env: Env,
+    model: Any,
+    *,
+    info: RunInfo,
+    body: Callable[[Session], None],
+    out: str | Path,
+    redactor: Redactor,
+    policy: ConfirmPolicy,
+    max_steps: int | None = None,
+    timeout: float | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    on_ready: Callable[[Path], None] | None = None,
+    started: float | None = None,
+) -> RunResult:
+    """Run `body` on a recorded session over an open env; always finish the run folder.
+
+    The env and model stay open (their owner closes them): `execute` opens both
+    for `agent run`, the MCP server passes the screen it already holds.
+    """
+    started = time.monotonic() if started is None else started
+    display_name = getattr(env, "display_name", None)
+    writer = RunWriter(out, info, redactor=redactor)
+    if on_ready is not None:
+        on_ready(writer.dir)
+    session = Session(
+        env,
+        model,
+        writer=writer,
+        policy=policy,
+        max_steps=max_steps,
+        timeout=timeout,
+        on_step=on_step,
+    )
+    status: Literal["success", "failed", "interrupted", "error"]
+    try:
+        body(session)
+        status, code, message = "success", 0, "done"
+        if env.dry_run:
+            message = "dry run: nothing was sent"
+    except KeyboardInterrupt:
+        status, code, message = "interrupted", 130, "interrupted (Ctrl-C)"
+    except ScreenpilotError as exc:
+        status = "failed" if exc.exit_code == 1 else "error"
+        code, message = exc.exit_code, str(exc)
+    except Exception as exc:  # recorded, then reported as an internal error
+        log.exception("run failed")
+        status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
+    message = redactor.text(message)
+    _final_screenshot(env, writer)
+    writer.finish(status, message, code)
+    report = _write_report(writer.dir)
     return RunResult(
         exit_code=code,
         status=status,

@@ -1,0 +1,455 @@
+"""The screen the MCP tools act on: one environment, one model, one recorded session.
+
+`ScreenHost` opens what `agent mcp` was asked for (a desktop monitor, a fresh
+Xvfb or a phone; a grounding model) and performs each tool call as one step of
+a `Session`: observe, ground a target if there is one, confirm under the
+policy, act, record. Every acting call counts as *planned* (the client's model
+chose it), so ``--confirm risky`` asks about risky ones. Bad input raises
+`InputError` before anything is sent; a target the model cannot find raises
+`StepFailed`; both become error results in the server.
+
+Coordinates: callers give pixels of the latest screenshot they were returned
+(a `View`: the full capture, or a smaller copy when they asked for
+``max_side``). The host maps them to capture pixels; the environment maps
+those to input coordinates (monitor offset, HiDPI scale), exactly as
+``agent do`` does.
+
+It is synchronous and not thread-safe: the server calls it from one worker
+thread, one call at a time (X connections belong to the thread that opened
+them, and a screen has one pointer).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from actions.errors import InputError
+from actions.types import (
+    Action,
+    Click,
+    Drag,
+    Key,
+    LongPress,
+    OpenApp,
+    Scroll,
+    Swipe,
+    SystemButton,
+    Type,
+)
+from agent.mcp import tool_models as tm
+from agent.models.spec import ModelSpec, load_model
+from agent.safety import Ask, ConfirmMode, ConfirmPolicy
+from agent.secrets import Redactor
+from agent.session import Session, StepFailed
+from agent.trajectory import RunInfo, RunWriter, StepRecord, mask_text_regions
+from env.base import Env, Observation
+from env.factory import AndroidOptions, DesktopOptions, open_env
+
+log = logging.getLogger(__name__)
+
+PNG_COMPRESS_LEVEL = 1
+"""Screenshots go to the client at once: zlib level 1 encodes a 1080p desktop ~5x faster than
+PIL's default 6 for a few percent more bytes."""
+BUTTONS = {"back": "back", "home": "home", "recents": "app_switch"}
+
+
+class HostOptions(BaseModel):
+    """What `agent mcp` was started with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: DesktopOptions | AndroidOptions = Field(default_factory=DesktopOptions)
+    model: ModelSpec | None = Field(None, description="grounding for targets; None: x, y only")
+    confirm: ConfirmMode = "risky"
+    dry_run: bool = False
+    settle: float = Field(0.0, ge=0, le=60)
+    out: Path | None = None
+    max_side: int | None = Field(None, ge=64, le=16384)
+
+
+@dataclass(frozen=True)
+class View:
+    """The image a caller's coordinates refer to: a screenshot, possibly shrunk."""
+
+    width: int
+    height: int
+    sx: float = 1.0  # view pixels per capture pixel, horizontally
+    sy: float = 1.0
+    capture: tuple[int, int] = (0, 0)  # the capture size it was made from
+
+    @classmethod
+    def fit(cls, size: tuple[int, int], max_side: int | None) -> View:
+        """The view of a `size` capture whose longer side is at most `max_side`."""
+        width, height = size
+        if not max_side or max(width, height) <= max_side:
+            return cls(width, height, capture=size)
+        factor = max_side / max(width, height)
+        w, h = max(1, round(width * factor)), max(1, round(height * factor))
+        return cls(w, h, w / width, h / height, capture=size)
+
+    @property
+    def scaled(self) -> bool:
+        return (self.sx, self.sy) != (1.0, 1.0)
+
+    def to_capture(self, x: float, y: float) -> tuple[float, float]:
+        return x / self.sx, y / self.sy
+
+    def from_capture(self, x: float, y: float) -> tuple[float, float]:
+        return round(x * self.sx, 2), round(y * self.sy, 2)
+
+    def box(self, box: tuple[float, float, float, float] | None) -> tm.Box | None:
+        if box is None:
+            return None
+        x1, y1 = self.from_capture(box[0], box[1])
+        x2, y2 = self.from_capture(box[2], box[3])
+        return x1, y1, x2, y2
+
+    def check(self, kind: str, points: list[tuple[float, float]]) -> None:
+        """Refuse points off this image, worded as the environment words it for the screen."""
+        for x, y in points:
+            if not (0 <= x < self.width and 0 <= y < self.height):
+                raise InputError(
+                    f"{kind} point ({x:g}, {y:g}) is outside the screen "
+                    f"(0..{self.width - 1}, 0..{self.height - 1})"
+                )
+
+
+@dataclass
+class Outcome:
+    """A tool's answer before it is put on the wire."""
+
+    text: str
+    data: BaseModel | None = None
+    image: bytes | None = None
+    mime: str | None = None
+    error: bool = False
+
+
+class ScreenHost:
+    """See the module docstring. Close it to finish the run folder and release the screen."""
+
+    def __init__(self, options: HostOptions) -> None:
+        self.options = options
+        self.redactor = Redactor()
+        self.model: Any = None
+        self.writer: RunWriter | None = None
+        self.env: Env = open_env(options.target, dry_run=options.dry_run, settle=options.settle)
+        try:
+            # bad model options fail at start-up, not at the first click by target
+            if options.model is not None:
+                self.model = load_model(options.model)
+            if options.out is not None:
+                self.writer = RunWriter(options.out, self._run_info(), redactor=self.redactor)
+        except BaseException:
+            self.env.close()
+            if self.model is not None:
+                self.model.close()
+            raise
+        self._view: View | None = None
+        self.session = Session(
+            self.env,
+            self.model,
+            writer=self.writer,
+            redactor=self.redactor,
+            policy=ConfirmPolicy(options.confirm),
+        )
+
+    @property
+    def platform(self) -> Literal["desktop", "android"]:
+        return self.env.platform
+
+    def set_ask(self, ask: Ask | None) -> None:
+        """Who answers the confirmation policy's questions during the next call."""
+        self.session.policy = ConfirmPolicy(self.options.confirm, ask)
+
+    @property
+    def view(self) -> View:
+        """What callers' coordinates refer to: the latest screenshot this server returned.
+
+        One screen has one pointer, so the view is the server's, not a client's;
+        before any screenshot it is what `screenshot` would return by default.
+        """
+        size = self.env.size
+        if self._view is None or self._view.capture != size:  # none yet, or the screen turned
+            self._view = View.fit(size, self.options.max_side)
+        return self._view
+
+    # -- reading the screen ----------------------------------------------------------------
+    def screenshot(self, args: tm.ScreenshotArgs) -> Outcome:
+        with self.session.recording("screenshot") as rec:
+            obs = self.session.observe_into(rec)
+        view = View.fit(obs.image.size, args.max_side or self.options.max_side)
+        image = obs.image
+        if self.redactor:  # a secret typed into a plain field is visible: black it out
+            image = mask_text_regions(image, self.redactor)
+        if view.scaled:
+            image = image.resize((view.width, view.height), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        if args.format == "png":
+            image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        else:
+            image.save(buffer, format="JPEG", quality=args.quality)
+        data = buffer.getvalue()
+        geometry = obs.geometry
+        info = tm.ScreenshotResult(
+            platform=self.platform,
+            width=view.width,
+            height=view.height,
+            screen_width=geometry.width,
+            screen_height=geometry.height,
+            view_scale=round(view.sx, 6),
+            scale=geometry.scale,
+            offset=geometry.offset,
+            format=args.format,
+            bytes=len(data),
+        )
+        shrunk = f", shrunk from {geometry.width}x{geometry.height}" if view.scaled else ""
+        text = (
+            f"{view.width}x{view.height} screenshot of the {self.platform} screen{shrunk} "
+            f"(HiDPI scale {geometry.scale:g}, offset {geometry.offset[0]:g},"
+            f"{geometry.offset[1]:g}). x, y for the other tools are pixels of this image."
+        )
+        self._view = view
+        return Outcome(text, info, data, f"image/{args.format}")
+
+    def locate(self, args: tm.LocateArgs) -> Outcome:
+        view = self.view
+        with self.session.recording("locate", instruction=args.target) as rec:
+            obs = self.session.observe_into(rec)
+            point = self.session.ground_into(rec, obs, args.target)
+            if rec.model is not None and rec.model.error:  # a dry run notes misses instead
+                raise StepFailed(f"could not find {args.target!r} on screen: {rec.model.error}")
+        answer = rec.model.raw if rec.model is not None else ""
+        result = tm.LocateResult(
+            target=args.target,
+            point=view.from_capture(*point),
+            box=view.box(rec.model.box if rec.model is not None else None),
+            answer=answer,
+        )
+        x, y = result.point
+        return Outcome(f"{args.target!r} is at ({x:g}, {y:g})", result)
+
+    def wait_for_text(self, args: tm.WaitForTextArgs) -> Outcome:
+        view = self.view
+        start = time.monotonic()
+        match = self.session.find_text_step("wait_for", args.text, timeout=args.timeout)
+        seconds = round(time.monotonic() - start, 3)
+        if match is None:  # only in a dry run: the screen of a dry run never changes
+            result = tm.WaitForTextResult(text=args.text, found=False, seconds=seconds)
+            return Outcome(f"dry run: {args.text!r} is not on the current screen", result)
+        result = tm.WaitForTextResult(
+            text=args.text, found=True, line=match.line, box=view.box(match.box), seconds=seconds
+        )
+        return Outcome(f"found {args.text!r} in {match.line!r} after {seconds:.1f} s", result)
+
+    # -- acting ----------------------------------------------------------------------------
+    def click(self, args: tm.ClickArgs) -> Outcome:
+        view = self.view
+        with self.session.recording("click", instruction=_shown(args)) as rec:
+            obs = self.session.observe_into(rec)
+            (x, y), box = self._where(rec, obs, view, "click", args.target, args.x, args.y)
+            action = Click(x=x, y=y, button=args.button, count=args.count)
+            self.session.act_into(rec, action, planned=True, context=args.target or "")
+        return self._acted(rec, action, view, box)
+
+    def long_press(self, args: tm.LongPressArgs) -> Outcome:
+        view = self.view
+        with self.session.recording("long_press", instruction=_shown(args)) as rec:
+            obs = self.session.observe_into(rec)
+            (x, y), box = self._where(rec, obs, view, "long_press", args.target, args.x, args.y)
+            action = LongPress(x=x, y=y, duration=args.duration_ms / 1000)
+            self.session.act_into(rec, action, planned=True, context=args.target or "")
+        return self._acted(rec, action, view, box)
+
+    def drag(self, args: tm.DragArgs) -> Outcome:
+        view = self.view
+        shown = f"{_shown(args)} -> {_shown_end(args)}"
+        with self.session.recording("drag", instruction=shown) as rec:
+            obs = self.session.observe_into(rec)
+            (x, y), box = self._where(rec, obs, view, "drag", args.target, args.x, args.y)
+            (to_x, to_y), _ = self._where(
+                rec, obs, view, "drag", args.to_target, args.to_x, args.to_y
+            )
+            action = Drag(
+                x=x, y=y, to_x=to_x, to_y=to_y, button=args.button, duration=args.duration
+            )
+            self.session.act_into(rec, action, planned=True, context=args.target or "")
+        return self._acted(rec, action, view, box)
+
+    def swipe(self, args: tm.SwipeArgs) -> Outcome:
+        view = self.view
+        shown = f"({args.x:g}, {args.y:g}) -> ({args.to_x:g}, {args.to_y:g})"
+        with self.session.recording("swipe", instruction=shown) as rec:
+            self.session.observe_into(rec)
+            view.check("swipe", [(args.x, args.y), (args.to_x, args.to_y)])
+            (x, y), (to_x, to_y) = (
+                view.to_capture(args.x, args.y),
+                view.to_capture(args.to_x, args.to_y),
+            )
+            action = Swipe(x=x, y=y, to_x=to_x, to_y=to_y, duration=args.duration_ms / 1000)
+            self.session.act_into(rec, action, planned=True)
+        return self._acted(rec, action, view, None)
+
+    def scroll(self, args: tm.ScrollArgs) -> Outcome:
+        view = self.view
+        shown = _shown(args) if args.target is not None or args.x is not None else None
+        with self.session.recording("scroll", instruction=shown) as rec:
+            obs = self.session.observe_into(rec)
+            x = y = None
+            box = None
+            if args.target is not None or args.x is not None:
+                (x, y), box = self._where(rec, obs, view, "scroll", args.target, args.x, args.y)
+            axis = "horizontal" if args.horizontal else "vertical"
+            action = Scroll(x=x, y=y, amount=args.amount, axis=axis)
+            self.session.act_into(rec, action, planned=True, context=args.target or "")
+        return self._acted(rec, action, view, box)
+
+    def type_text(self, args: tm.TypeTextArgs) -> Outcome:
+        view = self.view
+        if args.secret:
+            self.redactor.add(args.text)  # masks every encoding of it too (agent/secrets.py)
+        action = Type(text=args.text)
+        with self.session.recording("type", instruction=args.text) as rec:
+            self.session.observe_into(rec)
+            # the caller says this is a secret: the policy treats it as typing a password
+            self.session.act_into(
+                rec, action, planned=True, context="secret" if args.secret else ""
+            )
+        shown = f"type *** ({len(args.text)} characters)" if args.secret else None
+        return self._acted(rec, action, view, None, shown=shown)
+
+    def press_key(self, args: tm.PressKeyArgs) -> Outcome:
+        view = self.view
+        action = Key(keys=args.keys)  # type: ignore[arg-type]  # a combo string is parsed
+        with self.session.recording("key", instruction=action.combo) as rec:
+            self.session.observe_into(rec)
+            self.session.act_into(rec, action, planned=True)
+        return self._acted(rec, action, view, None)
+
+    def press_button(self, args: tm.PressButtonArgs) -> Outcome:
+        view = self.view
+        action = SystemButton(button=BUTTONS[args.button])  # type: ignore[arg-type]
+        with self.session.recording("button", instruction=args.button) as rec:
+            self.session.observe_into(rec)
+            self.session.act_into(rec, action, planned=True)
+        return self._acted(rec, action, view, None)
+
+    def open_app(self, args: tm.OpenAppArgs) -> Outcome:
+        view = self.view
+        action = OpenApp(app=args.app)
+        with self.session.recording("open_app", instruction=args.app) as rec:
+            self.session.observe_into(rec)
+            self.session.act_into(rec, action, planned=True)
+        return self._acted(rec, action, view, None)
+
+    def record_refusal(self, tool: str, message: str) -> None:
+        """Record a call refused before it became a step (its arguments were bad)."""
+        if self.writer is None:
+            return
+        with self.session.recording(tool) as rec:
+            rec.status, rec.error = "failed", message
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _where(
+        self,
+        rec: StepRecord,
+        obs: Observation,
+        view: View,
+        kind: str,
+        target: str | None,
+        x: float | None,
+        y: float | None,
+    ) -> tuple[tuple[float, float], tuple[float, float, float, float] | None]:
+        """A point in capture pixels (and the target's box): grounded, or the caller's x, y."""
+        if target is not None:
+            point = self.session.ground_into(rec, obs, target)
+            return point, rec.model.box if rec.model is not None else None
+        assert x is not None and y is not None  # the argument models make sure
+        view.check(kind, [(x, y)])
+        return view.to_capture(x, y), None
+
+    def _acted(
+        self,
+        rec: StepRecord,
+        action: Action,
+        view: View,
+        box: tuple[float, float, float, float] | None,
+        *,
+        shown: str | None = None,
+    ) -> Outcome:
+        points = action.points()
+        described = shown or self.redactor.text(action.describe())
+        line = f"{'sent' if rec.sent else 'dry run: would send'} {described}"
+        if rec.screen_points:
+            line += " -> input " + ", ".join(f"({x:g}, {y:g})" for x, y in rec.screen_points)
+        if view.scaled and points:
+            line += (
+                " [screenshot "
+                + ", ".join("({:g}, {:g})".format(*view.from_capture(x, y)) for x, y in points)
+                + "]"
+            )
+        if rec.note:
+            line += f" ({self.redactor.text(rec.note)})"
+        result = tm.ActionResult(
+            action=described,
+            sent=rec.sent,
+            point=view.from_capture(*points[0]) if points else None,
+            end=view.from_capture(*points[1]) if len(points) > 1 else None,
+            box=view.box(box),
+            input_points=list(rec.screen_points),
+            step=rec.index if self.writer is not None else None,
+            note=self.redactor.text(rec.note) if rec.note else None,
+        )
+        return Outcome(line, result)
+
+    def _run_info(self) -> RunInfo:
+        from agent import __version__
+
+        spec = self.options.model
+        model: dict[str, str | None] = {"backend": spec.backend if spec else None}
+        if spec is not None and spec.backend != "ocr":
+            model.update(model=spec.model, base_url=spec.base_url, profile=spec.profile)
+        return RunInfo(
+            name="mcp",
+            platform=self.platform,
+            env=self.options.target.model_dump(mode="json", exclude_none=True),
+            model=model,
+            dry_run=self.options.dry_run,
+            version=__version__,
+        )
+
+    # -- lifetime --------------------------------------------------------------------------
+    def close(self) -> Path | None:
+        """Finish the run folder (report.html) and release the screen and model; the report."""
+        report = None
+        try:
+            if self.writer is not None and self.writer.info.status == "running":
+                from agent.report import write_report
+
+                self.writer.finish("success", "server stopped", 0)
+                report = write_report(self.writer.dir)
+        finally:
+            try:
+                self.env.close()
+            finally:
+                if self.model is not None:
+                    self.model.close()
+        return report
+
+
+def _shown(args: tm.ClickArgs | tm.LongPressArgs | tm.DragArgs | tm.ScrollArgs) -> str:
+    if args.target is not None:
+        return args.target
+    return f"({args.x:g}, {args.y:g})"
+
+
+def _shown_end(args: tm.DragArgs) -> str:
+    return args.to_target if args.to_target is not None else f"({args.to_x:g}, {args.to_y:g})"
