@@ -150,7 +150,9 @@ def test_targets_are_found_by_the_ocr_grounder(demo_form: TkApp) -> None:
     app = demo_form
 
     async def body() -> None:
-        async with stdio_session(["mcp", "--backend", "ocr"], env=server_env(app.display)) as s:
+        # --confirm never: clicking Submit is a risky label (tested with the confirm policy below)
+        args = ["mcp", "--backend", "ocr", "--confirm", "never"]
+        async with stdio_session(args, env=server_env(app.display)) as s:
             mark = app.mark()
             result = ok(await s.call_tool("click", {"target": "Name"}))  # the label focuses
             app.wait_for(lambda e: e["event"] == "focus" and e["field"] == "name", since=mark)
