@@ -25,9 +25,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from actions.errors import InputError, ScreenpilotError, require
+from agent.cache import LocateCache
 from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
@@ -53,6 +54,8 @@ class RunResult(BaseModel):
     seconds: float = 0.0
     steps: int = 0
     display: str | None = None
+    model_calls: int = 0
+    calls_saved: int = Field(0, description="model calls the locate cache made unnecessary")
 
 
 # -- opening things --------------------------------------------------------------------
@@ -90,6 +93,35 @@ def preflight(task: Task) -> None:
     if needs_ocr:
         require("rapidocr", "ocr")
         require("onnxruntime", "ocr")
+
+
+GROUNDED_VERBS = ("click", "double_click", "right_click", "long_press", "scroll")
+
+
+def open_cache(
+    loaded: LoadedTask, mode: str | None = None, *, dry_run: bool = False
+) -> LocateCache:
+    """The task's locate cache (see agent.cache); `mode` overrides the task's ``cache:``.
+
+    Raises:
+        InputError: the cache file is corrupt or foreign (before anything runs).
+    """
+    from agent.cache import LocateStore, model_identity, parse_mode, task_folder
+
+    task = loaded.task
+    chosen = parse_mode(mode) if mode is not None else task.cache.mode
+    grounded = any(
+        s.verb in GROUNDED_VERBS and getattr(s.argument, "target", None) for s in task.steps
+    )
+    if chosen == "off" or not grounded:
+        return LocateCache.disabled()
+    if task.cache.path is not None:
+        folder = loaded.base_dir / Path(task.cache.path).expanduser()
+    else:
+        folder = task_folder(loaded.path)
+    if folder is None:
+        return LocateCache.disabled()
+    return LocateCache(LocateStore(folder), model_identity(task.model), chosen, dry_run=dry_run)
 
 
 # -- steps -----------------------------------------------------------------------------
@@ -187,14 +219,18 @@ def run_task(
     ask: Ask | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
     on_ready: Callable[[Path], None] | None = None,
+    cache: str | None = None,
 ) -> RunResult:
     """Run a validated task and write its run folder; see the module docstring.
+
+    `cache` overrides the task's locate-cache mode (off, read, write, read-write).
 
     Raises:
         InputError: bad input found before anything was sent (exit code 2).
     """
     task = loaded.task
     preflight(task)
+    locate = open_cache(loaded, cache, dry_run=dry_run)
     size = display_size_for(task, virtual_display)
     return execute(
         task.env,
@@ -211,6 +247,7 @@ def run_task(
         timeout=task.timeout,
         on_step=on_step,
         on_ready=on_ready,
+        locate=locate,
     )
 
 
@@ -231,6 +268,7 @@ def execute(
     check_env: Callable[[Any], None] | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
     on_ready: Callable[[Path], None] | None = None,
+    locate: LocateCache | None = None,
 ) -> RunResult:
     """Open display, model and env; run `body` on a recorded session; always finish the folder.
 
@@ -261,6 +299,7 @@ def execute(
             max_steps=max_steps,
             timeout=timeout,
             on_step=on_step,
+            locate=locate,
         )
         status: Literal["success", "failed", "interrupted", "error"]
         try:
@@ -278,6 +317,9 @@ def execute(
             status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
         message = redactor.text(message)
         _final_screenshot(env, writer)
+        writer.info = writer.info.model_copy(
+            update={"model_calls": session.model_calls, "cache": session.locate.summary()}
+        )
         writer.finish(status, message, code)
         report = _write_report(writer.dir)
     return RunResult(
@@ -289,6 +331,8 @@ def execute(
         seconds=time.monotonic() - started,
         steps=writer.count,
         display=display_name,
+        model_calls=session.model_calls,
+        calls_saved=session.locate.stats.saved,
     )
 
 
