@@ -35,7 +35,7 @@ from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
 from env.factory import open_env
 from tasks.loader import PYTHON_NAMES, LoadedTask
-from tasks.schema import EnvSection, Step, Task
+from tasks.schema import CacheSettings, EnvSection, Step, Task
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,16 @@ def preflight(task: Task) -> None:
 GROUNDED_VERBS = ("click", "double_click", "right_click", "long_press", "scroll")
 
 
+def cache_folder(task_file: Path, settings: CacheSettings) -> Path | None:
+    """Where a task's locate cache lives: ``cache.path`` (relative to the task file), else
+    beside the task file (see `agent.cache.task_folder`); None when there is none."""
+    from agent.cache import task_folder
+
+    if settings.path is not None:
+        return Path(task_file).resolve().parent / Path(settings.path).expanduser()
+    return task_folder(task_file)
+
+
 def open_cache(
     loaded: LoadedTask, mode: str | None = None, *, dry_run: bool = False
 ) -> LocateCache:
@@ -106,20 +116,15 @@ def open_cache(
     Raises:
         InputError: the cache file is corrupt or foreign (before anything runs).
     """
-    from agent.cache import LocateStore, model_identity, parse_mode, task_folder
+    from agent.cache import LocateStore, model_identity, parse_mode
 
     task = loaded.task
     chosen = parse_mode(mode) if mode is not None else task.cache.mode
     grounded = any(
         s.verb in GROUNDED_VERBS and getattr(s.argument, "target", None) for s in task.steps
     )
-    if chosen == "off" or not grounded:
-        return LocateCache.disabled()
-    if task.cache.path is not None:
-        folder = loaded.base_dir / Path(task.cache.path).expanduser()
-    else:
-        folder = task_folder(loaded.path)
-    if folder is None:
+    folder = cache_folder(loaded.path, task.cache)
+    if chosen == "off" or not grounded or folder is None:
         return LocateCache.disabled()
     return LocateCache(LocateStore(folder), model_identity(task.model), chosen, dry_run=dry_run)
 

@@ -149,7 +149,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def _problem(path: Path, line: int | None, field: str, problem: str) -> InputError:
     where = f"{path}:{line}" if line else str(path)
-    hint = " (fix it, or start afresh with: agent cache clear)"
+    hint = f" (fix it, or start afresh with: agent cache clear {path.parent})"
     return InputError(f"{where}: {field + ': ' if field else ''}{problem}{hint}")
 
 
@@ -304,12 +304,22 @@ class LocateStore:
                 {**(known or {}), **new_crops},
             )
 
-    def clear(self, instruction: str | None = None) -> int:
-        """Remove every entry (or those of one instruction); the number removed."""
-        if not self.file.exists():
+    def clear(self, instruction: str | None = None) -> int | None:
+        """Remove every entry (or those of one instruction); the number removed.
+
+        Clearing everything also works on an unreadable file (that is when it is
+        needed): then None is returned.
+        """
+        if not self.file.exists() and not self.file.is_symlink():
             return 0
+        unreadable = False
         with self._lock():
-            entries = self._read_file().entries
+            try:
+                entries = self._read_file().entries
+            except InputError:
+                if instruction is not None:
+                    raise
+                entries, unreadable = [], True
             kept = [e for e in entries if instruction is not None and e.instruction != instruction]
             if kept:
                 self._write_entries(kept)
@@ -322,7 +332,7 @@ class LocateStore:
                     leftover.unlink() if leftover.is_file() else leftover.rmdir()
                 except OSError:  # another run holds it, or the user keeps other files there
                     pass
-        return len(entries) - len(kept)
+        return None if unreadable else len(entries) - len(kept)
 
     # -- writing ----------------------------------------------------------------------
     def _atomic_write(self, path: Path, data: bytes) -> None:
