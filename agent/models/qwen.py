@@ -27,7 +27,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import InputError, require
-from actions.frames import CoordinateFrame, visual_tokens
+from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
@@ -247,8 +247,12 @@ class QwenModel(Model):
         from transformers import GenerationConfig
 
         self.spec = spec
-        self.family = spec.family
-        self.min_pixels, self.max_pixels = spec.pixel_limits()
+        resolved = spec.resolve(model_type=getattr(model.config, "model_type", None))
+        log.info("%s: %s", spec.model, resolved.describe())
+        self.profile = resolved.profile
+        self.space = spec.coordinate_override()
+        self.min_pixels, self.max_pixels = spec.pixel_limits(self.profile)
+        self.family = family_of_space(self.space or self.profile.space, self.profile.factor)
         self.device = device
         self.dtype = model.dtype
         self.attn = attn
@@ -258,7 +262,7 @@ class QwenModel(Model):
         stop_ids = [tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS]
         self.stop_ids = [i for i in stop_ids if isinstance(i, int) and i >= 0]
         self.generation_config = GenerationConfig(
-            max_new_tokens=spec.max_new_tokens,
+            max_new_tokens=spec.token_cap(self.profile),
             do_sample=False,
             num_beams=1,
             # The checkpoint's generation_config asks for sampling with repetition_penalty
@@ -280,19 +284,29 @@ class QwenModel(Model):
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
 
-    def frame_for(self, image: Image.Image) -> CoordinateFrame:
-        """The frame a screenshot is answered in: its smart_resize size, this model's limits."""
-        return CoordinateFrame.for_image(
-            image.size, self.family, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+    def frame_for(
+        self, image: Image.Image, *, kind: str = "ground", mobile: bool = False
+    ) -> CoordinateFrame:
+        """The frame a screenshot is answered in: the profile's resize, this model's limits."""
+        return self.profile.frame_for(
+            image.size,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            kind="act" if kind == "act" else "ground",
+            mobile=mobile,
+            space=self.space,
         )
 
     def prompt_text(self, request: ModelRequest, frame: CoordinateFrame) -> str:
         """The full prompt (chat template applied, prefill appended) for one request."""
         messages, prefill = prompts.request_messages(
-            request, frame.model_size, prefill=self.spec.use_prefill()
+            request, frame.model_size, prefill=self.spec.use_prefill(), profile=self.profile
         )
         text = self.processor.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+            messages,
+            tokenize=False,
+            add_generation_prompt=True,
+            **self.profile.decoding.chat_template_kwargs,
         )
         return text + prefill
 
@@ -307,7 +321,7 @@ class QwenModel(Model):
     def prepare(self, requests: list[ModelRequest]) -> PreparedBatch:
         """Model inputs for `requests` (CPU tensors): each screenshot resized once to its
         smart_resize size, prompts rendered, text tokenized and images patchified."""
-        frames = [self.frame_for(r.image) for r in requests]
+        frames = [self.frame_for(r.image, kind=r.kind, mobile=r.mobile) for r in requests]
         images = [
             to_model_image(r.image, f.model_size) for r, f in zip(requests, frames, strict=True)
         ]
@@ -316,12 +330,10 @@ class QwenModel(Model):
         merge = self.processor.image_processor.merge_size**2
         tokens = [int(g.prod()) // merge for g in inputs["image_grid_thw"]]
         for frame, count in zip(frames, tokens, strict=True):
-            if count != visual_tokens(frame.model_size):  # the processor resized after all
+            expected = visual_tokens(frame.model_size, frame.factor)
+            if count != expected:  # the processor resized after all
                 log.warning(
-                    "visual tokens %d differ from %s's %d",
-                    count,
-                    frame.model_size,
-                    visual_tokens(frame.model_size),
+                    "visual tokens %d differ from %s's %d", count, frame.model_size, expected
                 )
         return PreparedBatch(frames=frames, texts=texts, inputs=inputs, visual_tokens=tokens)
 
@@ -355,11 +367,18 @@ class QwenModel(Model):
         for request, frame, text, raw, count in zip(
             requests, batch.frames, batch.texts, raws, batch.visual_tokens, strict=True
         ):
-            prefill = prompts.ground_prefill(mobile=request.mobile)
-            if request.kind == "ground" and text.endswith(prefill):
+            decoding = self.profile.decoding
+            prefill = (decoding.mobile_prefill if request.mobile else decoding.prefill) or ""
+            if request.kind == "ground" and prefill and text.endswith(prefill):
                 raw = prefill + raw
             replies.append(
-                ModelReply(raw=raw, frame=frame, visual_tokens=count, seconds=dict(seconds))
+                ModelReply(
+                    raw=raw,
+                    frame=frame,
+                    profile=self.profile.name,
+                    visual_tokens=count,
+                    seconds=dict(seconds),
+                )
             )
         return replies
 
