@@ -252,9 +252,11 @@ def _model_section(spec: ModelSpec) -> dict[str, Any]:
     if spec.backend == "ocr":
         return {"backend": "ocr"}
     section = spec.model_dump(mode="json", exclude_defaults=True, exclude={"api_key"})
-    low, high = spec.pixel_limits()
+    profile = spec.resolve().profile
+    low, high = spec.pixel_limits(profile)
     # written out, so the task keeps the identity its cache was seeded under
-    return {"backend": spec.backend, **section, "min_pixels": low, "max_pixels": high}
+    return {"backend": spec.backend, **section, "profile": profile.name, "min_pixels": low,
+            "max_pixels": high}  # fmt: skip
 
 
 def _yaml(value: Any) -> str:

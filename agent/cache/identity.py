@@ -49,15 +49,17 @@ class LocateKey(_Frozen):
 
 
 def profile_name(spec: ModelSpec) -> str:
-    """The prompt/coordinate profile the model runs with (today: its coordinate family)."""
-    return spec.family.value
+    """The resolved model profile (agent.models.profiles), with any coordinate override."""
+    name = spec.resolve().profile.name
+    override = spec.coordinate_override()
+    return f"{name}+{override.value}" if override is not None else name
 
 
 def model_identity(spec: ModelSpec) -> ModelIdentity:
-    """The identity of the model a `ModelSpec` loads (pixel limits with defaults resolved)."""
+    """The identity of the model a `ModelSpec` loads (profile and pixel limits resolved)."""
     if spec.backend == "ocr":
         return ModelIdentity(backend="ocr", model=OCR_MODEL)
-    low, high = spec.pixel_limits()
+    low, high = spec.pixel_limits(spec.resolve().profile)
     return ModelIdentity(
         backend=spec.backend,
         model=spec.model,
