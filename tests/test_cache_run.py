@@ -200,3 +200,25 @@ def test_a_corrupt_cache_file_stops_before_anything_is_sent(setup, tmp_path) -> 
     shown = cache("show")
     assert shown.returncode == 0 and "3 entries" in shown.stdout
     assert "'the Open button'" in shown.stdout
+
+
+def test_the_python_api_caches_by_default(xvfb, grounding_server, tmp_path) -> None:
+    from agent import Agent
+    from agent.cache import api_folder
+
+    need(__import__("shutil").which("xdotool") is not None, "xdotool is not installed")
+    app = start_board(tmp_path / "app.jsonl", xvfb.name)
+    model = {"backend": "openai", "base_url": grounding_server.base_url,
+             "model": "Qwen/Qwen2.5-VL-7B-Instruct"}  # fmt: skip
+    name = f"api-{tmp_path.name}"
+    try:
+        for cache, expected in (("auto", 3), ("auto", 0), (None, 3)):  # learn, reuse, none
+            with Agent.desktop(model=model, name=name, settle=0.3, cache=cache) as agent:
+                for label in ("Save", "Open", "Close"):
+                    agent.click(f"the {label} button")
+                assert agent.model_calls == expected
+        assert grounding_server.calls == 6
+        assert (api_folder(name) / "cache.yaml").is_file()
+        assert clicked(app) == ["save", "open", "close"] * 3
+    finally:
+        app.stop()

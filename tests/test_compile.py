@@ -85,6 +85,8 @@ def test_a_compiled_goal_run_replays_with_zero_model_calls(trained_qwen_dir, tmp
                  env={"SCREENPILOT_DEMO_LOG": str(log)})  # fmt: skip
     assert goal.returncode == 1 and "not done within 2 steps" in goal.stderr, goal.stderr
     assert [e["event"] for e in events(log)].count("submit") == 2
+    goal_steps = [s for s in steps_of(tmp_path / "run") if s["source"] == "goal"]
+    assert len(goal_steps) == 2 and all(s["cache"] is None for s in goal_steps)  # never cached
 
     out = tmp_path / "compiled.yaml"
     result = agent("compile", str(tmp_path / "run"), "-o", str(out))
