@@ -306,7 +306,7 @@ class LocateCache:
         try:
             self.add([pending.entry], {pending.entry.crop.sha256: pending.pixels},
                      replaces=pending.replaces)  # fmt: skip
-        except (OSError, InputError) as exc:
+        except Exception as exc:  # the cache must never fail a step that succeeded
             log.warning("cannot update the locate cache in %s: %s; not writing it any more",
                         self.folder, exc)  # fmt: skip
             self.writes = False
