@@ -201,7 +201,7 @@ def _run_info(
         model.update(model=spec.model, base_url=spec.base_url)
         profile = spec.resolve().profile
         low, high = spec.pixel_limits(profile)
-        family = spec.family.value if spec.family is not None else None
+        family = spec.family.value if spec.family else None
         model.update(profile=profile.name, family=family, min_pixels=low, max_pixels=high)
     from agent import __version__
 
