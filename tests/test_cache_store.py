@@ -74,6 +74,7 @@ BAD = {
     "bad point": (None, 12, "entries[0].point"),
     "path in crop": (None, 14, "entries[0].crop.file"),
     "unknown key": (None, 7, "unknown key"),
+    "point off its crop": (None, 7, "point [900.0, 124.0] is outside its crop"),
 }
 
 
@@ -88,6 +89,8 @@ def test_a_corrupt_foreign_or_hand_broken_file_is_one_line_naming_file_and_line(
     elif case == "path in crop":
         text = good.replace(f"file: {crop_file(store.load().entries[0].crop.sha256)}",
                             "file: ../../outside.png")  # fmt: skip
+    elif case == "point off its crop":  # a hit would check one place and click another
+        text = good.replace("point: [148.0, 124.0]", "point: [900.0, 124.0]")
     elif case == "unknown key":
         text = good.replace("- instruction:", "- colour: red\n  instruction:")
     assert text != good

@@ -96,6 +96,9 @@ class Entry(_Strict):
         c = self.crop
         if c.x + c.width > w or c.y + c.height > h:
             raise ValueError(f"crop {c.width}x{c.height}+{c.x}+{c.y} is outside the {w}x{h} screen")
+        # a hit acts at the point after checking the crop: the point must be what was checked
+        if not (c.x <= self.point[0] < c.x + c.width and c.y <= self.point[1] < c.y + c.height):
+            raise ValueError(f"point {list(self.point)} is outside its crop")
         return self
 
     @property
