@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from actions.types import Click, Type
+from actions.types import Click, Key, Type
 from agent.cache import LocateCache, LocateStore, model_identity
 from agent.cache.fingerprint import Screen, search, verify_at
 from agent.models.spec import ModelSpec
@@ -196,3 +196,9 @@ def test_no_crop_is_stored_where_a_secret_was_typed(desktop, board, tmp_path):
     blind.note_action(Type(text="hunter2"), secret=True)  # no click first: focus unknown
     learn(blind, desktop, "the Export button", app.center("a"))
     assert not (tmp_path / "d").exists()
+    tabbed = LocateCache(LocateStore(tmp_path / "e"), OCR)
+    tabbed.note_action(Click(x=open_x, y=open_y), secret=False)
+    tabbed.note_action(Key(keys=["tab"]), secret=False)  # the focus moved: to where?
+    tabbed.note_action(Type(text="hunter2"), secret=True)
+    learn(tabbed, desktop, "the Export button", app.center("a"))
+    assert not (tmp_path / "e").exists()

@@ -17,8 +17,9 @@ committed for CI), ``write`` (always ask the model, refresh every entry),
 
 Secrets: after text holding a secret was typed, the band of the screen around
 the field it went to (the last point clicked) is never stored, nor is any crop
-in which OCR reads a secret; without OCR, and with no point to go by, nothing
-more is stored for the rest of the run.
+in which OCR reads a secret. When the field was reached by keyboard (a key
+since the last click) or without OCR, nothing more is stored for the rest of
+the run.
 """
 
 from __future__ import annotations
@@ -94,11 +95,15 @@ class SecretAreas:
 
     def note_action(self, action: Any, secret: bool, scale: float = 1.0) -> None:
         """Follow the pointer, and mark where a secret was typed."""
-        if getattr(action, "type", None) == "type":
+        kind = getattr(action, "type", None)
+        if kind == "type":
             if secret:
                 self.typed_secret(scale)
             return
-        x = getattr(action, "to_x", None) if action.type in ("drag", "swipe") else None
+        if kind in ("key", "system_button"):
+            self.last_point = None  # the focus may have moved (Tab): where is unknown now
+            return
+        x = getattr(action, "to_x", None) if kind in ("drag", "swipe") else None
         y = getattr(action, "to_y", None) if x is not None else None
         if x is None:
             x, y = getattr(action, "x", None), getattr(action, "y", None)
