@@ -28,6 +28,7 @@ from typing import Any
 from PIL import Image
 
 from actions.errors import InputError
+from agent.cache import LocateCache
 from agent.loop import GoalOutcome
 from agent.models.ocr_match import TextMatch
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
@@ -91,6 +92,8 @@ class Agent:
         timeout: float | None = None,
         secrets: tuple[str, ...] | list[str] = (),
         on_close: Callable[[], None] | None = None,
+        cache: str | Path | None = "auto",
+        cache_mode: str = "read-write",
         profile: str | None = None,
     ) -> None:
         """
@@ -104,6 +107,9 @@ class Agent:
             max_steps, timeout: budgets over the agent's whole life.
             secrets: strings to mask as ``***`` in everything written.
             on_close: called last, after the environment is closed (e.g. stop Xvfb).
+            cache: the locate cache folder for targets (`agent.cache`): ``"auto"``
+                = ``~/.cache/screenpilot/locate/<name>``; None or ``"off"``: none.
+            cache_mode: read-write, read, write or off.
             profile: the model profile (see `agent models`); default: detected.
         """
         self.redactor = Redactor(secrets)  # refuses a secret too short to mask, before anything
@@ -118,6 +124,8 @@ class Agent:
             self.model = resolve_model(model, profile)
             if self.model is not None:
                 self._stack.callback(self.model.close)
+            # a corrupt cache file is bad input: fail before the run folder exists
+            locate = self._open_cache(cache, cache_mode, name, dry_run=env.dry_run)
             self.writer: RunWriter | None = None
             if out is not None:
                 folder = default_run_dir(name) if str(out) == "auto" else Path(out)
@@ -134,8 +142,27 @@ class Agent:
             policy=ConfirmPolicy(confirm, ask),
             max_steps=max_steps,
             timeout=timeout,
+            locate=locate,
         )
         self.report: Path | None = None
+
+    def _open_cache(
+        self, cache: str | Path | None, mode: str, name: str, *, dry_run: bool
+    ) -> LocateCache:
+        from agent.cache import LocateStore, api_folder, identity_of, parse_mode
+
+        chosen = parse_mode(mode)
+        if self.model is None or cache is None or str(cache) == "off" or chosen == "off":
+            return LocateCache.disabled()
+        folder = api_folder(name) if str(cache) == "auto" else Path(cache)
+        if folder is None:
+            return LocateCache.disabled()
+        return LocateCache(LocateStore(folder), identity_of(self.model), chosen, dry_run=dry_run)
+
+    @property
+    def model_calls(self) -> int:
+        """Requests the model has answered so far (grounding and planning)."""
+        return self.session.model_calls
 
     # -- constructors --------------------------------------------------------------------
     @classmethod

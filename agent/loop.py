@@ -51,6 +51,7 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
         decision = next_action(
             model, image, goal, history, mobile=session.mobile, correction=correction
         )
+        session.model_calls += 1
         rec.timings.model += _seconds(decision.seconds)
         frame = decision.frame
         rec.model = ModelCall(

@@ -44,8 +44,11 @@ class Marker(BaseModel):
 def step_markers(step: StepRecord) -> list[Marker]:
     """What to draw for a step: the grounded box, then the action's points."""
     markers: list[Marker] = []
-    if step.model is not None and step.model.box is not None:
-        x1, y1, x2, y2 = step.model.box
+    box = step.model.box if step.model is not None else None
+    if box is None and step.cache is not None:
+        box = step.cache.box  # a target found by the locate cache, not by the model
+    if box is not None:
+        x1, y1, x2, y2 = box
         markers.append(Marker(kind="box", x=x1, y=y1, x2=x2, y2=y2))
     action = step.action or {}
     kind = action.get("type")
@@ -163,6 +166,7 @@ def render_report(run: RunFolder) -> str:
                 "markers": step_markers(step) if size else [],
                 "radius": max(6.0, (max(size) if size else 1000) * 0.012),
                 "action_text": _describe_action(step.action),
+                "cache_text": step.cache.describe() if step.cache is not None else "",
                 "timings": step.timings.model_dump(),
                 "json": json.dumps(step.model_dump(mode="json"), indent=2, ensure_ascii=False),
             }

@@ -23,6 +23,7 @@ from typing import Any
 
 from actions.errors import InputError, ScreenpilotError
 from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type, Wait
+from agent.cache.policy import LocateCache
 from agent.models.ocr_match import TextMatch
 from agent.safety import ConfirmPolicy, launch_reason, look_around, risk_of
 from agent.secrets import Redactor
@@ -77,6 +78,7 @@ class Session:
         timeout: float | None = None,
         retries: int = 2,
         on_step: Callable[[StepRecord], None] | None = None,
+        locate: LocateCache | None = None,
     ) -> None:
         self.env = env
         self.model = model
@@ -90,6 +92,8 @@ class Session:
         self.deadline = time.monotonic() + timeout if timeout else None
         self.retries = retries
         self.on_step = on_step
+        self.locate = locate or LocateCache.disabled()  # scripted targets: agent.cache
+        self.model_calls = 0
         self.steps_done = 0
         self.last_observation: Observation | None = None
         self._screens: dict[int, Observation] = {}
@@ -162,6 +166,7 @@ class Session:
         finally:
             rec.timings.total = time.perf_counter() - start
             self.steps_done += 1
+            self.locate.finish(rec)  # learns the step's target if it succeeded
             self._write(rec)
 
     def _write(self, rec: StepRecord) -> None:
@@ -182,15 +187,20 @@ class Session:
         return self.model
 
     def ground_into(self, rec: StepRecord, obs: Observation, target: str) -> tuple[float, float]:
-        """Ask the model where `target` is; the point in screenshot pixels.
+        """Where `target` is, in screenshot pixels: from the locate cache, else from the model.
 
         In a dry run a miss does not fail: the record says so, and the screen's
         centre stands in so that the rest of the step can still be shown.
         """
         from agent.grounding import ground
 
+        scripted = rec.source == "script"  # goal-mode steps never act from the cache
+        cached = self.locate.lookup(rec, obs, target) if scripted else None
+        if cached is not None:
+            return cached
         model = self._need_model(f"finding {target!r}")
         result = ground(model, obs.image, target)
+        self.model_calls += 1
         rec.model = ModelCall(
             instruction=target,
             raw=result.raw,
@@ -205,6 +215,9 @@ class Session:
         )
         rec.timings.model += _seconds(result.seconds)
         if result.error is None and result.point is not None:
+            if scripted:
+                self.locate.propose(rec, obs, target, result.point, result.bbox,
+                                    self.redactor.secrets)  # fmt: skip
             return result.point
         if self.dry_run:
             rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"
@@ -237,6 +250,8 @@ class Session:
         ):
             self.writer.secret_typed()  # screenshots from now on may show it
         result = self.env.act(action)
+        secret = isinstance(action, Type) and self.redactor.contains(action.text)
+        self.locate.note_action(action, secret, rec.geometry["scale"] if rec.geometry else 1.0)
         rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
         if result.scroll is not None:
             rec.scroll = result.scroll.model_dump()

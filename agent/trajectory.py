@@ -50,6 +50,7 @@ class Timings(BaseModel):
     model: float = 0.0
     act: float = 0.0
     settle: float = 0.0
+    cache: float = 0.0
     total: float = 0.0
 
 
@@ -69,6 +70,30 @@ class ModelCall(BaseModel):
     error: str | None = None
 
 
+class CacheUse(BaseModel):
+    """What the locate cache (agent.cache) did for a step that names a target."""
+
+    status: Literal["hit", "relocated", "miss", "off"]
+    score: float | None = Field(None, description="grey-level correlation, 1 = identical")
+    changed: float | None = Field(None, description="share of pixels whose colour changed")
+    moved: tuple[float, float] | None = Field(None, description="relocated by (dx, dy) pixels")
+    box: Box | None = Field(None, description="the cached box where it was used, screenshot pixels")
+    entry: str | None = Field(None, description="the entry's crop file")
+    stored: bool = Field(False, description="the cache was updated after this step")
+    note: str | None = None
+
+    def describe(self) -> str:
+        """``hit 1.000``, ``relocated (+260, +210) 0.998``, ``miss: ...``, ``off``."""
+        text = self.status
+        if self.moved is not None:
+            text += f" ({self.moved[0]:+.0f}, {self.moved[1]:+.0f})"
+        if self.score is not None and self.status != "off":
+            text += f" {self.score:.3f}"
+        if self.note and self.status != "hit":
+            text += f": {self.note}"
+        return text
+
+
 class StepRecord(BaseModel):
     """One step of a run, as written to steps.jsonl."""
 
@@ -85,6 +110,7 @@ class StepRecord(BaseModel):
     screenshot: str | None = Field(None, description="path relative to the run folder")
     geometry: dict[str, Any] | None = Field(None, description="observation size, scale, offset")
     model: ModelCall | None = None
+    cache: CacheUse | None = None
     action: dict[str, Any] | None = Field(None, description="screenshot pixels")
     screen_points: list[tuple[float, float]] = Field(
         default_factory=list, description="input coordinates the action was sent to"
@@ -117,6 +143,8 @@ class RunInfo(BaseModel):
     exit_code: int | None = None
     steps: int = 0
     final_screenshot: str | None = None
+    model_calls: int | None = Field(None, description="requests the model answered")
+    cache: dict[str, Any] | None = Field(None, description="the locate cache: folder, mode, counts")
     version: str = ""
 
 

@@ -25,9 +25,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from actions.errors import InputError, ScreenpilotError, require
+from agent.cache import LocateCache
 from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
@@ -35,7 +36,7 @@ from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
 from env.base import Env
 from env.factory import open_env
 from tasks.loader import PYTHON_NAMES, LoadedTask
-from tasks.schema import EnvSection, Step, Task
+from tasks.schema import CacheSettings, EnvSection, Step, Task
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class RunResult(BaseModel):
     seconds: float = 0.0
     steps: int = 0
     display: str | None = None
+    model_calls: int = 0
+    calls_saved: int = Field(0, description="model calls the locate cache made unnecessary")
 
 
 # -- opening things --------------------------------------------------------------------
@@ -91,6 +94,40 @@ def preflight(task: Task) -> None:
     if needs_ocr:
         require("rapidocr", "ocr")
         require("onnxruntime", "ocr")
+
+
+GROUNDED_VERBS = ("click", "double_click", "right_click", "long_press", "scroll")
+
+
+def cache_folder(task_file: Path, settings: CacheSettings) -> Path | None:
+    """Where a task's locate cache lives: ``cache.path`` (relative to the task file), else
+    beside the task file (see `agent.cache.task_folder`); None when there is none."""
+    from agent.cache import task_folder
+
+    if settings.path is not None:
+        return Path(task_file).resolve().parent / Path(settings.path).expanduser()
+    return task_folder(task_file)
+
+
+def open_cache(
+    loaded: LoadedTask, mode: str | None = None, *, dry_run: bool = False
+) -> LocateCache:
+    """The task's locate cache (see agent.cache); `mode` overrides the task's ``cache:``.
+
+    Raises:
+        InputError: the cache file is corrupt or foreign (before anything runs).
+    """
+    from agent.cache import LocateStore, model_identity, parse_mode
+
+    task = loaded.task
+    chosen = parse_mode(mode) if mode is not None else task.cache.mode
+    grounded = any(
+        s.verb in GROUNDED_VERBS and getattr(s.argument, "target", None) for s in task.steps
+    )
+    folder = cache_folder(loaded.path, task.cache)
+    if chosen == "off" or not grounded or folder is None:
+        return LocateCache.disabled()
+    return LocateCache(LocateStore(folder), model_identity(task.model), chosen, dry_run=dry_run)
 
 
 # -- steps -----------------------------------------------------------------------------
@@ -190,14 +227,18 @@ def run_task(
     ask: Ask | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
     on_ready: Callable[[Path], None] | None = None,
+    cache: str | None = None,
 ) -> RunResult:
     """Run a validated task and write its run folder; see the module docstring.
+
+    `cache` overrides the task's locate-cache mode (off, read, write, read-write).
 
     Raises:
         InputError: bad input found before anything was sent (exit code 2).
     """
     task = loaded.task
     preflight(task)
+    locate = open_cache(loaded, cache, dry_run=dry_run)
     size = display_size_for(task, virtual_display)
     return execute(
         task.env,
@@ -214,6 +255,7 @@ def run_task(
         timeout=task.timeout,
         on_step=on_step,
         on_ready=on_ready,
+        locate=locate,
     )
 
 
@@ -234,6 +276,7 @@ def execute(
     check_env: Callable[[Any], None] | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
     on_ready: Callable[[Path], None] | None = None,
+    locate: LocateCache | None = None,
 ) -> RunResult:
     """Open display, model and env; run `body` on a recorded session; always finish the folder.
 
@@ -265,6 +308,7 @@ def execute(
             on_step=on_step,
             on_ready=on_ready,
             started=started,
+            locate=locate,
         )
 
 
@@ -282,6 +326,7 @@ def record_run(
     on_step: Callable[[StepRecord], None] | None = None,
     on_ready: Callable[[Path], None] | None = None,
     started: float | None = None,
+    locate: LocateCache | None = None,
 ) -> RunResult:
     """Run `body` on a recorded session over an open env; always finish the run folder.
 
@@ -301,6 +346,7 @@ def record_run(
         max_steps=max_steps,
         timeout=timeout,
         on_step=on_step,
+        locate=locate,
     )
     status: Literal["success", "failed", "interrupted", "error"]
     try:
@@ -318,6 +364,9 @@ def record_run(
         status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
     message = redactor.text(message)
     _final_screenshot(env, writer)
+    writer.info = writer.info.model_copy(
+        update={"model_calls": session.model_calls, "cache": session.locate.summary()}
+    )
     writer.finish(status, message, code)
     report = _write_report(writer.dir)
     return RunResult(
@@ -329,6 +378,8 @@ def record_run(
         seconds=time.monotonic() - started,
         steps=writer.count,
         display=display_name,
+        model_calls=session.model_calls,
+        calls_saved=session.locate.stats.saved,
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
+from agent.cache.policy import CacheMode
 from agent.models.spec import ModelSpec
 from env.desktop_monitors import parse_monitor
 from env.factory import AndroidOptions, DesktopOptions
@@ -293,6 +294,21 @@ class Step(_Strict):
         return getattr(self, "assert_" if self.verb == "assert" else self.verb)
 
 
+class CacheSettings(_Strict):
+    """The locate cache (agent.cache): ``cache: off`` / ``read`` / ``write`` / ``read-write``,
+    or a mapping with ``mode`` and ``path`` (a folder, relative to the task file)."""
+
+    mode: CacheMode = "read-write"
+    path: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML reads a bare `off` / `on` as a boolean
+            return {"mode": "read-write" if value else "off"}
+        return {"mode": value} if isinstance(value, str) else value
+
+
 # -- the task --------------------------------------------------------------------------
 class Task(_Strict):
     """A whole task file."""
@@ -316,6 +332,9 @@ class Task(_Strict):
     )
     settle: Annotated[float, Field(ge=0, le=60)] = Field(
         1.0, description="after each action, wait up to this long for the screen to settle"
+    )
+    cache: CacheSettings = Field(
+        default_factory=CacheSettings, description="the locate cache of scripted targets"
     )
 
     @model_validator(mode="before")

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.display",
     "tests.fixtures.adb_server",
     "tests.fixtures.tiny_qwen",
+    "tests.fixtures.grounding_server",
 ]
 
 IN_CI = bool(os.environ.get("SCREENPILOT_CI"))
@@ -33,6 +34,15 @@ def need(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI is missing a dependency: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _locate_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """Locate caches (agent.cache) go to the test run's tmp, never beside tasks/examples/*.yaml
+    or into ~/.cache; set in os.environ, so CLI subprocesses inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCREENPILOT_LOCATE_CACHE", str(tmp_path_factory.mktemp("locate-cache")))
+        yield
 
 
 _skipped: list[str] = []

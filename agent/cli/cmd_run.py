@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from agent.trajectory import StepRecord
+
+if TYPE_CHECKING:
+    from tasks.runner import RunResult
 
 STATUS_COLOURS = {"ok": "green", "dry_run": "yellow", "failed": "red", "denied": "red"}
 
@@ -34,7 +37,22 @@ def format_step(rec: StepRecord, budget: int | None) -> str:
     if action.get("x") is not None and action.get("y") is not None:
         where = f" -> ({action['x']:.0f}, {action['y']:.0f})"
     extra = f"  {rec.error}" if rec.error else (f"  {rec.note}" if rec.note else "")
-    return f"[{rec.index:>2}{total}] {what}{where}  {rec.status}  {rec.timings.total:.2f} s{extra}"
+    cache = f"  cache {rec.cache.describe()}" if rec.cache is not None else ""
+    return (
+        f"[{rec.index:>2}{total}] {what}{where}  {rec.status}  {rec.timings.total:.2f} s{cache}"
+        f"{extra}"
+    )
+
+
+def summary_line(result: RunResult) -> str:
+    """The last line of a run: status, message, steps, time, model calls made and saved."""
+    calls = f"model calls: {result.model_calls}"
+    if result.calls_saved:
+        calls += f" made, {result.calls_saved} saved by the cache"
+    return (
+        f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s; "
+        f"{calls})"
+    )
 
 
 def run_command(
@@ -59,6 +77,12 @@ def run_command(
     confirm: str = typer.Option(
         None, "--confirm", help="Override the confirmation policy: never|risky|always."
     ),
+    cache: str = typer.Option(
+        None,
+        "--cache",
+        help="Locate cache of scripted targets: off|read|write|read-write "
+        "(default: the task's cache:, else read-write).",
+    ),
 ) -> None:
     """Run a task file: scripted steps and/or a goal, on a desktop or a phone.
 
@@ -66,10 +90,13 @@ def run_command(
     Exit 0 success, 1 task failed, 2 bad input (nothing executed), 130 Ctrl-C.
     """
     from actions.errors import InputError
+    from agent.cache import parse_mode
     from env.virtual_display import parse_size
     from tasks.loader import load_task
     from tasks.runner import run_task
 
+    if cache is not None:
+        parse_mode(cache)
     loaded = load_task(task_file)
     task = loaded.task
     overrides: dict[str, Any] = {}
@@ -120,10 +147,11 @@ def run_command(
         ask=_ask_on_terminal if interactive else None,
         on_step=on_step,
         on_ready=on_ready,
+        cache=cache,
     )
     colour = "green" if result.exit_code == 0 else "red"
     typer.secho(
-        f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s)",
+        summary_line(result),
         fg=colour,
         err=result.exit_code != 0,
     )

@@ -1,0 +1,224 @@
+"""`agent compile RUN_DIR -o task.yaml`: finished runs as scripted tasks that replay from the cache.
+
+* a goal run of the real Qwen2.5-VL class (the tiny trained checkpoint, which
+  clicks one fixed point) compiles into ``click: "Submit"`` steps, and the
+  compiled task replays with the model's `answer` never called (counted at the
+  model boundary) while the clicks still reach the app;
+* a scripted run that typed a ``${VAR}`` secret compiles with the secret still a
+  ``${VAR}``, no trace of it in the task or the cache, and replays with zero calls;
+* a run folder is untrusted input: paths out of it, symbolic links and dry runs
+  are refused with one line, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import need
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_APP = ROOT / "tasks" / "examples" / "demo_form.py"
+SECRET = "Pl4ntain-0912-xk"
+
+
+def have_desktop() -> None:
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed (apt-get install xvfb)")
+    need(shutil.which("xdotool") is not None, "xdotool is not installed")
+
+
+def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "agent.cli.main", *args], capture_output=True,
+                          text=True, timeout=600, env=full, cwd=ROOT)  # fmt: skip
+
+
+def events(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def steps_of(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (run_dir / "steps.jsonl").read_text().splitlines() if x]
+
+
+def compiled_steps(task: Path) -> list[dict[str, Any]]:
+    return yaml.safe_load(task.read_text())["steps"]
+
+
+# -- a goal run ------------------------------------------------------------------------
+def test_a_compiled_goal_run_replays_with_zero_model_calls(trained_qwen_dir, tmp_path, monkeypatch):
+    """The tiny checkpoint always answers left_click at model (364, 217): Submit is put there."""
+    have_desktop()
+    pytest.importorskip("torch")
+    pytest.importorskip("rapidocr")
+    from actions.frames import CoordinateFrame
+    from tests.fixtures.tiny_qwen_build import FIXED_POINT
+
+    max_pixels = 256 * 28 * 28
+    frame = CoordinateFrame.for_image((1280, 800), max_pixels=max_pixels)
+    tx, ty = frame.model_to_image(*FIXED_POINT)
+    gx, gy = round(tx - 252), round(ty - 317)  # Submit's centre in a window at +0+0
+    log = tmp_path / "goal.jsonl"
+    task = tmp_path / "goal.yaml"
+    task.write_text(
+        "name: goal\nenv: {desktop: {virtual_display: 1280x800}}\n"
+        f"model: {{backend: qwen, model: '{trained_qwen_dir}', max_pixels: {max_pixels}, "
+        "device: cpu}\nsteps:\n"
+        f"  - launch: [python3, {DEMO_APP}, --geometry, '+{gx}+{gy}']\n"
+        "  - wait_for: {text: Contact form, timeout: 30}\n"
+        "  - goal: {goal: Submit the form, max_steps: 2}\n"
+        "max_steps: 10\nconfirm: never\n"
+    )
+    goal = agent("run", str(task), "--out", str(tmp_path / "run"),
+                 env={"SCREENPILOT_DEMO_LOG": str(log)})  # fmt: skip
+    assert goal.returncode == 1 and "not done within 2 steps" in goal.stderr, goal.stderr
+    assert [e["event"] for e in events(log)].count("submit") == 2
+    goal_steps = [s for s in steps_of(tmp_path / "run") if s["source"] == "goal"]
+    assert len(goal_steps) == 2 and all(s["cache"] is None for s in goal_steps)  # never cached
+
+    out = tmp_path / "compiled.yaml"
+    result = agent("compile", str(tmp_path / "run"), "-o", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 named clicks" in result.stdout and "seeded 2 cache entries" in result.stdout
+    steps = compiled_steps(out)
+    assert [next(iter(s)) for s in steps] == ["launch", "wait_for", "click", "click"]
+    assert steps[2]["click"] == steps[3]["click"] == "Submit"  # the text at the model's point
+    assert "# run step 3: chosen by the model" in out.read_text()
+
+    from agent.models.qwen import QwenModel
+    from tasks.loader import load_task
+    from tasks.runner import run_task
+
+    calls: list[int] = []
+    answer = QwenModel.answer
+
+    def counting(self: Any, requests: list[Any]) -> Any:
+        calls.append(len(requests))
+        return answer(self, requests)
+
+    monkeypatch.setattr(QwenModel, "answer", counting)
+    replay_log = tmp_path / "replay.jsonl"
+    monkeypatch.setenv("SCREENPILOT_DEMO_LOG", str(replay_log))
+    replay = run_task(load_task(out), out=tmp_path / "replay")
+    assert replay.exit_code == 0, replay.message
+    assert calls == [] and replay.model_calls == 0 and replay.calls_saved == 2
+    assert [e["event"] for e in events(replay_log)].count("submit") == 2
+    clicks = [s for s in steps_of(tmp_path / "replay") if s["verb"] == "click"]
+    assert [s["cache"]["status"] for s in clicks] == ["hit", "hit"]
+    assert [s["action"]["x"] for s in clicks] == pytest.approx([tx, tx], abs=2)
+
+
+# -- a scripted run with a secret --------------------------------------------------------
+SCRIPTED = (
+    "name: secret-form\nenv: {{desktop: {{virtual_display: 1280x800}}}}\nsteps:\n"
+    "  - launch: [python3, {app}]\n"
+    "  - wait_for: {{text: Contact form, timeout: 30}}\n"
+    "  - click: the Name field\n"
+    "  - type: Ada $$5\n"
+    "  - click: the Note field\n"
+    '  - type: "${{NOTE_SECRET}}"\n'
+    "  - click: the Submit button\n"
+    "  - wait_for: Saved\n"
+)
+
+
+@pytest.fixture(scope="module")
+def secret_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A scripted demo-form run (ocr backend) that typed a secret from ${NOTE_SECRET}."""
+    have_desktop()
+    pytest.importorskip("rapidocr")
+    tmp = tmp_path_factory.mktemp("secret-run")
+    task = tmp / "form.yaml"
+    task.write_text(SCRIPTED.format(app=DEMO_APP))
+    env = {"NOTE_SECRET": SECRET, "SCREENPILOT_DEMO_LOG": str(tmp / "app.jsonl")}
+    result = agent("run", str(task), "--out", str(tmp / "run"), "--cache", "off", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return tmp / "run", tmp
+
+
+def test_a_compiled_run_keeps_secrets_as_variables_and_replays_without_the_model(secret_run):
+    run, tmp = secret_run
+    out = tmp / "compiled" / "form.yaml"
+    result = agent("compile", str(run), "-o", str(out), "--name", "form again")
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = compiled_steps(out)
+    assert steps[2:] == [
+        {"click": "the Name field"},
+        {"type": "Ada $$5"},  # a literal $ stays literal
+        {"click": "the Note field"},
+        {"type": "${NOTE_SECRET}"},
+        {"click": "the Submit button"},
+        {"wait_for": {"text": "Saved", "timeout": 30}},
+    ]
+    from agent.cache import task_folder
+    from agent.models.ocr import find_text
+
+    folder = task_folder(out)
+    assert folder is not None and len(list(folder.glob("*.png"))) == 3
+    for path in [out, *folder.iterdir()]:
+        assert SECRET.encode() not in path.read_bytes(), path
+    for png in folder.glob("*.png"):
+        assert find_text(Image.open(png).convert("RGB"), SECRET, strictness="ground") is None
+
+    log = tmp / "replay.jsonl"
+    replay = agent("run", str(out), "--out", str(tmp / "replay"),
+                   env={"NOTE_SECRET": SECRET, "SCREENPILOT_DEMO_LOG": str(log)})  # fmt: skip
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "model calls: 0 made, 3 saved by the cache" in replay.stdout
+    submit = [e for e in events(log) if e["event"] == "submit"]
+    assert [(e["name"], e["note"]) for e in submit] == [("Ada $5", SECRET)]
+    statuses = [s["cache"]["status"] for s in steps_of(tmp / "replay") if s["verb"] == "click"]
+    assert statuses == ["hit", "hit", "hit"]
+
+
+REFUSALS = {
+    "dotdot": "is not a path inside the run folder",
+    "absolute": "is not a path inside the run folder",
+    "symlink": "leads outside the run folder",
+    "dry run": "a dry run sent nothing",
+    "replay": "a replay has no model",
+}
+
+
+@pytest.mark.parametrize("how", sorted(REFUSALS))
+def test_a_run_folder_pointing_outside_itself_is_refused(secret_run, tmp_path, how):
+    run, _ = secret_run
+    crafted = tmp_path / "run"
+    shutil.copytree(run, crafted)
+    outside = tmp_path / "outside.png"
+    shutil.copy(crafted / "screens" / "step-003.png", outside)
+    lines = (crafted / "steps.jsonl").read_text().splitlines()
+    step = json.loads(lines[2])
+    info = json.loads((crafted / "run.json").read_text())
+    if how == "dotdot":
+        step["screenshot"] = "../outside.png"
+    elif how == "absolute":
+        step["screenshot"] = str(outside)
+    elif how == "symlink":
+        (crafted / step["screenshot"]).unlink()
+        (crafted / step["screenshot"]).symlink_to(outside)
+    elif how == "dry run":
+        info["dry_run"] = True
+    else:
+        info["model"] = {"replay_of": str(run)}
+    lines[2] = json.dumps(step)
+    (crafted / "steps.jsonl").write_text("\n".join(lines) + "\n")
+    (crafted / "run.json").write_text(json.dumps(info))
+    out = tmp_path / "task.yaml"
+    result = agent("compile", str(crafted), "-o", str(out))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert REFUSALS[how] in result.stderr
+    assert not out.exists()
