@@ -161,8 +161,9 @@ def test_qwen3_mobile_goal_answers_are_read_in_999_units():
         "</tool_call>"
     )
     click = parse_model_answer(text, f, mobile=True).actions[0]
-    # x 999/999 of the side is the last pixel column (clamped onto the image).
-    assert (click.x, click.y) == pytest.approx((1079.0, 333 / 999 * 2400))
+    # x 999/999 of the side is the right edge: pulled 2 px inside it (frames.EDGE_MARGIN),
+    # so that it never lands on a fail-safe corner column.
+    assert (click.x, click.y) == pytest.approx((1080 - 1 - 2, 333 / 999 * 2400))
 
 
 @settings(max_examples=300, deadline=None)
