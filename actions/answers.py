@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.frames import CoordinateFrame
+from actions.frames import CoordinateFrame, PointOutsideFrame
 from actions.parse import ParsedAnswer, parse_answer
 from actions.types import Click, Drag, Swipe
 
@@ -130,7 +130,10 @@ def _point_call(body: str, frame: CoordinateFrame, fmt: AnswerFormat) -> ParsedA
     x, y = float(match.group(1)), float(match.group(2))
     if (x, y) == (-1.0, -1.0):
         return ParsedAnswer(raw=body, error=NOT_FOUND, refused=True, format="refusal")
-    px, py = frame.model_to_image(x, y)
+    try:
+        px, py = frame.model_to_image(x, y)
+    except PointOutsideFrame as exc:  # kept for judges that score the point as written
+        return ParsedAnswer(raw=body, error=str(exc), model_points=[exc.model_point])
     return ParsedAnswer(
         raw=body,
         actions=[Click(x=px, y=py)],
