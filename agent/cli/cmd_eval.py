@@ -203,8 +203,9 @@ def screenspot_command(
     parser: str = typer.Option(
         "official",
         "--parser",
-        help="official: read answers as the ScreenSpot-Pro harness does (nothing repaired); "
-        "robust: the agent's lenient parser (results labelled non-official).",
+        help="official: the profile's official reader (the ScreenSpot-Pro harness's model "
+        "file, else the model authors' evaluation code; nothing repaired); robust: the "
+        "agent's lenient parser in the profile's answer format (labelled non-official).",
     ),
     zoom: bool = typer.Option(
         False,
@@ -219,7 +220,8 @@ def screenspot_command(
 ) -> None:
     """Ground every sample and write the official ScreenSpot result file (resumable).
 
-    The result file's run.protocol records the profile and every setting used.
+    The result file's protocol records the profile, the reader that judged the answers
+    (and the code it follows) and every setting used.
     """
     from agent.eval.answers import ParserName
     from agent.eval.runner import RunSettings, ScreenSpotRun
