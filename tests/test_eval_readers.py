@@ -95,16 +95,22 @@ def test_ui_venus_ground_reads_the_box_centre() -> None:
 
 
 def test_ui_venus_ground_divides_in_float32_as_its_script_does() -> None:
-    """The script divides by torch int64 sizes, so each corner is a float32 quotient. On a
-    1280x800 shot seen at 1288x812, the box from x = 2 to x = 159 has its centre at exactly
-    80/1280 in float64 - on the left edge of a target starting at x = 80 - but just left of
-    it in float32: the authors' code scores this answer wrong."""
+    """The script divides by torch int64 sizes: `x / size` is `size.reciprocal() * x` in
+    float32. On a 1280x800 shot seen at 1288x812, the box from x = 3 to x = 158 has its
+    centre at exactly 80/1280 in float64 - on the left edge of a target starting at x = 80 -
+    but just left of it in float32: the authors' code scores this answer wrong."""
     frame = CoordinateFrame(image_size=(1288, 812), model_size=(1288, 812))
-    reading = authors.read_ui_venus_ground("[2, 100, 159, 200]", frame)
-    x1 = float(np.float32(2) / np.float32(1288))
-    x2 = float(np.float32(159) / np.float32(1288))
-    assert reading.point[0] == (x1 + x2) / 2 < 80 / 1280 == (2 / 1288 + 159 / 1288) / 2
+    reading = authors.read_ui_venus_ground("[3, 100, 158, 200]", frame)
+    inverse = np.float32(1) / np.float32(1288)
+    x1, x2 = float(np.float32(3) * inverse), float(np.float32(158) * inverse)
+    assert reading.point[0] == (x1 + x2) / 2 < 80 / 1280 == (3 / 1288 + 158 / 1288) / 2
     assert judge_fraction(reading.point, (80, 0, 200, 800), (1280, 800)) == "wrong"
+    # From x = 2 to 159 the reciprocal's product lands just right of the edge (a plain
+    # float32 quotient, 2 / 1288 in float32, would land left of it).
+    other = authors.read_ui_venus_ground("[2, 100, 159, 200]", frame)
+    x1, x2 = float(np.float32(2) * inverse), float(np.float32(159) * inverse)
+    assert other.point[0] == (x1 + x2) / 2 > 80 / 1280
+    assert judge_fraction(other.point, (80, 0, 200, 800), (1280, 800)) == "correct"
 
 
 # -- UI-Venus-1.5: [x,y] in 0-1000; [-1,-1] refuses --------------------------------------------
