@@ -129,6 +129,7 @@ def test_mai_ui_served_eval_follows_its_protocol_and_reads_as_its_script(tmp_pat
     assert (protocol["profile"], protocol["reader"]) == ("mai-ui", "mai-ui-eval-server")
     assert protocol["source"] == ("Tongyi-MAI/MAI-UI @ 4dd07b9 evaluation/grounding/eval_server.py")
     assert report["run"]["protocol"] == protocol
+    assert "MAI-UI-8B" in protocol["profile_reason"]  # detected from the name, and said so
     html = tmp_path / "official.html"
     assert main(["eval", "report", str(tmp_path / "official.json"), "-o", str(html)]) == 0
     page = html.read_text()
@@ -179,6 +180,29 @@ def test_gta1_served_eval_sends_its_prompt_and_reads_integer_pairs(tmp_path) -> 
     )  # fmt: skip
     assert protocol["reader_kind"] == "authors' answer parser"
     assert protocol["coordinates"] == "pixels" and protocol["max_pixels"] == 4096 * 2160
+
+
+def test_family_alone_chooses_the_profile_and_its_reader(tmp_path) -> None:
+    """--family qwen3-vl on a served model whose name says nothing: the qwen3-vl profile
+    (factor 32: 1280x800 is sent as is) and the harness's qwen3vl.py reader, /1000."""
+    pytest.importorskip("openai")
+    from tests.test_models_openai import FakeServer
+
+    args = json.dumps({"action": "left_click", "coordinate": [156, 187]})
+    answer = f'<tool_call>\n{{"name": "computer_use", "arguments": {args}}}\n</tool_call>'
+    server = FakeServer()
+    server.script = _served(dict.fromkeys(BOXES, answer))
+    try:
+        report = _run(tmp_path, server, "family", ["--model", "my-model", "--family", "qwen3-vl"])
+    finally:
+        server.close()
+    assert _verdicts(report)["Save"] == "correct"
+    assert report["details"][0]["pred"] == pytest.approx([199.68, 149.6], abs=1e-9)
+    protocol = report["protocol"]
+    assert (protocol["profile"], protocol["family"], protocol["reader"]) == (
+        "qwen3-vl", "qwen3-vl", "ssp-qwen3-vl",
+    )  # fmt: skip
+    assert protocol["profile_reason"] == "--family qwen3-vl" and protocol["official"] is True
 
 
 def test_other_pixel_limits_make_the_run_non_official(tmp_path) -> None:

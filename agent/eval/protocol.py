@@ -220,9 +220,14 @@ def deviations(
     return found
 
 
-def protocol_record(parser: AnswerParser, spec: ModelSpec, found: list[str]) -> dict[str, Any]:
+def protocol_record(
+    parser: AnswerParser, spec: ModelSpec, found: list[str], *, reason: str | None = None
+) -> dict[str, Any]:
     """The result file's ``protocol``: judging (official or not, why, parser, reader, its
-    source) and the settings every request ran with (`ModelSpec.protocol_record`)."""
+    source) and the settings every request ran with (`ModelSpec.protocol_record`).
+
+    `reason` says why the profile was chosen when `spec` has it pinned (detected, --family).
+    """
     official = not found
     label = OFFICIAL_LABEL if official else "NON-OFFICIAL: " + "; ".join(found)
     judging = Protocol(
@@ -233,4 +238,6 @@ def protocol_record(parser: AnswerParser, spec: ModelSpec, found: list[str]) -> 
     else:
         settings = spec.protocol_record()
         settings["family"] = spec.family.value if spec.family else None
+        if reason is not None:
+            settings["profile_reason"] = reason
     return {**judging, **settings}

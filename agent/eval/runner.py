@@ -55,6 +55,8 @@ class RunSettings(BaseModel):
     zoom: bool = False
     zoom_size: tuple[float, float] | tuple[int, int] | None = None
     parser: ParserName = "official"
+    # Why the profile pinned in `spec` was chosen (detected, --family); not a setting.
+    profile_reason: str | None = None
 
     def fingerprint(self) -> str:
         spec = self.spec.model_dump(
@@ -385,7 +387,7 @@ class ScreenSpotRun:
         spec = self.settings.spec
         skipped = len(self.dataset.skipped) + len(stats.skipped_bad)
         found = deviations(self.parser, spec, self.profile, skipped=skipped)
-        protocol = protocol_record(self.parser, spec, found)
+        protocol = protocol_record(self.parser, spec, found, reason=self.settings.profile_reason)
         run = {
             "tool": "screenpilot",
             "dataset": str(self.dataset.root),
