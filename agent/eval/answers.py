@@ -44,7 +44,6 @@ GUI-Grounding @ bd8bbbb470fbc4fda2a4fa9ec90bd2572507794e):
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -218,7 +217,3 @@ def to_pixels(point: Fraction | None, img_size: tuple[int, int]) -> list[float] 
         return None
     return [point[0] * img_size[0], point[1] * img_size[1]]
 
-
-def finite(point: Fraction | None) -> bool:
-    """Whether a point can be drawn or zoomed on (NaN and infinities cannot)."""
-    return point is not None and all(math.isfinite(v) for v in point)
