@@ -133,7 +133,7 @@ def _point_call(body: str, frame: CoordinateFrame, fmt: AnswerFormat) -> ParsedA
     try:
         px, py = frame.model_to_image(x, y)
     except PointOutsideFrame as exc:  # unusable, never a click at the edge (as parse_answer)
-        return ParsedAnswer(raw=body, error=str(exc), model_points=[(x, y)])
+        return ParsedAnswer(raw=body, error=str(exc), model_points=[exc.model_point])
     return ParsedAnswer(
         raw=body,
         actions=[Click(x=px, y=py)],

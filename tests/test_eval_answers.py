@@ -10,7 +10,6 @@ import pytest
 from actions.errors import InputError
 from actions.frames import CoordinateFrame, ModelFamily
 from agent.eval.answers import (
-    answer_parser,
     read_qwen2_5_vl,
     read_qwen2_vl,
     read_qwen3_vl,
@@ -18,6 +17,8 @@ from agent.eval.answers import (
     to_pixels,
 )
 from agent.eval.metrics import judge_fraction, judge_point, rescore
+from agent.eval.protocol import answer_parser
+from agent.models.profiles import get_profile
 from tests.conftest import REAL_RESULTS
 
 # A 1280x800 screenshot is fed to Qwen2.5-VL at 1288x812 (REFERENCE 1).
@@ -158,11 +159,15 @@ def test_a_point_on_the_edge_is_judged_on_fractions_as_the_harness_does() -> Non
 
 
 def test_no_official_reader_is_a_one_line_error_naming_the_way_out() -> None:
+    qwen25 = get_profile("qwen2.5-vl")
     with pytest.raises(InputError, match=r"OCR backend.*--parser robust"):
-        answer_parser("official", ModelFamily.QWEN2_5_VL, backend="ocr")
-    with pytest.raises(InputError, match=r"ui-tars-1.5.*--parser robust"):
-        answer_parser("official", ModelFamily.UI_TARS_1_5, backend="qwen")
-    robust = answer_parser("robust", ModelFamily.UI_TARS_1_5, backend="qwen")
+        answer_parser("official", None, backend="ocr")
+    # --family normalized changes only the coordinates, and no official code reads 0-1 floats.
+    with pytest.raises(InputError, match=r"--family normalized.*--parser robust"):
+        answer_parser("official", qwen25, backend="qwen", family=ModelFamily.NORMALIZED)
+    robust = answer_parser("robust", get_profile("ui-tars-1.5"), backend="qwen")
     assert robust.describe()["parser"] == "robust" and not robust.official
-    official = answer_parser("official", ModelFamily.QWEN3_VL, backend="openai")
+    official = answer_parser("official", get_profile("qwen3-vl"), backend="openai")
     assert official.official and re.search("qwen3vl.py", official.source)
+    qwen2 = answer_parser("official", qwen25, backend="qwen", family=ModelFamily.QWEN2_VL)
+    assert qwen2.reader == "ssp-qwen2-vl" and qwen2.source.endswith("models/qwen2vl.py")

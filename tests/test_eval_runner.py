@@ -427,13 +427,23 @@ def _judged_officially(
     assert (overall["num_correct_action"], overall["num_total"], overall["wrong_format_num"]) == (
         2, 4, 1,
     )  # fmt: skip
-    assert report["protocol"] == {
+    protocol = report["protocol"]
+    judging = ("official", "label", "parser", "reader", "reader_kind", "source", "deviations")
+    assert {key: protocol[key] for key in judging} == {
         "official": True,
         "label": "official ScreenSpot-Pro protocol",
         "parser": "official",
         "reader": "ssp-qwen2.5-vl",
+        "reader_kind": "ScreenSpot-Pro harness",
+        "source": "likaixin2000/ScreenSpot-Pro-GUI-Grounding @ bd8bbbb models/qwen2_5vl.py",
         "deviations": [],
     }
+    # The profile and its settings in the same record, which run.protocol repeats unchanged.
+    assert protocol["profile"] == "qwen2.5-vl" and protocol["family"] is None
+    assert protocol["coordinates"] == "pixels" and protocol["factor"] == 28
+    assert (protocol["min_pixels"], protocol["max_pixels"]) == (3136, 16384 * 28 * 28)
+    assert report["run"]["protocol"] == protocol and report["run"]["profile"] == "qwen2.5-vl"
+    assert "min_pixels" not in report["run"] and "family" not in report["run"]
     assert "Metrics: official ScreenSpot-Pro protocol" in official_out
     assert "NON-OFFICIAL" not in official_out
 

@@ -203,8 +203,9 @@ def screenspot_command(
     parser: str = typer.Option(
         "official",
         "--parser",
-        help="official: read answers as the ScreenSpot-Pro harness does (nothing repaired); "
-        "robust: the agent's lenient parser (results labelled non-official).",
+        help="official: the profile's official reader (the ScreenSpot-Pro harness's model "
+        "file, else the model authors' evaluation code; nothing repaired); robust: the "
+        "agent's lenient parser in the profile's answer format (labelled non-official).",
     ),
     zoom: bool = typer.Option(
         False,
@@ -219,7 +220,8 @@ def screenspot_command(
 ) -> None:
     """Ground every sample and write the official ScreenSpot result file (resumable).
 
-    The result file's run.protocol records the profile and every setting used.
+    The result file's protocol records the profile, the reader that judged the answers
+    (and the code it follows) and every setting used.
     """
     from agent.eval.answers import ParserName
     from agent.eval.runner import RunSettings, ScreenSpotRun
@@ -255,14 +257,16 @@ def screenspot_command(
         spec_fields["family"] = family
     # The profile's own benchmark protocol: pinned in the spec, so the run's fingerprint and
     # result file name it even when it was detected.
-    chosen = ModelSpec(**spec_fields).resolve().profile
+    resolved = ModelSpec(**spec_fields).resolve()
+    chosen = resolved.profile
     low, high = chosen.pixel_limits("benchmark", min_pixels=min_pixels, max_pixels=max_pixels)
     spec_fields.update(profile=chosen.name, min_pixels=low, max_pixels=high)
     spec = ModelSpec(**spec_fields)
     parser_name: ParserName = "robust" if parser == "robust" else "official"
     settings = RunSettings(
-        spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size), parser=parser_name
-    )
+        spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size), parser=parser_name,
+        profile_reason=resolved.reason,
+    )  # fmt: skip
     dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
                            skip_bad=skip_bad)  # fmt: skip
     if not dataset.samples:

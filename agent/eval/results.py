@@ -6,9 +6,11 @@ unchanged. ``details`` and ``metrics`` always hold the first pass (what the
 official harness would record); screenpilot adds top-level keys the official
 tools ignore:
 
-* ``protocol``: whether ``details``/``metrics`` follow the official protocol,
-  the parser that judged them, and every deviation (``--parser robust``,
-  samples left out by ``--skip-bad``), with a one-line ``label``;
+* ``protocol`` (also kept as ``run.protocol``): whether ``details``/``metrics``
+  follow the official protocol, the parser and reader that judged them and the
+  code that reader follows, every deviation (``--parser robust``, other pixel
+  limits, samples left out by ``--skip-bad``) with a one-line ``label``, and the
+  profile with every setting the requests ran with;
 * ``zoom_refined`` (``--zoom`` only, always non-official): the refined rows,
   their own metrics, a ``label`` and per-row crop details;
 * ``run`` (what was run: dataset, model, settings, timings) and ``extra`` (one
@@ -104,7 +106,10 @@ ZOOM_LABEL = (
 
 
 class Protocol(BaseModel):
-    """Whether ``details``/``metrics`` follow the official protocol, and what deviates."""
+    """Whether ``details``/``metrics`` follow the official protocol, and what deviates.
+
+    Built by `agent.eval.protocol.protocol_record`, which adds the profile and every
+    setting the requests ran with (extra keys)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -112,20 +117,9 @@ class Protocol(BaseModel):
     label: str
     parser: str = Field("official", description="official or robust")
     reader: str | None = Field(None, description="which answer reader judged the rows")
+    reader_kind: str | None = Field(None, description="whose code the reader follows")
+    source: str | None = Field(None, description="the file (and commit) the reader follows")
     deviations: list[str] = Field(default_factory=list)
-
-
-def make_protocol(parser: dict[str, str], deviations: list[str]) -> dict[str, Any]:
-    """The ``protocol`` object of a run judged by `parser` (`AnswerParser.describe`)."""
-    official = not deviations
-    label = OFFICIAL_LABEL if official else "NON-OFFICIAL: " + "; ".join(deviations)
-    return Protocol(
-        official=official,
-        label=label,
-        parser=parser["parser"],
-        reader=parser["reader"],
-        deviations=deviations,
-    ).model_dump()
 
 
 class ZoomExtra(BaseModel):

@@ -1,19 +1,19 @@
 """The ScreenSpot run: ground every sample, resumably, batched, with images decoded ahead.
 
-* **Resumable, crash-safe**: each finished sample is one JSON line appended to
-  ``<out>.partial.jsonl`` and flushed + fsync'd before the next is counted.
-  A rerun with the same settings skips every sample id found there (or in a
-  finished ``--out`` of the same run). A SIGKILL loses at most the samples in
-  flight; a torn last line is cut off on resume, so nothing is duplicated.
-  The final file is written to a temporary file and renamed over ``--out``.
+* **Resumable, crash-safe**: finished samples go to a journal
+  (`agent.eval.journal`); a rerun with the same settings skips every sample id
+  found there (or in a finished ``--out`` of the same run). A SIGKILL loses at
+  most the samples in flight. The final file is written to a temporary file and
+  renamed over ``--out``.
 * **Fast**: a background thread decodes each screenshot and resizes it to the
   model's input size while the model works on the previous batch; batches go
-  through `ground_batch` (batched generation locally, bounded concurrent
+  to the model's `answer` (batched generation locally, bounded concurrent
   requests for an OpenAI-compatible server).
-* **Judged as the official harness**: every answer is read by the run's parser
-  (`agent.eval.answers`), never clamped or repaired under ``--parser official``.
-  The official rows are always the first pass; ``--zoom`` refinements go to
-  their own non-official rows.
+* **Judged as the official harness**: every answer is read by the run's parser,
+  chosen from the profile (`agent.eval.protocol`), in the frame the model
+  answered in (the reply's resized size and coordinate space); never clamped or
+  repaired under ``--parser official``. The official rows are always the first
+  pass; ``--zoom`` refinements go to their own non-official rows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -29,21 +28,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.errors import InputError
 from actions.frames import CoordinateFrame
-from agent.eval.answers import AnswerParser, ParserName, Reading, answer_parser, to_pixels
+from agent.eval.answers import ParserName, Reading, to_pixels
+from agent.eval.journal import Outcome, Sidecar, sidecar_path
 from agent.eval.metrics import Correctness, judge_fraction, judge_point
-from agent.eval.results import build_report, load_results, make_protocol, write_json_atomic
+from agent.eval.protocol import AnswerParser, answer_parser, deviations, protocol_record
+from agent.eval.results import build_report, load_results, write_json_atomic
 from agent.eval.zoom import SecondPass, second_pass
+from agent.models.base import ModelReply, ModelRequest
 from agent.models.spec import ModelSpec
 from tasks.screenspot import Dataset, Sample
 
 log = logging.getLogger(__name__)
-SIDECAR_SUFFIX = ".partial.jsonl"
 
 
 class RunSettings(BaseModel):
@@ -55,6 +55,8 @@ class RunSettings(BaseModel):
     zoom: bool = False
     zoom_size: tuple[float, float] | tuple[int, int] | None = None
     parser: ParserName = "official"
+    # Why the profile pinned in `spec` was chosen (detected, --family); not a setting.
+    profile_reason: str | None = None
 
     def fingerprint(self) -> str:
         spec = self.spec.model_dump(
@@ -66,17 +68,6 @@ class RunSettings(BaseModel):
             sort_keys=True,
         )  # fmt: skip
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-class Outcome(BaseModel):
-    """One finished sample: the official row, screenpilot's extra record, and with --zoom
-    the (non-official) refined row and its crop record."""
-
-    sample_id: str
-    row: dict[str, Any]
-    extra: dict[str, Any]
-    zoom_row: dict[str, Any] | None = None
-    zoom_extra: dict[str, Any] | None = None
 
 
 class RunStats(BaseModel):
@@ -92,98 +83,6 @@ class RunStats(BaseModel):
     @property
     def samples_per_second(self) -> float:
         return self.done_now / self.seconds if self.seconds > 0 else 0.0
-
-
-def sidecar_path(out: Path) -> Path:
-    """Where finished samples are appended while a run goes on."""
-    return out.with_name(out.name + SIDECAR_SUFFIX)
-
-
-class Sidecar:
-    """The append-only JSONL journal of finished samples (first line: the run fingerprint)."""
-
-    def __init__(self, path: Path, fingerprint: str) -> None:
-        self.path = path
-        self.fingerprint = fingerprint
-        self._fh: Any = None
-        # A lock file beside the journal (filelock: flock on POSIX, msvcrt on Windows).
-        self._lock = FileLock(str(path) + ".lock", timeout=0)
-
-    def open(self, *, restart: bool) -> dict[str, Outcome]:
-        """Lock the journal, read what is done, cut a torn last line; returns id -> outcome."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise InputError(
-                f"{self.path} is in use by another run writing the same --out"
-            ) from None
-        try:
-            return self._read_journal(restart=restart)
-        except BaseException:
-            self.close()
-            raise
-
-    def _read_journal(self, *, restart: bool) -> dict[str, Outcome]:
-        self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the whole run
-        if restart:
-            self._fh.truncate(0)
-        self._fh.seek(0)
-        data = self._fh.read()
-        done: dict[str, Outcome] = {}
-        good_end = 0
-        header_ok = False
-        for line in data.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
-                break  # torn by a kill in mid-write
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            if not header_ok:
-                if item.get("fingerprint") != self.fingerprint:
-                    raise InputError(
-                        f"{self.path} was written by a run with other settings (model, pixels, "
-                        "zoom or parser); pass --restart to start over, or choose another --out"
-                    )
-                header_ok = True
-            elif item.get("id") and item["id"] not in done:
-                done[item["id"]] = Outcome(
-                    sample_id=item["id"], row=item["row"], extra=item["extra"],
-                    zoom_row=item.get("zoom_row"), zoom_extra=item.get("zoom_extra"),
-                )  # fmt: skip
-            good_end += len(line)
-        if good_end < len(data):
-            log.warning("cutting %d torn bytes off %s", len(data) - good_end, self.path)
-            self._fh.truncate(good_end)
-        if not header_ok:
-            self._fh.truncate(0)
-            self._write({"kind": "header", "fingerprint": self.fingerprint})
-        return done
-
-    def _write(self, item: dict[str, Any]) -> None:
-        self._fh.seek(0, os.SEEK_END)
-        self._fh.write(json.dumps(item, ensure_ascii=False).encode() + b"\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def append(self, outcome: Outcome) -> None:
-        """Journal one finished sample durably."""
-        item = {"id": outcome.sample_id, "row": outcome.row, "extra": outcome.extra}
-        if outcome.zoom_row is not None:
-            item.update(zoom_row=outcome.zoom_row, zoom_extra=outcome.zoom_extra)
-        self._write(item)
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self._lock.is_locked:
-            try:  # while still held, so no other run can be holding this very file
-                Path(self._lock.lock_file).unlink(missing_ok=True)
-            except OSError:
-                pass  # Windows cannot delete an open file; filelock removes it on release
-            self._lock.release()
 
 
 class Prepared(BaseModel):
@@ -290,8 +189,11 @@ class ScreenSpotRun:
         self.out = out
         spec = settings.spec
         # Chosen before any model loads: no official reader is a one-line error up front.
+        # The profile is the one the model will run with (cmd_eval pins it in the spec).
+        self.profile = spec.resolve().profile if spec.backend != "ocr" else None
+        family = spec.family if spec.coordinate_override() is not None else None
         self.parser: AnswerParser = answer_parser(
-            settings.parser, spec.family, backend=spec.backend
+            settings.parser, self.profile, backend=spec.backend, family=family
         )
         self.sidecar = Sidecar(sidecar_path(out), settings.fingerprint())
 
@@ -333,8 +235,6 @@ class ScreenSpotRun:
 
         `batch_size` None picks `batch_default` for the model's device.
         """
-        from agent.grounding import ground_batch
-
         done = self.sidecar.open(restart=restart)
         try:
             if not restart:
@@ -368,27 +268,41 @@ class ScreenSpotRun:
                         continue
                     batch.append(item)
                     if len(batch) >= chunk:
-                        self._ground(model, ground_batch, batch, done, stats, started, on_progress)
+                        self._ground(model, batch, done, stats, started, on_progress)
                         batch = []
                 if batch:
-                    self._ground(model, ground_batch, batch, done, stats, started, on_progress)
+                    self._ground(model, batch, done, stats, started, on_progress)
             stats.seconds = time.perf_counter() - started
         finally:
             self.sidecar.close()
         report = self._write_final(done, stats)
         return report, stats
 
-    def _read(self, result: Any, family: Any) -> Reading:
-        """The run's parser on one answer, in the frame of the image the model saw."""
-        frame = CoordinateFrame(
-            family=family, image_size=result.image_size, model_size=result.model_size
-        )
-        return self.parser.read(result.raw, frame)
+    def _answer(
+        self, model: Any, images: list[Image.Image], instructions: list[str]
+    ) -> list[ModelReply]:
+        """The model's raw answers, each with the frame (resized size, coordinate space) it
+        answered in and its profile."""
+        requests = [
+            ModelRequest(kind="ground", image=image, instruction=text)
+            for image, text in zip(images, instructions, strict=True)
+        ]
+        replies = model.answer(requests)
+        for reply in replies:
+            if reply.profile != self.parser.profile and reply.profile is not None:
+                raise InputError(
+                    f"the model answered as profile {reply.profile}, but this run reads "
+                    f"answers as profile {self.parser.profile}'s; pass --profile {reply.profile}"
+                )
+        return replies
+
+    def _read(self, reply: ModelReply) -> Reading:
+        """The run's parser on one answer, in the frame the model answered in."""
+        return self.parser.read(reply.raw, reply.frame)
 
     def _ground(
         self,
         model: Any,
-        ground_batch: Callable[..., Any],
         batch: list[Prepared],
         done: dict[str, Outcome],
         stats: RunStats,
@@ -397,8 +311,8 @@ class ScreenSpotRun:
     ) -> None:
         t0 = time.perf_counter()
         instructions = [p.sample.instruction for p in batch]
-        results = ground_batch(model, [p.model_image for p in batch], instructions)
-        readings = [self._read(r, model.family) for r in results]
+        replies = self._answer(model, [p.model_image for p in batch], instructions)  # type: ignore[misc]
+        readings = [self._read(r) for r in replies]
         firsts = [
             to_pixels(r.point, p.sample.img_size) for r, p in zip(readings, batch, strict=True)
         ]
@@ -407,29 +321,32 @@ class ScreenSpotRun:
         if self.settings.zoom:
             t1 = time.perf_counter()
             zoomed = second_pass(
-                [p.original for p in batch], instructions, firsts, self.settings.zoom_size,
-                ground=lambda images, texts: ground_batch(model, images, texts),
-                read=lambda result: self._read(result, model.family),
+                [p.original for p in batch], instructions,
+                [None if r.refused else first for r, first in zip(readings, firsts, strict=True)],
+                self.settings.zoom_size,
+                ground=lambda images, texts: self._answer(model, images, texts),
+                read=self._read,
             )  # fmt: skip
             seconds += (time.perf_counter() - t1) / len(batch)
-        for i, (prepared, result) in enumerate(zip(batch, results, strict=True)):
+        for i, (prepared, reply) in enumerate(zip(batch, replies, strict=True)):
             sample, reading = prepared.sample, readings[i]
             verdict = judge_fraction(reading.point, sample.bbox, sample.img_size)
             outcome = Outcome(
                 sample_id=sample.sample_id,
-                row=_official_row(sample, firsts[i], result.raw, verdict),
+                row=_official_row(sample, firsts[i], reply.raw, verdict),
                 extra={
                     "sample_id": sample.sample_id,
                     "img_size": list(sample.img_size),
                     "error": reading.error,
+                    "refused": reading.refused,
                     "seconds": round(seconds, 4),
-                    "visual_tokens": result.visual_tokens,
-                    "model_size": list(result.model_size),
+                    "visual_tokens": reply.visual_tokens,
+                    "model_size": list(reply.frame.model_size),
                     "pred_fraction": list(reading.point) if reading.point else None,
                 },
             )
             if self.settings.zoom:
-                self._refine(outcome, sample, firsts[i], result.raw, zoomed.get(i))
+                self._refine(outcome, sample, firsts[i], reply.raw, zoomed.get(i))
             self.sidecar.append(outcome)
             done[sample.sample_id] = outcome
             stats.done_now += 1
@@ -451,7 +368,7 @@ class ScreenSpotRun:
         pred, raw, source, window, error = first, first_raw, "first pass", None, None
         if zoomed is not None:
             window, reading, error = zoomed.window, zoomed.reading, zoomed.reading.error
-            if reading.point is not None:
+            if reading.point is not None and not reading.refused:
                 w, h = window.size
                 pred = list(window.to_image((reading.point[0] * w, reading.point[1] * h)))
                 raw, source = zoomed.raw, "zoom"
@@ -465,36 +382,20 @@ class ScreenSpotRun:
             "error": error,
         }
 
-    def _deviations(self, stats: RunStats) -> list[str]:
-        """What makes this run's official rows non-official, each said in one phrase."""
-        deviations = []
-        if not self.parser.official:
-            deviations.append(
-                "--parser robust: answers read by the agent's lenient parser (malformed "
-                "answers repaired), not by the harness's reader"
-            )
-        skipped = len(self.dataset.skipped) + len(stats.skipped_bad)
-        if skipped:
-            deviations.append(
-                f"--skip-bad: {skipped} bad record(s) or image(s) left out of every denominator"
-            )
-        return deviations
-
     def _write_final(self, done: dict[str, Outcome], stats: RunStats) -> dict[str, Any]:
         ordered = [done[s.sample_id] for s in self.dataset.samples if s.sample_id in done]
         spec = self.settings.spec
-        low, high = spec.pixel_limits()
+        skipped = len(self.dataset.skipped) + len(stats.skipped_bad)
+        found = deviations(self.parser, spec, self.profile, skipped=skipped)
+        protocol = protocol_record(self.parser, spec, found, reason=self.settings.profile_reason)
         run = {
             "tool": "screenpilot",
             "dataset": str(self.dataset.root),
             "format": self.dataset.format.value,
             "model": spec.describe(),
             "backend": spec.backend,
-            "family": spec.family.value if spec.family else None,
-            "profile": spec.profile,
-            "protocol": spec.protocol_record(),
-            "min_pixels": low,
-            "max_pixels": high,
+            "profile": protocol["profile"],
+            "protocol": protocol,  # the same object as the file's top-level "protocol"
             "zoom": {"enabled": self.settings.zoom, "size": self.settings.zoom_size},
             "fingerprint": self.settings.fingerprint(),
             "samples": len(ordered),
@@ -508,7 +409,7 @@ class ScreenSpotRun:
             [o.row for o in ordered],
             run=run,
             extra=[o.extra for o in ordered],
-            protocol=make_protocol(self.parser.describe(), self._deviations(stats)),
+            protocol=protocol,
             zoom_rows=[o.zoom_row for o in zoomed] if self.settings.zoom else None,  # type: ignore[misc]
             zoom_extra=[o.zoom_extra for o in zoomed] if self.settings.zoom else None,  # type: ignore[misc]
         )

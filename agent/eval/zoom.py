@@ -6,9 +6,9 @@ often lands near the target but not on it. The second pass crops a window
 around the first guess, scales the crop up to the size of the full
 screenshot (so the model sees the region at a higher effective resolution),
 grounds the instruction again and maps the answer back. When the first pass
-gives no point at all (nothing matched, or an unparseable answer), the four
-quadrants are searched at the zoomed resolution instead and the first one that
-yields a point wins.
+gives no point at all (nothing matched, an unparseable answer, or the model's
+"not on this screen" refusal), the four quadrants are searched at the zoomed
+resolution instead and the first one that yields a point wins.
 """
 
 from __future__ import annotations
@@ -127,6 +127,11 @@ class SecondPass(BaseModel):
     reading: Reading
 
 
+def _found(reading: Reading) -> bool:
+    """A point that says where the target is (a "not on this screen" refusal does not)."""
+    return reading.point is not None and not reading.refused
+
+
 def second_pass(
     originals: Sequence[Image.Image],
     instructions: Sequence[str],
@@ -155,6 +160,6 @@ def second_pass(
     results = ground(crops, [instructions[i] for i, _ in todo])
     for (i, window), result in zip(todo, results, strict=True):
         reading = read(result)
-        if i not in chosen or (chosen[i].reading.point is None and reading.point is not None):
+        if i not in chosen or (not _found(chosen[i].reading) and _found(reading)):
             chosen[i] = SecondPass(window=window, raw=result.raw, reading=reading)
     return chosen
