@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from pydantic import ValidationError
+
 
 class ScreenpilotError(Exception):
     """Base class of every error the toolkit reports to a user."""
@@ -52,3 +54,12 @@ def require(module: str, extra: str, *, package: str | None = None) -> ModuleTyp
         raise MissingDependency(
             f"{name} is not installed ({exc}); install it with: pip install 'screenpilot[{extra}]'"
         ) from exc
+
+
+def format_validation_error(exc: ValidationError, where: str = "") -> str:
+    """One line naming the first failing field of a pydantic error."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
+    prefix = f"{where}: " if where else ""
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{prefix}{loc + ': ' if loc else ''}{err.get('msg', 'invalid value')}{more}"

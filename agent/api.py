@@ -29,7 +29,7 @@ from PIL import Image
 
 from actions.errors import InputError
 from agent.cache import LocateCache
-from agent.loop import GoalOutcome
+from agent.loop import GoalOutcome, run_goal
 from agent.models.ocr_match import TextMatch
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
@@ -55,7 +55,8 @@ def resolve_model(model: Any, profile: str | None = None) -> Any:
         if profile is not None:
             raise InputError("profile= applies to a model given by name, dict or ModelSpec")
         return model
-    from agent.models.spec import ModelSpec, load_model
+    from agent.models.load import load_model
+    from agent.models.spec import ModelSpec
 
     extra = {"profile": profile} if profile is not None else {}
     if isinstance(model, ModelSpec):
@@ -268,7 +269,7 @@ class Agent:
 
     def run(self, goal: str, *, max_steps: int = 30) -> GoalOutcome:
         """Let the model plan actions towards `goal` until it terminates."""
-        return self.session.run_goal(goal, max_steps=max_steps)
+        return run_goal(self.session, goal, max_steps=max_steps)
 
     def screenshot(self) -> Image.Image:
         """The screen now."""

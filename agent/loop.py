@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from actions.errors import InputError, ModelOutputError
+from agent.errors import BudgetExhausted, StepFailed
 from agent.models.act_formats import correction_text, history_text
 from agent.safety import action_texts
-from agent.session import BudgetExhausted, StepFailed, _seconds
-from agent.trajectory import ModelCall, StepRecord
+from agent.trajectory import ModelCall, StepRecord, total_seconds
 
 if TYPE_CHECKING:
     from agent.session import Session
@@ -52,7 +52,7 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
             model, image, goal, history, mobile=session.mobile, correction=correction
         )
         session.model_calls += 1
-        rec.timings.model += _seconds(decision.seconds)
+        rec.timings.model += total_seconds(decision.seconds)
         frame = decision.frame
         rec.model = ModelCall(
             instruction=goal,

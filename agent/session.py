@@ -24,10 +24,11 @@ from typing import Any
 from actions.errors import InputError, ScreenpilotError
 from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type, Wait
 from agent.cache.policy import LocateCache
+from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
 from agent.models.ocr_match import TextMatch
 from agent.safety import ConfirmPolicy, launch_reason, look_around, risk_of
 from agent.secrets import Redactor
-from agent.trajectory import ModelCall, RunWriter, StepRecord
+from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
 from env.base import Env, Observation
 
 log = logging.getLogger(__name__)
@@ -35,32 +36,6 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.25
 MAX_MODEL_WAIT = 30.0
 """Longest wait a model may ask for in one action (seconds); the time budget caps it too."""
-
-
-class StepFailed(ScreenpilotError):
-    """A step could not do what it was asked (exit code 1); it has been recorded."""
-
-    exit_code = 1
-
-
-class BudgetExhausted(StepFailed):
-    """The step or time budget ran out."""
-
-
-class ActionDenied(StepFailed):
-    """The confirmation policy (or the person asked) refused an action."""
-
-
-class RunStopped(StepFailed):
-    """The fail-safe fired (pointer in a screen corner): stop at once."""
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, dict):
-        if "total" in value:
-            return float(value["total"])
-        return float(sum(v for v in value.values() if isinstance(v, (int, float))))
-    return float(value or 0.0)
 
 
 class Session:
@@ -213,7 +188,7 @@ class Session:
             visual_tokens=result.visual_tokens,
             error=result.error,
         )
-        rec.timings.model += _seconds(result.seconds)
+        rec.timings.model += total_seconds(result.seconds)
         if result.error is None and result.point is not None:
             if scripted:
                 self.locate.propose(rec, obs, target, result.point, result.bbox,
@@ -411,9 +386,3 @@ class Session:
                     after = f" within {timeout:g} s" if timeout else ""
                     raise StepFailed(f"{verb}: {text!r} {what}{after}")
                 time.sleep(POLL_INTERVAL)
-
-    def run_goal(self, goal: str, *, max_steps: int | None = None, line: int | None = None) -> Any:
-        """Hand `goal` to the model loop (see `agent.loop`)."""
-        from agent.loop import run_goal
-
-        return run_goal(self, goal, max_steps=max_steps, line=line)

@@ -347,3 +347,12 @@ def read_run(path: str | Path) -> RunFolder:
             _checked(folder, step.screenshot, f"{steps_file}:{number}")
             steps.append(step)
     return RunFolder(path=folder, info=info, steps=steps)
+
+
+def total_seconds(value: Any) -> float:
+    """A model call's time from its ``seconds`` (a number, or parts with an optional total)."""
+    if isinstance(value, dict):
+        if "total" in value:
+            return float(value["total"])
+        return float(sum(v for v in value.values() if isinstance(v, (int, float))))
+    return float(value or 0.0)

@@ -65,7 +65,8 @@ def touch_weights(model: Any) -> float:
 
 def child_ours(checkpoint: Path, image: Path, new_tokens: int, *, again: bool) -> dict[str, Any]:
     from agent.grounding import ground
-    from agent.models.spec import ModelSpec, load_model
+    from agent.models.load import load_model
+    from agent.models.spec import ModelSpec
 
     started = time.perf_counter()
     model = load_model(ModelSpec(model=str(checkpoint), max_new_tokens=new_tokens))

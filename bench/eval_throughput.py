@@ -102,7 +102,8 @@ def harness(
 ) -> tuple[list, float]:
     from agent.eval.runner import RunSettings, ScreenSpotRun
     from agent.grounding import ground
-    from agent.models.spec import ModelSpec, load_model
+    from agent.models.load import load_model
+    from agent.models.spec import ModelSpec
 
     spec = ModelSpec(model=str(checkpoint), max_pixels=max_pixels, batch_size=batch,
                      max_new_tokens=max_new_tokens, dtype="bfloat16")  # fmt: skip

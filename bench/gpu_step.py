@@ -55,9 +55,10 @@ def build(size: str, args: argparse.Namespace, device: str) -> tuple[Any, str]:
     """(a QwenModel for `size`, a description of its weights)."""
     import torch
 
+    from agent.models.load import load_model
     from agent.models.qwen import QwenModel
     from agent.models.qwen_processor import load_processor
-    from agent.models.spec import ModelSpec, load_model
+    from agent.models.spec import ModelSpec
     from bench.qwen_sizes import build_model
     from tests.fixtures.tiny_qwen_build import TinyQwenSettings, hub_config, tiny_checkpoint
 

@@ -144,9 +144,10 @@ def main() -> int:
     import transformers
 
     from agent.models.base import ModelRequest
+    from agent.models.load import load_model
     from agent.models.qwen_processor import preprocess
     from agent.models.resize import resize_bicubic
-    from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec, load_model
+    from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec
     from tests.fixtures.tiny_qwen_build import tiny_checkpoint
 
     start_load = os.getloadavg()[0]

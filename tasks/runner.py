@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from actions.errors import InputError, ScreenpilotError, require
 from agent.cache import LocateCache
+from agent.loop import run_goal
 from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
@@ -81,7 +82,7 @@ def display_size_for(task: Task, override: str | None) -> str | None:
 
 def open_model(task: Task) -> Any:
     """Load the task's model (checks that its packages and files are there)."""
-    from agent.models.spec import load_model
+    from agent.models.load import load_model
 
     return load_model(task.model)
 
@@ -170,7 +171,7 @@ def run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> No
     elif verb == "assert":
         session.find_text_step("assert", arg.text, timeout=arg.timeout or 0.0, line=line)
     elif verb == "goal":
-        session.run_goal(arg.goal, max_steps=arg.max_steps, line=line)
+        run_goal(session, arg.goal, max_steps=arg.max_steps, line=line)
     else:  # pragma: no cover - the schema knows every verb
         raise InputError(f"unknown step {verb!r}")
 
@@ -180,7 +181,7 @@ def run_steps(session: Session, loaded: LoadedTask) -> None:
     for index, step in enumerate(loaded.task.steps):
         run_step(session, step, loaded, index)
     if loaded.task.goal is not None:
-        session.run_goal(loaded.task.goal)
+        run_goal(session, loaded.task.goal)
 
 
 # -- the whole run ---------------------------------------------------------------------

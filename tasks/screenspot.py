@@ -22,7 +22,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,21 +29,13 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
+from agent.eval.samples import BadRecord, Dataset, DatasetFormat, Language, Sample
 
 log = logging.getLogger(__name__)
 
 Coord = Annotated[float, Field(ge=-1e6, le=1e6)]
-Language = Literal["en", "cn"]
 IMAGE_DIRS = ("images", "screenspotv2_image", "screenspot_imgs", "imgs")
 SEECLICK_FILE = re.compile(r"^screenspot_(?P<split>[a-z]+?)(?P<v2>_v2)?\.json$")
-
-
-class DatasetFormat(str, Enum):
-    """The annotation layout of a ScreenSpot folder."""
-
-    PRO = "pro"
-    V2 = "v2"
-    V1 = "v1"
 
 
 class ProRecord(BaseModel):
@@ -80,56 +71,6 @@ def xywh_to_xyxy(box: Sequence[float]) -> tuple[float, float, float, float]:
     """``[left, top, width, height]`` to corners ``[x1, y1, x2, y2]``."""
     left, top, width, height = box
     return (left, top, left + width, top + height)
-
-
-class Sample(BaseModel):
-    """One grounding question, in the fields the official result rows use."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sample_id: str
-    image_path: Path
-    img_filename: str
-    bbox: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in image pixels")
-    img_size: tuple[int, int]
-    instruction: str = Field(description="the prompt to evaluate, in the chosen language")
-    lang: Language = "en"
-    instruction_style: str = "instruction"
-    # Always positive: ScreenSpot-Pro records only describe targets that are on the screen
-    # (see README, `agent eval`: negative samples).
-    gt_type: Literal["positive"] = "positive"
-    group: str | None = None
-    platform: str
-    application: str
-    ui_type: Literal["text", "icon"]
-    task_filename: str
-    record_index: int
-
-
-class BadRecord(BaseModel):
-    """A record left out with --skip-bad, and why."""
-
-    file: str
-    index: int | None
-    reason: str
-
-    def describe(self) -> str:
-        where = self.file if self.index is None else f"{self.file} record {self.index}"
-        return f"{where}: {self.reason}"
-
-
-class Dataset(BaseModel):
-    """A loaded, filtered ScreenSpot dataset."""
-
-    model_config = ConfigDict(frozen=True)
-
-    root: Path
-    format: DatasetFormat
-    samples: list[Sample]
-    skipped: list[BadRecord] = Field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
 
 class Filters(BaseModel):

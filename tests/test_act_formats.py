@@ -23,8 +23,9 @@ from actions.types import (
 )
 from agent.loop import run_goal
 from agent.models.act_formats import history_text, uitars_call
+from agent.models.load import load_model
 from agent.models.profiles import get_profile
-from agent.models.spec import ModelSpec, load_model
+from agent.models.spec import ModelSpec
 from tests.test_models_openai import FakeServer
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from actions.errors import InputError
-from agent.session import StepFailed
+from agent.errors import StepFailed
 from tests.conftest import need
 
 DEMO_APP = Path(__file__).resolve().parents[1] / "tasks" / "examples" / "demo_form.py"

@@ -16,7 +16,8 @@ from actions.frames import CoordinateFrame
 from actions.schema import to_tool_call
 from actions.types import Click
 from agent.grounding import ground, ground_batch, load_image, next_action
-from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec
 from tests.fixtures.tiny_qwen_build import FIXED_ANSWER, FIXED_POINT
 
 pytest.importorskip("torch")

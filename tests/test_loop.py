@@ -20,9 +20,11 @@ import pytest
 
 from actions.errors import ModelOutputError
 from actions.frames import CoordinateFrame
+from agent.errors import ActionDenied, BudgetExhausted, StepFailed
+from agent.loop import run_goal
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.safety import ConfirmPolicy
-from agent.session import ActionDenied, BudgetExhausted, Session, StepFailed
+from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter
 from tests.conftest import need
 
@@ -102,7 +104,7 @@ def test_unreadable_answer_is_retried_with_a_correction_then_the_goal_completes(
 ) -> None:
     done = tool_call("terminate", status="success")
     model = ScriptedModel(["I will click the submit button.", click_submit(), done])
-    outcome = session(desktop, model, tmp_path).run_goal("submit the form", max_steps=5)
+    outcome = run_goal(session(desktop, model, tmp_path), "submit the form", max_steps=5)
     assert outcome.status == "success" and outcome.steps == 2
     assert [e["event"] for e in events(app)].count("submit") == 1
     first, second, third = model.requests
@@ -123,7 +125,7 @@ def test_a_point_far_outside_the_frame_is_retried_not_clicked_at_the_edge(
     far = tool_call("left_click", coordinate=[2600, 300])
     done = tool_call("terminate", status="success")
     model = ScriptedModel([far, click_submit(), done])
-    outcome = session(desktop, model, tmp_path).run_goal("submit the form", max_steps=5)
+    outcome = run_goal(session(desktop, model, tmp_path), "submit the form", max_steps=5)
     assert outcome.status == "success"
     assert "far outside" in model.requests[1].correction
     record = steps(tmp_path)[0]
@@ -137,7 +139,7 @@ def test_a_scroll_step_records_the_pixels_asked_for_and_the_notches_sent(
 ) -> None:
     scroll = tool_call("scroll", pixels=-450, coordinate=[640, 400])
     model = ScriptedModel([scroll, tool_call("terminate", status="success")])
-    session(desktop, model, tmp_path).run_goal("scroll down", max_steps=3)
+    run_goal(session(desktop, model, tmp_path), "scroll down", max_steps=3)
     record = steps(tmp_path)[0]
     assert record["action"]["pixels"] == -443  # 450 x 800 / 812: the model saw 1288x812
     assert record["scroll"]["requested_pixels"] == -443
@@ -148,7 +150,7 @@ def test_a_scroll_step_records_the_pixels_asked_for_and_the_notches_sent(
 def test_always_unreadable_fails_the_step_and_keeps_every_answer(desktop, app, tmp_path) -> None:
     model = ScriptedModel(["no idea"])
     with pytest.raises(ModelOutputError):
-        session(desktop, model, tmp_path, retries=2).run_goal("submit the form")
+        run_goal(session(desktop, model, tmp_path, retries=2), "submit the form")
     assert len(model.requests) == 3
     record = steps(tmp_path)[0]
     assert record["status"] == "failed" and record["model"]["raw"] == "no idea"
@@ -159,7 +161,7 @@ def test_always_unreadable_fails_the_step_and_keeps_every_answer(desktop, app, t
 def test_terminate_with_failure_fails_the_task(desktop, app, tmp_path) -> None:
     model = ScriptedModel([tool_call("terminate", status="failure")])
     with pytest.raises(StepFailed, match="gave up"):
-        session(desktop, model, tmp_path).run_goal("do the impossible")
+        run_goal(session(desktop, model, tmp_path), "do the impossible")
 
 
 def test_risky_planned_action_needs_a_yes(desktop, app, tmp_path) -> None:
@@ -167,7 +169,7 @@ def test_risky_planned_action_needs_a_yes(desktop, app, tmp_path) -> None:
     asked: list[str] = []
     policy = ConfirmPolicy("risky", lambda q: asked.append(q) or False)
     with pytest.raises(ActionDenied):
-        session(desktop, ScriptedModel([quit_app]), tmp_path, policy=policy).run_goal("quit")
+        run_goal(session(desktop, ScriptedModel([quit_app]), tmp_path, policy=policy), "quit")
     assert asked and "quits" in asked[0]
     time.sleep(0.3)
     assert [e["event"] for e in events(app)] == ["start"]
@@ -177,7 +179,7 @@ def test_risky_planned_action_needs_a_yes(desktop, app, tmp_path) -> None:
 def test_risky_action_is_sent_after_a_yes(desktop, app, tmp_path) -> None:
     model = ScriptedModel([tool_call("key", keys=["ctrl", "q"]), tool_call("terminate")])
     policy = ConfirmPolicy("risky", lambda q: True)
-    session(desktop, model, tmp_path, policy=policy).run_goal("quit the app")
+    run_goal(session(desktop, model, tmp_path, policy=policy), "quit the app")
     time.sleep(0.3)
     assert "quit" in [e["event"] for e in events(app)]
 
@@ -185,10 +187,10 @@ def test_risky_action_is_sent_after_a_yes(desktop, app, tmp_path) -> None:
 def test_step_budget_ends_a_model_that_never_terminates(desktop, app, tmp_path) -> None:
     model = ScriptedModel([click_submit()])
     with pytest.raises(BudgetExhausted, match="not done within 3 steps"):
-        session(desktop, model, tmp_path).run_goal("submit", max_steps=3)
+        run_goal(session(desktop, model, tmp_path), "submit", max_steps=3)
     assert [e["event"] for e in events(app)].count("submit") == 3
     with pytest.raises(BudgetExhausted, match="step budget exhausted"):
-        session(desktop, model, tmp_path / "b", max_steps=1).run_goal("submit")
+        run_goal(session(desktop, model, tmp_path / "b", max_steps=1), "submit")
 
 
 def test_dry_run_plans_one_step_and_sends_nothing(app, tmp_path) -> None:
@@ -196,7 +198,7 @@ def test_dry_run_plans_one_step_and_sends_nothing(app, tmp_path) -> None:
 
     with DesktopEnv(dry_run=True) as env:  # the module's display is the current one
         model = ScriptedModel([click_submit()])
-        outcome = session(env, model, tmp_path).run_goal("submit")
+        outcome = run_goal(session(env, model, tmp_path), "submit")
     assert outcome.steps == 1 and len(model.requests) == 1
     record = steps(tmp_path)[0]
     assert record["status"] == "dry_run" and not record["sent"]
@@ -206,7 +208,7 @@ def test_dry_run_plans_one_step_and_sends_nothing(app, tmp_path) -> None:
 
 def test_fail_safe_stops_the_run_before_anything_is_sent(desktop, app, tmp_path) -> None:
     need(shutil.which("xdotool") is not None, "xdotool is not installed")
-    from agent.session import RunStopped
+    from agent.errors import RunStopped
 
     subprocess.run(["xdotool", "mousemove", "0", "0"], check=True)  # a person grabs the mouse
     try:

@@ -30,8 +30,9 @@ from actions.frames import smart_resize
 from actions.types import Click
 from agent.grounding import ground, ground_batch, next_action
 from agent.models import prompts
+from agent.models.load import load_model
 from agent.models.openai_compat import ServerError, expected_prompt_tokens
-from agent.models.spec import AGENT_MAX_PIXELS, ModelSpec, load_model
+from agent.models.spec import AGENT_MAX_PIXELS, ModelSpec
 
 pytest.importorskip("openai")
 

@@ -20,7 +20,8 @@ from actions.errors import InputError
 from agent.api import resolve_model
 from agent.cli.main import main
 from agent.grounding import ground, next_action
-from agent.models.spec import ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import ModelSpec
 from tests.test_models_openai import FakeServer, screen, text_tokens
 from tests.test_profiles import source
 

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from agent.models.base import ModelRequest
-from agent.models.spec import ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import ModelSpec
 from tests.fixtures.tiny_qwen_build import FIXED_ANSWER
 
 torch = pytest.importorskip("torch")

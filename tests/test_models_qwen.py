@@ -12,7 +12,8 @@ from actions.errors import InputError, MissingDependency
 from actions.frames import CoordinateFrame, smart_resize, visual_tokens
 from agent.models import prompts
 from agent.models.base import ModelRequest
-from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec
 from tests.fixtures.tiny_qwen_build import FIXED_ANSWER
 
 torch = pytest.importorskip("torch")

@@ -8,8 +8,9 @@ from pydantic import ValidationError
 from actions.frames import ModelFamily
 from actions.schema import system_prompt
 from agent.models import prompts
+from agent.models.load import load_model
 from agent.models.openai_compat import check_prompt_tokens
-from agent.models.spec import AGENT_MAX_PIXELS, ModelSpec, load_model
+from agent.models.spec import AGENT_MAX_PIXELS, ModelSpec
 
 
 def test_defaults_and_pixel_limits():

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from actions.errors import InputError
 from agent.cli.main import _register_commands, app
 from agent.models.detect import resolve_profile
-from agent.models.spec import ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import ModelSpec
 
 runner = CliRunner()
 _register_commands()

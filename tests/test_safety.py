@@ -120,6 +120,7 @@ def click_at(app, widget: str) -> str:
 
 
 def goal(env, answers: list[str], tmp_path, ask=None, name: str = "run") -> None:
+    from agent.loop import run_goal
     from agent.session import Session
     from agent.trajectory import RunInfo, RunWriter
     from tests.test_loop import ScriptedModel, tool_call
@@ -127,7 +128,7 @@ def goal(env, answers: list[str], tmp_path, ask=None, name: str = "run") -> None
     writer = RunWriter(tmp_path / name, RunInfo(name="safety", platform="desktop"))
     policy = ConfirmPolicy("risky", ask)
     model = ScriptedModel([*answers, tool_call("terminate", status="success")])
-    Session(env, model, writer=writer, policy=policy).run_goal("do it", max_steps=len(answers) + 1)
+    run_goal(Session(env, model, writer=writer, policy=policy), "do it", max_steps=len(answers) + 1)
 
 
 @pytest.fixture
@@ -160,7 +161,7 @@ def pressed(app, since: int = 0) -> list[str]:
 def test_a_click_on_a_risky_label_is_refused_and_nothing_is_sent(
     labelled_app, desktop, tmp_path, label
 ) -> None:
-    from agent.session import ActionDenied
+    from agent.errors import ActionDenied
 
     with pytest.raises(ActionDenied) as info:
         goal(desktop, [click_at(labelled_app, f"button:{label}")], tmp_path)
@@ -186,7 +187,7 @@ def test_keys_that_open_a_shell_or_run_dialog_are_refused(
     labelled_app, desktop, tmp_path, combo
 ) -> None:
     from actions.types import Move
-    from agent.session import ActionDenied
+    from agent.errors import ActionDenied
     from tests.test_loop import tool_call
 
     desktop.act(Move(x=labelled_app.center("pad")[0], y=labelled_app.center("pad")[1]))
@@ -202,7 +203,7 @@ def test_typing_into_a_terminal_window_is_refused_action_by_action(
 ) -> None:
     """One answer: move over a window whose WM_CLASS is XTerm's, then type. The move is
     sent, the typing is refused; typing into the ordinary app in the same way passes."""
-    from agent.session import ActionDenied
+    from agent.errors import ActionDenied
     from tests.fixtures.display import start_event_app
     from tests.test_loop import tool_call
 
@@ -227,7 +228,7 @@ def test_typing_into_a_terminal_window_is_refused_action_by_action(
 
 
 def test_text_with_a_line_break_is_refused(labelled_app, desktop, tmp_path) -> None:
-    from agent.session import ActionDenied
+    from agent.errors import ActionDenied
     from tests.test_loop import tool_call
 
     answer = click_at(labelled_app, "entry") + "\n" + tool_call("type", text="hello\n")
@@ -244,7 +245,7 @@ def test_without_ocr_a_click_fails_closed_and_says_why(
     import sys
 
     import agent.models.ocr as ocr
-    from agent.session import ActionDenied
+    from agent.errors import ActionDenied
 
     monkeypatch.setitem(sys.modules, "rapidocr", None)  # as if the ocr extra were missing
     monkeypatch.setattr(ocr, "_engine", None)

@@ -82,6 +82,7 @@ def test_a_model_asking_to_wait_an_hour_ends_at_the_time_budget(waiting_server, 
 
 def test_a_model_chosen_wait_is_capped_at_30_seconds(adb_server, tmp_path) -> None:
     """A dry run on a phone: nothing sleeps, and the recorded wait is what would be waited."""
+    from agent.loop import run_goal
     from agent.safety import ConfirmPolicy
     from agent.session import MAX_MODEL_WAIT, Session
     from agent.trajectory import RunInfo, RunWriter
@@ -92,7 +93,7 @@ def test_a_model_chosen_wait_is_capped_at_30_seconds(adb_server, tmp_path) -> No
         writer = RunWriter(tmp_path / "run", RunInfo(name="wait", platform="android"))
         model = ScriptedModel([wait_answer(3600).replace("computer_use", "mobile_use")])
         session = Session(env, model, writer=writer, policy=ConfirmPolicy("never"), timeout=600)
-        session.run_goal("wait for the download")
+        run_goal(session, "wait for the download")
     step = json.loads((tmp_path / "run" / "steps.jsonl").read_text().splitlines()[0])
     assert step["action"] == {"type": "wait", "seconds": MAX_MODEL_WAIT}
     assert MAX_MODEL_WAIT == 30.0

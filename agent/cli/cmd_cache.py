@@ -20,8 +20,7 @@ def cache_folder_of(task: Path) -> Path:
     import yaml
     from pydantic import ValidationError
 
-    from actions.errors import InputError
-    from agent.cli.main import format_validation_error
+    from actions.errors import InputError, format_validation_error
     from tasks.runner import cache_folder
     from tasks.schema import CacheSettings
 

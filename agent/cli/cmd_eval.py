@@ -226,7 +226,8 @@ def screenspot_command(
     from agent.eval.answers import ParserName
     from agent.eval.runner import RunSettings, ScreenSpotRun
     from agent.eval.zoom import parse_zoom_size
-    from agent.models.spec import ModelSpec, load_model
+    from agent.models.load import load_model
+    from agent.models.spec import ModelSpec
     from tasks.screenspot import Filters, load_dataset
 
     if lang not in ("en", "cn", "all"):

@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw
 
 from actions.errors import InputError, ModelOutputError
 from agent.grounding import GroundingResult, ground, load_image
-from agent.models.spec import ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import ModelSpec
 
 DRAW_FORMATS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 

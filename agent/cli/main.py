@@ -18,7 +18,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from actions.errors import ScreenpilotError
+from actions.errors import ScreenpilotError, format_validation_error
 
 app = typer.Typer(
     name="agent",
@@ -49,15 +49,6 @@ def _register_commands() -> None:
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"agent.cli.{info.name}")
             module.register(app)
-
-
-def format_validation_error(exc: ValidationError, where: str = "") -> str:
-    """One line naming the first failing field of a pydantic error."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
-    prefix = f"{where}: " if where else ""
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{prefix}{loc + ': ' if loc else ''}{err.get('msg', 'invalid value')}{more}"
 
 
 def fail(message: str, code: int) -> typer.Exit:

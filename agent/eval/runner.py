@@ -38,10 +38,10 @@ from agent.eval.journal import Outcome, Sidecar, sidecar_path
 from agent.eval.metrics import Correctness, judge_fraction, judge_point
 from agent.eval.protocol import AnswerParser, answer_parser, deviations, protocol_record
 from agent.eval.results import build_report, load_results, write_json_atomic
+from agent.eval.samples import Dataset, Sample
 from agent.eval.zoom import SecondPass, second_pass
 from agent.models.base import ModelReply, ModelRequest
 from agent.models.spec import ModelSpec
-from tasks.screenspot import Dataset, Sample
 
 log = logging.getLogger(__name__)
 

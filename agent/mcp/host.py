@@ -44,11 +44,13 @@ from actions.types import (
     SystemButton,
     Type,
 )
+from agent.errors import StepFailed
 from agent.mcp import tool_models as tm
-from agent.models.spec import ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import ModelSpec
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
 from agent.secrets import Redactor
-from agent.session import Session, StepFailed
+from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter, StepRecord, mask_text_regions
 from env.base import Env, Observation
 from env.factory import AndroidOptions, DesktopOptions, open_env

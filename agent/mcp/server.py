@@ -25,10 +25,10 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from actions.errors import ScreenpilotError, require
+from agent.errors import ActionDenied
 from agent.mcp.host import Outcome, ScreenHost
 from agent.mcp.tools import BY_NAME, SERVER_INSTRUCTIONS, ToolSpec, tools_for
 from agent.secrets import Redactor
-from agent.session import ActionDenied
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Confirmation(BaseModel):
 
 def error_message(exc: BaseException) -> str:
     """The one line ``agent`` prints after ``error:`` for this exception."""
-    from agent.cli.main import format_validation_error
+    from actions.errors import format_validation_error
 
     if isinstance(exc, ValidationError):
         return format_validation_error(exc)

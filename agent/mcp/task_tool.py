@@ -46,7 +46,7 @@ def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
     model: Any = host.model
     owned = None
     if "model" in task.model_fields_set:
-        from agent.models.spec import load_model
+        from agent.models.load import load_model
 
         model = owned = load_model(task.model)
     folder = _run_folder(host, task.name)

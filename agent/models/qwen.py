@@ -191,7 +191,7 @@ class PreparedBatch(BaseModel):
 
 
 class QwenModel(Model):
-    """Qwen2.5-VL through transformers. Build it with `agent.models.spec.load_model`."""
+    """Qwen2.5-VL through transformers. Build it with `agent.models.load.load_model`."""
 
     def __init__(self, spec: ModelSpec) -> None:
         require("torch", "model")

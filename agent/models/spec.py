@@ -1,7 +1,7 @@
 """Choosing a model, in one place: the CLI, task files and the Python API all build a ModelSpec.
 
     spec = ModelSpec(backend="qwen", model="Qwen/Qwen2.5-VL-3B-Instruct")
-    with load_model(spec) as model:
+    with load_model(spec) as model:  # from agent.models.load
         result = ground(model, "shot.png", "the Save button")
 
 Backends: ``qwen`` (local transformers), ``openai`` (any OpenAI-compatible
@@ -20,7 +20,6 @@ from actions.errors import InputError
 from actions.frames import QWEN_MAX_PIXELS, CoordinateSpace, ModelFamily, family_of, space_of_family
 
 if TYPE_CHECKING:
-    from agent.models.base import Model
     from agent.models.detect import Resolved
     from agent.models.profile import Profile
 
@@ -201,25 +200,3 @@ class ModelSpec(BaseModel):
         """A short label for logs and reports (never the key)."""
         where = f" at {self.base_url}" if self.base_url else ""
         return f"{self.backend}:{self.model}{where}"
-
-
-def load_model(spec: ModelSpec) -> Model:
-    """Build the backend `spec` names; heavy libraries are imported here, not before.
-
-    A profile that contradicts a local checkpoint's config.json fails here, before any
-    weights are read.
-    """
-    if spec.backend == "qwen":
-        spec.resolve()
-        from agent.models.qwen import QwenModel
-
-        return QwenModel(spec)
-    if spec.backend == "openai":
-        from agent.models.openai_compat import OpenAIModel
-
-        return OpenAIModel(spec)
-    if spec.backend == "ocr":
-        from agent.models.ocr import OcrModel
-
-        return OcrModel(spec)
-    raise InputError(f"unknown model backend {spec.backend!r} (choose qwen, openai or ocr)")
