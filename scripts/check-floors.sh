@@ -6,7 +6,8 @@
 #   scripts/check-floors.sh [pytest args...]
 #
 # The virtual environment goes to $FLOORS_VENV (default /tmp/screenpilot-floors), rebuilt on each
-# run. Not part of CI: it takes about 15 minutes on 2 cores (BENCHMARKS.md says what it showed).
+# run. Not part of CI: installing takes 2-5 minutes, then the whole suite (30-50 minutes on 2 busy
+# cores; BENCHMARKS.md section 7 says what it showed).
 #
 # torch and torchvision are the exception. The oldest torch pyproject allows would bring a
 # multi-GB CUDA build; the check runs with the CPU build of torch 2.13.0 (pip takes it from local
