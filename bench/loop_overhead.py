@@ -9,6 +9,14 @@ capture -> model-ready image -> parse a real tool-call answer -> dispatch the cl
   PNG + base64 encoding for the request, json.loads on the split tool call,
   pyautogui.click with its default 0.1 s PAUSE.
 
+Fair rows (key "fair"), each beside the two above:
+
+* naive_pause0: the naive loop with pyautogui.PAUSE = 0, as a careful user sets it.
+* naive_pause0_same_tokens: that, also resizing the screenshot to our model size with
+  PIL's bicubic before the PNG, so it sends what we send (same visual tokens).
+* ours_served_png / ours_served_jpeg: ours plus the image encoding the served backend
+  (agent/models/openai_compat.py) does per request: PNG level 1 or JPEG 95, base64.
+
 Prints one JSON line: {"ours_ms", "naive_ms", "ratio", ...} (medians). Needs Xvfb and scrot
 (`apt-get install xvfb scrot`); pyautogui.screenshot has no other backend on X11 here.
 
@@ -113,6 +121,113 @@ def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
     return times
 
 
+FAIR_PARTS: dict[str, dict[str, list[float]]] = {}
+
+
+def ours_served(
+    env: DesktopEnv, answer: str, steps: int, max_pixels: int | None, image_format: str
+) -> list[float]:
+    """Ours as the served backend runs it: the model image is also encoded for the request."""
+    from agent.models.openai_compat import encode_image
+
+    names = ("capture", "resize", "encode", "parse", "act")
+    parts = FAIR_PARTS.setdefault(f"ours_served_{image_format}", {n: [] for n in names})
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        obs = env.observe()
+        frame = obs.geometry.frame(max_pixels=max_pixels)
+        t_capture = time.perf_counter()
+        model_image = to_model_image(obs.image, frame.model_size)
+        t_resize = time.perf_counter()
+        url = encode_image(model_image, image_format)
+        t_encode = time.perf_counter()
+        parsed = parse_answer(answer, frame)
+        t_parse = time.perf_counter()
+        env.act(parsed.actions[0])
+        end = time.perf_counter()
+        times.append((end - start) * 1000)
+        stamps = (start, t_capture, t_resize, t_encode, t_parse, end)
+        for name, a, b in zip(names, stamps, stamps[1:], strict=False):
+            parts[name].append((b - a) * 1000)
+        assert url.startswith("data:image/") and parsed.ok
+    return times
+
+
+def naive_careful(
+    answer: str, steps: int, max_pixels: int | None, same_tokens: bool
+) -> list[float]:
+    """The naive loop with PAUSE 0; with `same_tokens`, it also sends our model-size image."""
+    import pyautogui
+    from PIL import Image
+
+    name = "naive_pause0_same_tokens" if same_tokens else "naive_pause0"
+    parts = FAIR_PARTS.setdefault(
+        name, {"capture": [], "resize": [], "encode": [], "parse_act": []}
+    )
+    saved, pyautogui.PAUSE = pyautogui.PAUSE, 0.0
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        shot = pyautogui.screenshot()
+        t_capture = time.perf_counter()
+        width, height = shot.size
+        resized_w, resized_h = model_size_for((width, height), max_pixels=max_pixels)
+        sent = (
+            shot.resize((resized_w, resized_h), Image.Resampling.BICUBIC) if same_tokens else shot
+        )
+        t_resize = time.perf_counter()
+        buffer = io.BytesIO()
+        sent.save(buffer, format="PNG")
+        base64.b64encode(buffer.getvalue()).decode()
+        t_encode = time.perf_counter()
+        call = json.loads(answer.split("<tool_call>\n")[1].split("\n</tool_call>")[0])
+        x, y = call["arguments"]["coordinate"]
+        pyautogui.click(x / resized_w * width, y / resized_h * height)
+        end = time.perf_counter()
+        times.append((end - start) * 1000)
+        for part, a, b in (
+            ("capture", start, t_capture),
+            ("resize", t_capture, t_resize),
+            ("encode", t_resize, t_encode),
+            ("parse_act", t_encode, end),
+        ):
+            parts[part].append((b - a) * 1000)
+    pyautogui.PAUSE = saved
+    return times
+
+
+def fair_rows(
+    env: DesktopEnv, answer: str, steps: int, max_pixels: int | None, ours_ms: list[float]
+) -> tuple[dict[str, object], int]:
+    """The fair comparisons (medians, ms) and how many clicks they sent."""
+    runs = {
+        "naive_pause0": naive_careful(answer, steps, max_pixels, same_tokens=False),
+        "naive_pause0_same_tokens": naive_careful(answer, steps, max_pixels, same_tokens=True),
+        "ours_served_png": ours_served(env, answer, steps, max_pixels, "png"),
+        "ours_served_jpeg": ours_served(env, answer, steps, max_pixels, "jpeg"),
+    }
+    med = {name: statistics.median(times) for name, times in runs.items()}
+    ours_med = statistics.median(ours_ms)
+    rows: dict[str, object] = {name: round(value, 2) for name, value in med.items()}
+    rows["parts_ms"] = {
+        name: {part: round(statistics.median(v), 2) for part, v in parts.items()}
+        for name, parts in FAIR_PARTS.items()
+    }
+    rows["ratios"] = {
+        "naive_pause0 / ours": round(med["naive_pause0"] / ours_med, 2),
+        "naive_pause0_same_tokens / ours": round(med["naive_pause0_same_tokens"] / ours_med, 2),
+        "naive_pause0 / ours_served_png": round(med["naive_pause0"] / med["ours_served_png"], 2),
+        "naive_pause0_same_tokens / ours_served_png": round(
+            med["naive_pause0_same_tokens"] / med["ours_served_png"], 2
+        ),
+        "naive_pause0_same_tokens / ours_served_jpeg": round(
+            med["naive_pause0_same_tokens"] / med["ours_served_jpeg"], 2
+        ),
+    }
+    return rows, len(runs) * steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
@@ -121,6 +236,12 @@ def main() -> None:
         type=int,
         default=AGENT_MAX_PIXELS,
         help=f"image cap (default {AGENT_MAX_PIXELS}, the local backend's default)",
+    )
+    parser.add_argument(
+        "--fair",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the fair rows: naive with PAUSE 0 (and at our model size), ours + encoding",
     )
     args = parser.parse_args()
     if shutil.which("scrot") is None:
@@ -149,6 +270,12 @@ def main() -> None:
                 ours_ms = ours(env, answer, args.steps, args.max_pixels)
                 naive_ms = naive(answer, args.steps, args.max_pixels)
                 arrived = wait_for_presses(log, warm + 2 * args.steps) - warm
+                fair, sent = (
+                    fair_rows(env, answer, args.steps, args.max_pixels, ours_ms)
+                    if args.fair
+                    else ({}, 0)
+                )
+                fair_arrived = wait_for_presses(log, warm + 2 * args.steps + sent) - warm
         finally:
             app.terminate()
             app.wait(5)
@@ -166,6 +293,9 @@ def main() -> None:
                 },
                 "steps": args.steps,
                 "clicks_arrived": arrived,
+                "fair": fair,
+                "fair_clicks_arrived": fair_arrived - arrived,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "screen": "1920x1080",
                 "model_size": list(frame.model_size),
                 "cpu": platform.processor() or platform.machine(),

@@ -1,6 +1,6 @@
 """Screenshot -> model inputs: our client-side path vs the processor's own resize (cookbook style).
 
-    .venv/bin/python bench/preprocess.py [--runs 15]
+    .venv/bin/python bench/preprocess.py [--runs 15] [--image-backend auto|pil|torchvision]
 
 For a 1920x1080, 2560x1440, 3840x2160 and a 1080x2400 phone screenshot:
 
@@ -18,6 +18,11 @@ one warm-up; the model itself is not run. Also checks that both paths give the s
 visual tokens at the same max_pixels, and how close their pixel_values are (the only
 difference is the resize filter's implementation: torch's antialiased bicubic vs PIL's;
 with PIL's resize on our side they must be identical). Prints one JSON line.
+
+Fair rows: `speedup_equal_max_pixels_agent` compares both sides at our default max_pixels
+(same visual tokens), `speedup_model_max_pixels` at the checkpoint's. `--image-backend`
+picks the image processor on both sides (auto: torchvision when it imports, as
+`pip install 'screenpilot[model]'` gives; pil: without torchvision).
 """
 
 from __future__ import annotations
@@ -66,17 +71,26 @@ def screenshot(size: tuple[int, int], seed: int = 0) -> Any:
 
 
 def timed(fn: Any, runs: int) -> tuple[float, Any]:
-    """(median milliseconds over `runs` calls after one warm-up, the last result)."""
+    """(median milliseconds over `runs` calls after one warm-up, the last result).
+
+    The median CPU milliseconds of the same calls (all threads of this process) go to
+    `CPU_MS[-1]`: on a machine shared with other work, CPU time moves less than wall time.
+    """
     result = fn()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    CPU_MS.append(statistics.median(cpu))
     return statistics.median(times), result
 
 
-def baseline_processor(checkpoint: Path, max_pixels: int | None) -> Any:
+CPU_MS: list[float] = []
+
+
+def baseline_processor(checkpoint: Path, max_pixels: int | None, backend: str = "auto") -> Any:
     """The processor as the cookbooks get it: the library's image processor (torchvision
     backend when it imports, else PIL) with the checkpoint's preprocessor settings.
 
@@ -87,7 +101,7 @@ def baseline_processor(checkpoint: Path, max_pixels: int | None) -> Any:
 
     from agent.models.qwen_processor import build_processor, torchvision_available
 
-    if torchvision_available():
+    if backend == "torchvision" or (backend == "auto" and torchvision_available()):
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import (
             Qwen2VLImageProcessor as Stock,
         )
@@ -138,6 +152,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed calls per figure (>= 10)")
     parser.add_argument("--screens", nargs="*", default=list(SCREENS), choices=list(SCREENS))
+    parser.add_argument("--image-backend", default="auto", choices=["auto", "pil", "torchvision"])
     args = parser.parse_args()
 
     import torch
@@ -152,15 +167,23 @@ def main() -> int:
 
     start_load = os.getloadavg()[0]
     checkpoint = tiny_checkpoint()
+    backend = args.image_backend
     ours = {
-        "agent": load_model(ModelSpec(model=str(checkpoint), max_new_tokens=1)),
+        "agent": load_model(
+            ModelSpec(model=str(checkpoint), max_new_tokens=1, image_backend=backend)
+        ),
         "model": load_model(
-            ModelSpec(model=str(checkpoint), max_pixels=MODEL_MAX_PIXELS, max_new_tokens=1)
+            ModelSpec(
+                model=str(checkpoint),
+                max_pixels=MODEL_MAX_PIXELS,
+                max_new_tokens=1,
+                image_backend=backend,
+            )
         ),
     }
     baselines = {
-        "model": baseline_processor(checkpoint, None),
-        "agent": baseline_processor(checkpoint, AGENT_MAX_PIXELS),
+        "model": baseline_processor(checkpoint, None, backend),
+        "agent": baseline_processor(checkpoint, AGENT_MAX_PIXELS, backend),
     }
     assert baselines["model"].image_processor.size["longest_edge"] == MODEL_MAX_PIXELS
     assert baselines["model"].image_processor.size["shortest_edge"] == 3136
@@ -175,6 +198,7 @@ def main() -> int:
             frame = batch.frames[0]
             row[f"ours_{limits}"] = {
                 "ms": round(ms, 1),
+                "cpu_ms": round(CPU_MS[-1], 1),
                 "visual_tokens": batch.visual_tokens[0],
                 "model_size": list(frame.model_size),
             }
@@ -184,6 +208,7 @@ def main() -> int:
             )
             row[f"baseline_{limits}"] = {
                 "ms": round(ms, 1),
+                "cpu_ms": round(CPU_MS[-1], 1),
                 "visual_tokens": tokens_of(theirs),
                 "model_size": list(frame.model_size),
             }
@@ -198,6 +223,13 @@ def main() -> int:
         row["speedup_model_max_pixels"] = round(
             row["baseline_model"]["ms"] / row["ours_model"]["ms"], 2
         )
+        row["speedup_equal_max_pixels_agent"] = round(
+            row["baseline_agent"]["ms"] / row["ours_agent"]["ms"], 2
+        )
+        row["cpu_speedup_equal_max_pixels"] = {
+            limits: round(row[f"baseline_{limits}"]["cpu_ms"] / row[f"ours_{limits}"]["cpu_ms"], 2)
+            for limits in ("agent", "model")
+        }
         row["speedup_default_vs_baseline"] = round(
             row["baseline_model"]["ms"] / row["ours_agent"]["ms"], 2
         )
@@ -212,6 +244,7 @@ def main() -> int:
         "bench": "preprocess",
         "runs": args.runs,
         "max_pixels": {"agent": AGENT_MAX_PIXELS, "model": MODEL_MAX_PIXELS},
+        "image_backend": backend,
         "image_processor_ours": type(ours["agent"].processor.image_processor).__name__,
         "image_processor_baseline": type(baselines["model"].image_processor).__name__,
         "checkpoint": "tiny-random (processor only; real 3B preprocessor_config)",

@@ -3,7 +3,7 @@
 # environment in .venv, and the Python packages pinned in scripts/constraints.txt.
 #
 #   scripts/setup.sh          desktop + OCR: enough for the demo task
-#   scripts/setup.sh --test   everything the test suite needs (CPU torch, transformers, adb, ...)
+#   scripts/setup.sh --test   everything the test suite needs (torch + torchvision, transformers, adb, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +33,13 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/constraints.txt)
 if [ "$mode" = "--test" ]; then
-  # The CPU build of torch first, so that nothing later pulls a multi-GB CUDA build.
-  "${pip[@]}" torch==2.13.0
-  "${pip[@]}" -e '.[desktop,android,serve,ocr,mcp,test,bench]' transformers
+  # What `pip install 'screenpilot[all]'` gives a Linux user: torch with a torchvision built
+  # for it (the default, torchvision image-processor path). Both are pinned in constraints.txt
+  # and installed first, as a pair, so nothing later pulls another torch build. The PIL path
+  # (torch without torchvision) is tested too: tests/test_models_image_backends.py.
+  "${pip[@]}" torch torchvision
+  "${pip[@]}" -e '.[all,test,bench]'
+  .venv/bin/python -c 'import torchvision' || { echo "setup: torchvision does not import" >&2; exit 1; }
 else
   "${pip[@]}" -e '.[desktop,ocr]'
 fi

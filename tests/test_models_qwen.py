@@ -243,8 +243,13 @@ def test_processor_is_image_only_and_names_the_install_for_torchvision(tiny_qwen
     processor = load_processor(tiny_qwen_dir, min_pixels=3136, max_pixels=AGENT_MAX_PIXELS)
     assert processor.get_attributes() == ["image_processor", "tokenizer"]
     assert processor.image_processor.size["longest_edge"] == AGENT_MAX_PIXELS
+    # Both cases run in CI: torchvision is installed there, and its absence is run in a
+    # subprocess by tests/test_models_image_backends.py.
     if torchvision_available():
-        pytest.skip("torchvision is installed: its backend loads")
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+        assert type(processor.image_processor) is Qwen2VLImageProcessor
+        return
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
     )

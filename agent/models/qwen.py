@@ -31,7 +31,7 @@ from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
-from agent.models.qwen_processor import load_processor, preprocess
+from agent.models.qwen_processor import load_processor, preprocess, require_transformers
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
 
@@ -118,7 +118,7 @@ def check_checkpoint(model: str) -> tuple[str, dict[str, Any]]:
     Returns:
         The folder or hub id, and the keyword arguments for every ``from_pretrained``.
     """
-    require("transformers", "model")
+    require_transformers()
     from transformers import AutoConfig
 
     path = Path(model).expanduser()
@@ -195,7 +195,7 @@ class QwenModel(Model):
 
     def __init__(self, spec: ModelSpec) -> None:
         require("torch", "model")
-        require("transformers", "model")
+        require_transformers()
         from transformers import Qwen2_5_VLForConditionalGeneration
 
         started = time.perf_counter()

@@ -27,7 +27,9 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -52,24 +54,49 @@ SPECIAL_TOKENS = (
 
 @functools.cache
 def torchvision_available() -> bool:
-    """Whether torchvision imports beside the installed torch (a mismatched build does not)."""
+    """Whether torchvision imports beside the installed torch (a mismatched build does not).
+
+    transformers decides from the installed files, not from an import, whether
+    torchvision is there; a torchvision built for another torch (RuntimeError
+    "operator torchvision::nms does not exist") then breaks transformers' own
+    image utilities and every model class with them. Such a torchvision is
+    marked absent for this process, so that transformers takes its
+    torchvision-free paths (the PIL image processor).
+    """
     try:
+        if importlib.util.find_spec("torchvision") is None:
+            return False
         import torchvision  # noqa: F401
     except Exception as exc:  # a mismatched build raises RuntimeError, not ImportError
-        log.debug("torchvision unavailable: %s", exc)
+        log.warning(
+            "torchvision is installed but does not import (%s): using the PIL image path. "
+            "Install a torchvision built for the installed torch for the faster one.",
+            _first_line(exc),
+        )
+        sys.modules["torchvision"] = None  # type: ignore[assignment]
         return False
     return True
 
 
+def require_transformers() -> ModuleType:
+    """Import transformers, with a torchvision that cannot import hidden from it first.
+
+    transformers caches whether torchvision is available when it is first imported,
+    so model code imports transformers through this function.
+    """
+    torchvision_available()
+    return require("transformers", "model")
+
+
 def image_processor_class(backend: ImageBackend = "auto") -> type:
     """The Qwen2-VL image processor class for `backend` (auto: torchvision when it imports)."""
-    require("transformers", "model")
+    require_transformers()
     if backend == "torchvision" or (backend == "auto" and torchvision_available()):
         if not torchvision_available():
             raise MissingDependency(
                 "the torchvision image backend needs a torchvision built for the installed torch "
-                "(e.g. pip install torch==2.14.1 torchvision==0.29.1); "
-                "or use --image-backend pil, which needs nothing extra"
+                "(e.g. pip install torch==2.14.1 torchvision==0.29.1), "
+                'or image_backend="pil" in the model settings, which needs nothing extra'
             )
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
 
@@ -85,7 +112,7 @@ def pil_image_processor_class() -> type:
 
     See the module docstring; the output equals the library's bit for bit.
     """
-    require("transformers", "model")
+    require_transformers()
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
     )
@@ -198,7 +225,7 @@ def image_only_processor_class() -> type:
     signature, so a subclass whose ``__init__`` takes no video processor is a
     complete processor that never touches torchvision.
     """
-    require("transformers", "model")
+    require_transformers()
     from transformers import Qwen2_5_VLProcessor
     from transformers.processing_utils import ProcessorMixin
 
@@ -250,7 +277,7 @@ def load_processor(
     The pixel limits are set explicitly: the image processor's defaults
     (56*56 .. 28*28*1280) are not the model's (4*28*28 .. 16384*28*28).
     """
-    require("transformers", "model")
+    require_transformers()
     from transformers import AutoTokenizer
 
     source = str(path)
