@@ -28,7 +28,8 @@ import pytest
 from PIL import Image
 
 from agent.models.base import ModelRequest
-from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec, load_model
+from agent.models.load import load_model
+from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec
 from tests.conftest import need
 from tests.fixtures.tiny_qwen_build import FIXED_POINT
 
@@ -160,7 +161,8 @@ import json, sys
 from PIL import Image
 from actions.errors import MissingDependency
 from agent.grounding import ground
-from agent.models.spec import ModelSpec, load_model
+from agent.models.spec import ModelSpec
+from agent.models.load import load_model
 spec = ModelSpec(model=sys.argv[1])
 with load_model(spec) as model:
     classes = [c.__name__ for c in type(model.processor.image_processor).__mro__]
