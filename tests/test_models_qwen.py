@@ -198,7 +198,7 @@ def test_a_folder_that_is_not_a_checkpoint_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="no config.json"):
         load_model(ModelSpec(model=str(tmp_path)))
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(InputError, match="'bert' checkpoint, not Qwen2.5-VL"):
+    with pytest.raises(InputError, match="'bert' checkpoint; the local backend runs qwen2_5_vl"):
         load_model(ModelSpec(model=str(tmp_path)))
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(b"x")

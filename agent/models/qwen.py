@@ -1,11 +1,14 @@
-"""Qwen2.5-VL on this machine, through Hugging Face transformers.
+"""Qwen2.5-VL and Qwen3-VL on this machine, through Hugging Face transformers.
 
-Loads a hub id (``Qwen/Qwen2.5-VL-3B-Instruct``) or a local folder with
-`Qwen2_5_VLForConditionalGeneration.from_pretrained`, on the best device
-(cuda, mps, cpu) in the best dtype it supports, with SDPA attention (or
-flash-attention 2 when installed on a GPU). Each screenshot is resized once
-to its exact `smart_resize` size, so the coordinates the model writes are
-pixels of the image it saw and the frame maps them back. Requests are
+Loads a hub id (``Qwen/Qwen2.5-VL-3B-Instruct``, ``Qwen/Qwen3-VL-2B-Instruct``)
+or a local folder with the transformers class its config.json's model_type
+names (`agent.models.checkpoint.ARCHITECTURES`: Qwen2_5_VL-, Qwen3VL- or
+Qwen3VLMoeForConditionalGeneration), on the best device (cuda, mps, cpu) in
+the best dtype it supports, with SDPA attention (or flash-attention 2 when
+installed on a GPU). Each screenshot is resized once to its exact
+`smart_resize` size (28-px units for Qwen2.5-VL, 32 for Qwen3-VL), so the
+image the model sees is the one this process knows and the frame maps the
+answer back. Requests are
 processed in batches (left padding), decoded greedily, and generation stops at
 ``</tool_call>`` or the end of the turn. The key/value cache of the system
 turn (the ~800-token tool description) is computed once per screen size and
@@ -20,7 +23,6 @@ import inspect
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -30,6 +32,7 @@ from actions.errors import InputError, require
 from actions.frames import CoordinateFrame, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.checkpoint import ARCHITECTURES, locate
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
 from agent.models.qwen_processor import load_processor, preprocess
 from agent.models.resize import to_model_image
@@ -37,7 +40,6 @@ from agent.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", prompts.TOOL_CALL_END)
 
 
@@ -109,61 +111,6 @@ def pick_attention(requested: str, device: str, dtype: Any) -> str:
     return requested
 
 
-def check_checkpoint(model: str) -> tuple[str, dict[str, Any]]:
-    """Where to load `model` from, or a one-line error if it is not a Qwen2.5-VL checkpoint.
-
-    A hub id already in the local Hugging Face cache is used from there, with
-    no network access at all; otherwise it is downloaded.
-
-    Returns:
-        The folder or hub id, and the keyword arguments for every ``from_pretrained``.
-    """
-    require("transformers", "model")
-    from transformers import AutoConfig
-
-    path = Path(model).expanduser()
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{model}: a model must be a hub id or a checkpoint folder, not a file")
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise InputError(f"{model}: not a Qwen2.5-VL checkpoint (no config.json in the folder)")
-    source = str(path) if path.is_dir() else model
-    hub_kwargs: dict[str, Any] = {}
-    try:
-        try:
-            config = AutoConfig.from_pretrained(source, local_files_only=True)
-            hub_kwargs = {} if path.is_dir() else {"local_files_only": True}
-        except OSError:
-            if path.is_dir():
-                raise
-            log.info("%s is not in the local cache: downloading it", model)
-            with _quiet_hub():
-                config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        hint = "" if path.is_dir() else " (download it with `hf download " + model + "`)"
-        raise InputError(f"cannot load model {model!r}: {first}{hint}") from None
-    model_type = getattr(config, "model_type", None)
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise InputError(
-            f"{model}: a {model_type!r} checkpoint, not Qwen2.5-VL (model_type qwen2_5_vl); "
-            "serve other models with --backend openai"
-        )
-    return source, hub_kwargs
-
-
-@contextlib.contextmanager
-def _quiet_hub() -> Iterator[None]:
-    """Keep huggingface_hub's per-retry warnings off the terminal unless debugging."""
-    hub_log = logging.getLogger("huggingface_hub")
-    level = hub_log.level
-    if not log.isEnabledFor(logging.DEBUG):
-        hub_log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        hub_log.setLevel(level)
-
-
 @contextlib.contextmanager
 def _quiet_progress() -> Iterator[None]:
     """Hide transformers' weight-loading progress bar unless logging is at INFO or below."""
@@ -177,6 +124,14 @@ def _quiet_progress() -> Iterator[None]:
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
+
+
+def _with_architecture_defaults(spec: ModelSpec, model_type: str) -> ModelSpec:
+    """`spec` with the architecture's coordinate family (factor, limits) unless one was given."""
+    arch = ARCHITECTURES.get(model_type)
+    if arch is None or "family" in spec.model_fields_set:
+        return spec
+    return spec.model_copy(update={"family": arch.family})
 
 
 class PreparedBatch(BaseModel):
@@ -196,31 +151,37 @@ class QwenModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         require("torch", "model")
         require("transformers", "model")
-        from transformers import Qwen2_5_VLForConditionalGeneration
 
         started = time.perf_counter()
-        source, hub_kwargs = check_checkpoint(spec.model)
+        checkpoint = locate(spec.model)
+        spec = _with_architecture_defaults(spec, checkpoint.model_type)
         device = pick_device(spec.device)
         dtype = pick_dtype(spec.dtype, device)
         attn = pick_attention(spec.attn, device, dtype)
         low, high = spec.pixel_limits()
         processor = load_processor(
-            source, min_pixels=low, max_pixels=high, backend=spec.image_backend, **hub_kwargs
+            checkpoint.folder,
+            min_pixels=low,
+            max_pixels=high,
+            backend=spec.image_backend,
+            architecture=checkpoint.architecture,
         )
         try:
-            with _quiet_progress(), _quiet_hub():
-                model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                    source, dtype=dtype, attn_implementation=attn, **hub_kwargs
+            with _quiet_progress():
+                model = checkpoint.model_class().from_pretrained(
+                    checkpoint.folder, dtype=dtype, attn_implementation=attn
                 )
-        except Exception as exc:  # safetensors, torch and hub errors share no base class
+        except Exception as exc:  # safetensors, torch and config errors share no base class
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
         # .to() rather than device_map=, which would need accelerate.
         self._setup(spec, model.to(device), processor, device=device, attn=attn)
+        self.checkpoint = checkpoint
         self.load_seconds = time.perf_counter() - started
         log.info(
-            "loaded %s on %s (%s, %s attention) in %.1f s",
+            "loaded %s (%s) on %s (%s, %s attention) in %.1f s",
             spec.model,
+            checkpoint.architecture.label,
             self.device,
             str(self.dtype).removeprefix("torch."),
             self.attn,
@@ -236,8 +197,10 @@ class QwenModel(Model):
         limits do not matter: images reach it already at their smart_resize size.
         """
         self = cls.__new__(cls)
+        spec = _with_architecture_defaults(spec, getattr(model.config, "model_type", ""))
         attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
         self._setup(spec, model, processor, device=str(model.device), attn=attn)
+        self.checkpoint = None
         self.load_seconds = 0.0
         return self
 
@@ -316,12 +279,10 @@ class QwenModel(Model):
         merge = self.processor.image_processor.merge_size**2
         tokens = [int(g.prod()) // merge for g in inputs["image_grid_thw"]]
         for frame, count in zip(frames, tokens, strict=True):
-            if count != visual_tokens(frame.model_size):  # the processor resized after all
+            expected = visual_tokens(frame.model_size, frame.spec.factor)
+            if count != expected:  # the processor resized after all
                 log.warning(
-                    "visual tokens %d differ from %s's %d",
-                    count,
-                    frame.model_size,
-                    visual_tokens(frame.model_size),
+                    "visual tokens %d differ from %s's %d", count, frame.model_size, expected
                 )
         return PreparedBatch(frames=frames, texts=texts, inputs=inputs, visual_tokens=tokens)
 
