@@ -3,10 +3,13 @@
 Three frames meet in every step, and mixing them up is the most common bug
 of GUI agents:
 
-* **model space**: what the model writes. Qwen2.5-VL and UI-TARS-1.5 answer in
-  absolute pixels of the image they were fed (after `smart_resize`), Qwen2-VL
-  in 0-1000 units, Qwen3-VL in 0-999 units (thousandths of the side), ShowUI-
-  style models in 0-1 floats.
+* **model space**: what the model writes (`CoordinateSpace`). Qwen2.5-VL and
+  UI-TARS-1.5 answer in absolute pixels of the image they were fed (after
+  `smart_resize`), Qwen2-VL, Qwen3-VL and the grounders built on it in 0-1000
+  units (x/1000 of the side; the Qwen3-VL mobile_agent cookbook announces a
+  999x999 screen, x/999), ShowUI-style models in 0-1 floats. A model profile
+  (`agent.models.profiles`) says which; `ModelFamily` is the older, coarser
+  name for the same choice (``--family``).
 * **screenshot pixels**: the observation image. Actions live here.
 * **input coordinates**: what the OS or device takes; HiDPI scale and monitor
   offset apply (input = offset + pixel / scale).
@@ -16,9 +19,9 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from actions.errors import InputError
 
@@ -26,6 +29,24 @@ PATCH_FACTOR = 28
 QWEN_MIN_PIXELS = 4 * 28 * 28
 QWEN_MAX_PIXELS = 16384 * 28 * 28
 MAX_ASPECT_RATIO = 200
+
+
+class CoordinateSpace(str, Enum):
+    """What the numbers a model writes are measured in."""
+
+    PIXELS = "pixels"  # absolute pixels of the resized image the model saw
+    REL1000 = "rel1000"  # 0-1000 of each side
+    REL999 = "rel999"  # 0-999 of each side (a 999x999 screen was announced)
+    REL1 = "rel1"  # 0-1 floats
+
+
+# The value that stands for a full side (None: the resized image's own size).
+SPACE_UNITS: dict[CoordinateSpace, float | None] = {
+    CoordinateSpace.PIXELS: None,
+    CoordinateSpace.REL1000: 1000.0,
+    CoordinateSpace.REL999: 999.0,
+    CoordinateSpace.REL1: 1.0,
+}
 
 
 class ModelFamily(str, Enum):
@@ -59,6 +80,23 @@ FAMILIES: dict[ModelFamily, FamilySpec] = {
     ModelFamily.QWEN3_VL: FamilySpec(32, 64 * 32 * 32, 16384 * 32 * 32, 1000.0, 999.0),
     ModelFamily.NORMALIZED: FamilySpec(28, QWEN_MIN_PIXELS, QWEN_MAX_PIXELS, 1.0, 1.0),
 }
+
+
+def space_of_family(family: ModelFamily | str) -> CoordinateSpace:
+    """The coordinate space a family writes in."""
+    units = FAMILIES[family_of(family)].units
+    if units is None:
+        return CoordinateSpace.PIXELS
+    return CoordinateSpace.REL1 if units == 1.0 else CoordinateSpace.REL1000
+
+
+def family_of_space(space: CoordinateSpace, factor: int = PATCH_FACTOR) -> ModelFamily:
+    """The family label closest to a coordinate space (for records and `--family`)."""
+    if space is CoordinateSpace.PIXELS:
+        return ModelFamily.QWEN2_5_VL
+    if space is CoordinateSpace.REL1:
+        return ModelFamily.NORMALIZED
+    return ModelFamily.QWEN3_VL if factor == 32 else ModelFamily.QWEN2_VL
 
 
 def family_of(name: str | ModelFamily) -> ModelFamily:
@@ -146,6 +184,8 @@ class CoordinateFrame(BaseModel):
     """Maps points between model space, screenshot pixels and input coordinates.
 
     Recorded with every step so that a wrong click can be explained later.
+    `space` and `factor` default to the family's; a model profile sets them
+    (and names itself in `profile`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -155,6 +195,24 @@ class CoordinateFrame(BaseModel):
     model_size: tuple[int, int] = Field(description="width, height of the image the model saw")
     scale: float = Field(1.0, gt=0, description="screenshot pixels per input unit (HiDPI)")
     offset: tuple[float, float] = Field((0.0, 0.0), description="monitor origin, input units")
+    space: CoordinateSpace = Field(
+        CoordinateSpace.PIXELS, description="what the model's numbers are measured in"
+    )
+    factor: int = Field(PATCH_FACTOR, gt=0, description="pixels per visual token side")
+    profile: str | None = Field(None, description="the model profile that answered")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_defaults(cls, data: Any) -> Any:
+        # Frames written before profiles existed name only a family: derive the rest from it.
+        if isinstance(data, dict) and ("space" not in data or "factor" not in data):
+            family = family_of(data.get("family") or ModelFamily.QWEN2_5_VL)
+            data = {
+                "space": space_of_family(family),
+                "factor": FAMILIES[family].factor,
+                **data,
+            }
+        return data
 
     @classmethod
     def for_image(
@@ -177,7 +235,7 @@ class CoordinateFrame(BaseModel):
         return FAMILIES[self.family]
 
     def _extent(self) -> tuple[float, float]:
-        units = self.spec.units
+        units = SPACE_UNITS[self.space]
         if units is None:
             return float(self.model_size[0]), float(self.model_size[1])
         return units, units
@@ -196,9 +254,6 @@ class CoordinateFrame(BaseModel):
         w, h = self.image_size
         mx = _clamp(x, 0.0, w) * ext_w / w
         my = _clamp(y, 0.0, h) * ext_h / h
-        cap = self.spec.max_value
-        if cap is not None:
-            mx, my = min(mx, cap), min(my, cap)
         return mx, my
 
     def image_to_screen(self, x: float, y: float) -> tuple[float, float]:

@@ -70,6 +70,7 @@ class ParsedAnswer(BaseModel):
     model_box: Box | None = None
     format: str | None = Field(None, description="which answer format was recognised")
     error: str | None = None
+    refused: bool = Field(False, description="the model said the target is not on the screen")
 
     @property
     def ok(self) -> bool:
@@ -244,6 +245,10 @@ def _grounding_from_value(value: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         return None
+    # {"x": .., "y": ..}: Holo1.5's click_absolute and Holo2's answers.
+    xy = _numbers([value.get("x"), value.get("y")]) if "x" in value and "y" in value else None
+    if xy and len(xy) == 2:
+        return {"point": (xy[0], xy[1])}
     for key in _GROUNDING_KEYS:
         if key in value:
             numbers = _numbers(value[key])

@@ -153,7 +153,7 @@ def _mobile_description(width: int, height: int) -> str:
 
 
 def _computer_parameters() -> dict[str, Any]:
-    verbs = "\n".join(f"* {v.name}: {v.description}" for v in COMPUTER_VERBS)
+    verbs = "\n".join(f"* `{v.name}`: {v.description}" for v in COMPUTER_VERBS)
     return {
         "properties": {
             "action": {
@@ -161,24 +161,24 @@ def _computer_parameters() -> dict[str, Any]:
                 "enum": [v.name for v in COMPUTER_VERBS],
                 "type": "string",
             },
-            "keys": {"description": "Required only by action=key.", "type": "array"},
-            "text": {"description": "Required only by action=type.", "type": "string"},
+            "keys": {"description": "Required only by `action=key`.", "type": "array"},
+            "text": {"description": "Required only by `action=type`.", "type": "string"},
             "coordinate": {
-                "description": f"{_COORD_DESC} Required only by action=mouse_move and "
-                "action=left_click_drag.",
+                "description": f"{_COORD_DESC} Required only by `action=mouse_move` and "
+                "`action=left_click_drag`.",
                 "type": "array",
             },
             "pixels": {
                 "description": "The amount of scrolling to perform. Positive values scroll up, "
-                "negative values scroll down. Required only by action=scroll.",
+                "negative values scroll down. Required only by `action=scroll`.",
                 "type": "number",
             },
             "time": {
-                "description": "The seconds to wait. Required only by action=wait.",
+                "description": "The seconds to wait. Required only by `action=wait`.",
                 "type": "number",
             },
             "status": {
-                "description": "The status of the task. Required only by action=terminate.",
+                "description": "The status of the task. Required only by `action=terminate`.",
                 "type": "string",
                 "enum": ["success", "failure"],
             },

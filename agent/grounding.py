@@ -7,9 +7,10 @@ The public glue used by the task loop, the evaluation harness and the CLI:
     step = next_action(model, image, "Save the file as notes.txt", history)
     step.action         # one action from actions.types, in screenshot pixels
 
-The backend reports the frame it answered in (resized size, family); the
-shared parser (`actions.parse`) reads the raw text in that frame, so every
-backend's answers mean the same thing.
+The backend reports the frame it answered in (resized size, coordinate
+space) and its profile; the shared parser (`actions.answers`) reads the raw
+text in the profile's answer format and that frame, so every backend's
+answers mean the same thing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
+from actions.answers import parse_model_answer
 from actions.errors import InputError
 from actions.frames import CoordinateFrame
-from actions.parse import parse_answer
+from actions.parse import ParsedAnswer
 from actions.types import Action
 from agent.models.base import Model, ModelReply, ModelRequest
 
@@ -91,9 +93,19 @@ def load_image(source: ImageInput) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _grounding_result(reply: ModelReply) -> GroundingResult:
+def parse_reply(reply: ModelReply, *, mobile: bool = False, grounding: bool) -> ParsedAnswer:
+    """Read a reply in its profile's answer format (any shape when it names none)."""
+    fmt = None
+    if reply.profile is not None:
+        from agent.models.profiles import get_profile
+
+        fmt = get_profile(reply.profile).answer
+    return parse_model_answer(reply.raw, reply.frame, fmt, mobile=mobile, grounding=grounding)
+
+
+def _grounding_result(reply: ModelReply, mobile: bool = False) -> GroundingResult:
     frame = reply.frame
-    parsed = parse_answer(reply.raw, frame)
+    parsed = parse_reply(reply, mobile=mobile, grounding=True)
     error = parsed.error
     if error is None and parsed.point is None:
         error = "the answer has no point" + (
@@ -143,7 +155,7 @@ def ground_batch(
     results = []
     for reply in replies:
         t0 = time.perf_counter()
-        result = _grounding_result(reply)
+        result = _grounding_result(reply, mobile)
         parse_seconds = time.perf_counter() - t0
         seconds = {**reply.seconds, "load": load_seconds, "parse": parse_seconds}
         seconds["total"] = sum(seconds.values())
@@ -187,7 +199,7 @@ def next_action(
     load_seconds = time.perf_counter() - start
     reply = model.answer([request])[0]
     t0 = time.perf_counter()
-    parsed = parse_answer(reply.raw, reply.frame, mobile=mobile)
+    parsed = parse_reply(reply, mobile=mobile, grounding=False)
     seconds = {**reply.seconds, "load": load_seconds, "parse": time.perf_counter() - t0}
     seconds["total"] = sum(seconds.values())
     return NextAction(

@@ -1,10 +1,10 @@
 """Goal mode: observe -> decide -> act -> settle, until the model terminates or a budget ends.
 
 Each turn sends the model the goal, the screenshot and the step history (the
-earlier actions as the tool calls the model itself would write, as Qwen's
-computer_use / mobile_use cookbooks do). An answer that cannot be read is
-asked again, at most `Session.retries` times, with a short correction; after
-that the step fails with every raw answer kept in the trajectory. A
+earlier actions as the model itself would write them, in its profile's format:
+tool calls for the Qwen-style profiles, ``Action: ...`` lines for UI-TARS).
+An answer that cannot be read is asked again, at most `Session.retries` times,
+with a short correction; after that the step fails with every raw answer kept in the trajectory. A
 ``terminate`` action ends the goal: success returns, failure fails the task.
 In a dry run the model plans one step (shown in the report, not sent), since
 the unchanged screen would only make it plan the same step again.
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from actions.errors import ModelOutputError
+from agent.models.act_formats import correction_text, history_text
 from agent.session import BudgetExhausted, StepFailed, _seconds
 from agent.trajectory import ModelCall, StepRecord
 
@@ -27,10 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CORRECTION = (
-    "Your previous answer could not be used ({error}). Answer with exactly one "
-    '<tool_call>...</tool_call> block holding one JSON object with "name" and "arguments".'
-)
 
 
 class GoalOutcome(BaseModel):
@@ -69,7 +66,8 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
         if decision.error is None and (decision.actions or decision.action is not None):
             return decision
         attempts.append(decision.raw)
-        correction = CORRECTION.format(error=decision.error or "no action")
+        profile = getattr(model, "profile", None)
+        correction = correction_text(profile, decision.error or "no action")
         log.info("unusable answer (%s); asking again", decision.error)
     raise ModelOutputError(
         f"no usable action after {len(attempts)} answers: {decision.error}", raw=decision.raw
@@ -80,8 +78,7 @@ def run_goal(
     session: Session, goal: str, *, max_steps: int | None = None, line: int | None = None
 ) -> GoalOutcome:
     """Let the model work towards `goal`; raises `StepFailed` when it fails or runs out."""
-    from actions.schema import to_tool_call
-
+    profile = getattr(session.model, "profile", None)
     history: list[str] = []
     turns = 0
     while True:
@@ -99,11 +96,12 @@ def run_goal(
                     rec.action = action.model_dump(mode="json")
                     break
                 session.act_into(rec, action, planned=True, context=decision.raw)
-                history.append(to_tool_call(action, decision.frame, mobile=session.mobile))
+                history.append(history_text(profile, action, decision.frame, mobile=session.mobile))
             if len(actions) > 1:
                 rec.note = f"the answer held {len(actions)} actions; all were performed in order"
             if terminate is not None:
-                history.append(to_tool_call(terminate, decision.frame, mobile=session.mobile))
+                frame = decision.frame
+                history.append(history_text(profile, terminate, frame, mobile=session.mobile))
                 if terminate.status == "failure":
                     reason = f": {terminate.answer}" if terminate.answer else ""
                     raise StepFailed(f"the model gave up on {goal!r}{reason}")

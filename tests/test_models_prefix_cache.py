@@ -161,7 +161,9 @@ def test_qwen3_answers_with_and_without_the_cache_are_identical(random_qwen3):
     for _ in range(2):
         assert [random_qwen3.answer([r])[0].raw for r in REQUESTS] == one_by_one
     cache = random_qwen3.prefix_cache
-    assert (cache.misses, cache.hits) == (3, 5)
+    # The qwen3-vl profile announces a 1000x1000 screen whatever the screenshot: one system
+    # turn serves every grounding request (desktop and phone), one every next-action request.
+    assert (cache.misses, cache.hits) == (2, 6)
     assert len(set(one_by_one)) > 1
 
 

@@ -152,7 +152,7 @@ def test_trained_model_grounds_to_the_mapped_screen_point(trained_model):
         )[0]
         assert reply.raw == FIXED_ANSWER
         frame = CoordinateFrame.for_image(screen, max_pixels=AGENT_MAX_PIXELS)
-        assert reply.frame == frame
+        assert reply.frame == frame.model_copy(update={"profile": "qwen2.5-vl"})
 
 
 def test_generation_stops_at_the_end_of_the_tool_call(trained_model):
@@ -167,10 +167,9 @@ def test_generation_stops_at_the_end_of_the_tool_call(trained_model):
         [trained_model.prompt_text(request, frame)],
         [to_model_image(image, frame.model_size)],
     )
+    config, extra = trained_model.generation_config_for(*trained_model.decoding_for(request))
     with torch.inference_mode():
-        out = trained_model.model.generate(
-            **inputs, generation_config=trained_model.generation_config
-        )
+        out = trained_model.model.generate(**inputs, generation_config=config, **extra)
     generated = out[0, inputs["input_ids"].shape[1] :].tolist()
     # Trained to write "...</tool_call><|im_end|>": the stop comes before the end of turn.
     assert generated[-1] == TOOL_CALL_END_ID

@@ -59,13 +59,17 @@ def test_the_ocr_backend_is_built_lazily_from_its_module():
 
 def test_ground_prompt_is_the_tool_prompt_and_the_instruction():
     messages = prompts.ground_messages((1316, 728), "  the Save button ")
-    assert messages[0] == {"role": "system", "content": system_prompt((1316, 728))}
+    # The ScreenSpot-Pro harness' text (three newlines, raw newlines inside the tool JSON),
+    # not the cookbook's agent-mode system prompt.
+    harness = system_prompt((1316, 728)).replace("\\n", "\n")
+    harness = harness.replace("\n\n# Tools", "\n\n\n# Tools")
+    assert messages[0] == {"role": "system", "content": harness}
     assert messages[1]["content"] == [
         {"type": "image"},
         {"type": "text", "text": "the Save button"},
     ]
     text = prompts.render_chat(messages, prompts.ground_prefill())
-    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.\n\n# Tools\n")
+    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.\n\n\n# Tools\n")
     assert text.endswith(
         "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>the Save button<|im_end|>\n"
         '<|im_start|>assistant\n<tool_call>\n{"name": "computer_use", "arguments": '

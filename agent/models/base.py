@@ -1,21 +1,25 @@
 """The one-method model interface every backend implements.
 
 A backend turns requests (a screenshot plus what is asked) into raw answer
-text and reports the frame it answered in. Everything else - prompts are
-built by the backend from `agent.models.prompts`, answers are parsed by
-`actions.parse`, points are mapped by `actions.frames` - is shared, so a
+text and reports the frame it answered in. Everything else - the model's
+profile (`agent.models.profiles`: prompts, pixels, coordinate space, answer
+format), prompts built from it by `agent.models.prompts`, answers parsed by
+`actions.answers`, points mapped by `actions.frames` - is shared, so a
 grounding result means the same thing whichever backend produced it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.frames import CoordinateFrame, ModelFamily
+
+if TYPE_CHECKING:
+    from agent.models.profile import Profile
 
 
 class ModelRequest(BaseModel):
@@ -43,6 +47,7 @@ class ModelReply(BaseModel):
 
     raw: str
     frame: CoordinateFrame
+    profile: str | None = Field(None, description="the profile whose answer format applies")
     visual_tokens: int | None = None
     seconds: dict[str, float] = Field(default_factory=dict)
 
@@ -51,6 +56,7 @@ class Model(ABC):
     """A grounding / next-action model. Implement `answer`; nothing else is required."""
 
     family: ModelFamily = ModelFamily.QWEN2_5_VL
+    profile: Profile | None = None  # None: a grounder that is not a VLM (OCR)
 
     @abstractmethod
     def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:

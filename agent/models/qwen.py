@@ -18,6 +18,7 @@ reused (`agent.models.prefix_cache`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import inspect
 import logging
@@ -29,10 +30,11 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import InputError, require
-from actions.frames import CoordinateFrame, visual_tokens
+from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
-from agent.models.checkpoint import ARCHITECTURES, locate
+from agent.models.checkpoint import locate
+from agent.models.detect import Resolved
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
 from agent.models.qwen_processor import load_processor, preprocess
 from agent.models.resize import to_model_image
@@ -40,7 +42,8 @@ from agent.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", prompts.TOOL_CALL_END)
+# Every answer ends at the end of the turn (or of the text); profiles add their own stops.
+END_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -126,12 +129,10 @@ def _quiet_progress() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _with_architecture_defaults(spec: ModelSpec, model_type: str) -> ModelSpec:
-    """`spec` with the architecture's coordinate family (factor, limits) unless one was given."""
-    arch = ARCHITECTURES.get(model_type)
-    if arch is None or "family" in spec.model_fields_set:
-        return spec
-    return spec.model_copy(update={"family": arch.family})
+def _token_id(tokenizer: Any, text: str) -> int | None:
+    """The id of `text` if the vocabulary holds it as one token, else None."""
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    return ids[0] if len(ids) == 1 else None
 
 
 class PreparedBatch(BaseModel):
@@ -146,7 +147,13 @@ class PreparedBatch(BaseModel):
 
 
 class QwenModel(Model):
-    """Qwen2.5-VL through transformers. Build it with `agent.models.spec.load_model`."""
+    """Qwen2.5-VL / Qwen3-VL through transformers. Build it with `agent.models.spec.load_model`.
+
+    Everything model-specific - prompts, image/text order, pixel limits and
+    patch factor, coordinate space, token cap, stop strings, chat-template
+    arguments - comes from the profile (`agent.models.profiles`); the
+    architecture (which transformers class) from the checkpoint's config.
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
         require("torch", "model")
@@ -154,11 +161,12 @@ class QwenModel(Model):
 
         started = time.perf_counter()
         checkpoint = locate(spec.model)
-        spec = _with_architecture_defaults(spec, checkpoint.model_type)
+        # Before any weights load: a profile that contradicts the checkpoint is an error now.
+        resolved = spec.resolve(model_type=checkpoint.model_type)
         device = pick_device(spec.device)
         dtype = pick_dtype(spec.dtype, device)
         attn = pick_attention(spec.attn, device, dtype)
-        low, high = spec.pixel_limits()
+        low, high = spec.pixel_limits(resolved.profile)
         processor = load_processor(
             checkpoint.folder,
             min_pixels=low,
@@ -175,7 +183,7 @@ class QwenModel(Model):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
         # .to() rather than device_map=, which would need accelerate.
-        self._setup(spec, model.to(device), processor, device=device, attn=attn)
+        self._setup(spec, model.to(device), processor, resolved, device=device, attn=attn)
         self.checkpoint = checkpoint
         self.load_seconds = time.perf_counter() - started
         log.info(
@@ -197,31 +205,41 @@ class QwenModel(Model):
         limits do not matter: images reach it already at their smart_resize size.
         """
         self = cls.__new__(cls)
-        spec = _with_architecture_defaults(spec, getattr(model.config, "model_type", ""))
+        resolved = spec.resolve(model_type=getattr(model.config, "model_type", None))
         attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
-        self._setup(spec, model, processor, device=str(model.device), attn=attn)
+        self._setup(spec, model, processor, resolved, device=str(model.device), attn=attn)
         self.checkpoint = None
         self.load_seconds = 0.0
         return self
 
     def _setup(
-        self, spec: ModelSpec, model: Any, processor: Any, *, device: str, attn: str
+        self,
+        spec: ModelSpec,
+        model: Any,
+        processor: Any,
+        resolved: Resolved,
+        *,
+        device: str,
+        attn: str,
     ) -> None:
         from transformers import GenerationConfig
 
         self.spec = spec
-        self.family = spec.family
-        self.min_pixels, self.max_pixels = spec.pixel_limits()
+        log.info("%s: %s", spec.model, resolved.describe())
+        self.profile = resolved.profile
+        self.space = spec.coordinate_override()
+        self.min_pixels, self.max_pixels = spec.pixel_limits(self.profile)
+        self.family = family_of_space(self.space or self.profile.space, self.profile.factor)
         self.device = device
         self.dtype = model.dtype
         self.attn = attn
         self.processor = processor
         self.model = model.eval()
         tokenizer = processor.tokenizer
-        stop_ids = [tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS]
-        self.stop_ids = [i for i in stop_ids if isinstance(i, int) and i >= 0]
+        self.end_ids = [i for t in END_TOKENS if (i := _token_id(tokenizer, t)) is not None]
+        # The base of every batch's settings (`generation_config_for` adds cap and stops).
         self.generation_config = GenerationConfig(
-            max_new_tokens=spec.max_new_tokens,
+            max_new_tokens=spec.token_cap(self.profile),
             do_sample=False,
             num_beams=1,
             # The checkpoint's generation_config asks for sampling with repetition_penalty
@@ -231,7 +249,7 @@ class QwenModel(Model):
             temperature=1.0,
             top_p=1.0,
             top_k=50,
-            eos_token_id=self.stop_ids,
+            eos_token_id=self.end_ids,
             pad_token_id=tokenizer.pad_token_id,
         )
         self._torch = require("torch", "model")
@@ -243,34 +261,77 @@ class QwenModel(Model):
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
 
-    def frame_for(self, image: Image.Image) -> CoordinateFrame:
-        """The frame a screenshot is answered in: its smart_resize size, this model's limits."""
-        return CoordinateFrame.for_image(
-            image.size, self.family, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+    def frame_for(
+        self, image: Image.Image, *, kind: str = "ground", mobile: bool = False
+    ) -> CoordinateFrame:
+        """The frame a screenshot is answered in: the profile's resize, this model's limits."""
+        return self.profile.frame_for(
+            image.size,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            kind="act" if kind == "act" else "ground",
+            mobile=mobile,
+            space=self.space,
         )
 
     def prompt_text(self, request: ModelRequest, frame: CoordinateFrame) -> str:
         """The full prompt (chat template applied, prefill appended) for one request."""
         messages, prefill = prompts.request_messages(
-            request, frame.model_size, prefill=self.spec.use_prefill()
+            request, frame.model_size, prefill=self.spec.use_prefill(), profile=self.profile
         )
         text = self.processor.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+            messages,
+            tokenize=False,
+            add_generation_prompt=True,
+            **self.profile.decoding.chat_template_kwargs,
         )
         return text + prefill
 
+    def decoding_for(self, request: ModelRequest) -> tuple[int, tuple[str, ...]]:
+        """(token cap, stop strings) of a request: the profile's for its kind, or the spec's cap."""
+        act = request.kind == "act" and self.profile.act is not None
+        stops = self.profile.act.stop if act else self.profile.decoding.stop
+        return self.spec.token_cap(self.profile, request.kind), tuple(stops)
+
     def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:
-        """Answer `requests` in batches of `spec.batch_size`."""
-        replies: list[ModelReply] = []
+        """Answer `requests` in batches of `spec.batch_size`; replies in request order.
+
+        Requests that decode alike (same token cap and stop strings) share batches.
+        """
+        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(self.decoding_for(request), []).append(index)
+        replies: dict[int, ModelReply] = {}
         size = self.spec.batch_size
-        for start in range(0, len(requests), size):
-            replies.extend(self._answer_batch(requests[start : start + size]))
-        return replies
+        for (cap, stops), indexes in groups.items():
+            for start in range(0, len(indexes), size):
+                chunk = indexes[start : start + size]
+                batch = self._answer_batch([requests[i] for i in chunk], cap, stops)
+                replies.update(zip(chunk, batch, strict=True))
+        return [replies[i] for i in range(len(requests))]
+
+    def generation_config_for(self, cap: int, stops: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+        """This batch's generation settings and the extra generate() arguments they need.
+
+        A stop string that is one token of the vocabulary (``</tool_call>``)
+        becomes an end token; a longer one goes to generate's stop_strings.
+        """
+        config = copy.deepcopy(self.generation_config)
+        config.max_new_tokens = cap
+        tokenizer = self.processor.tokenizer
+        single = [i for s in stops if (i := _token_id(tokenizer, s)) is not None]
+        longer = [s for s in stops if _token_id(tokenizer, s) is None]
+        config.eos_token_id = [*self.end_ids, *single]
+        extra: dict[str, Any] = {}
+        if longer:
+            config.stop_strings = longer
+            extra["tokenizer"] = tokenizer
+        return config, extra
 
     def prepare(self, requests: list[ModelRequest]) -> PreparedBatch:
         """Model inputs for `requests` (CPU tensors): each screenshot resized once to its
         smart_resize size, prompts rendered, text tokenized and images patchified."""
-        frames = [self.frame_for(r.image) for r in requests]
+        frames = [self.frame_for(r.image, kind=r.kind, mobile=r.mobile) for r in requests]
         images = [
             to_model_image(r.image, f.model_size) for r, f in zip(requests, frames, strict=True)
         ]
@@ -279,32 +340,32 @@ class QwenModel(Model):
         merge = self.processor.image_processor.merge_size**2
         tokens = [int(g.prod()) // merge for g in inputs["image_grid_thw"]]
         for frame, count in zip(frames, tokens, strict=True):
-            expected = visual_tokens(frame.model_size, frame.spec.factor)
+            expected = visual_tokens(frame.model_size, frame.factor)
             if count != expected:  # the processor resized after all
                 log.warning(
                     "visual tokens %d differ from %s's %d", count, frame.model_size, expected
                 )
         return PreparedBatch(frames=frames, texts=texts, inputs=inputs, visual_tokens=tokens)
 
-    def _answer_batch(self, requests: list[ModelRequest]) -> list[ModelReply]:
+    def _answer_batch(
+        self, requests: list[ModelRequest], cap: int, stops: tuple[str, ...]
+    ) -> list[ModelReply]:
         torch = self._torch
         t0 = time.perf_counter()
         batch = self.prepare(requests)
         inputs = batch.inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        config, extra = self.generation_config_for(cap, stops)
         t1 = time.perf_counter()
         with torch.inference_mode():
-            extra = {}
-            if self.generation_config.cache_implementation is None:  # not with a static cache
+            if config.cache_implementation is None:  # not with a static cache
                 cache = self.prefix_cache.cache_for(inputs["input_ids"], inputs["attention_mask"])
                 if cache is not None:
                     extra[self._cache_kwarg] = cache
-            output = self.model.generate(
-                **inputs, generation_config=self.generation_config, **extra
-            )
+            output = self.model.generate(**inputs, generation_config=config, **extra)
         t2 = time.perf_counter()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
-        raws = [self._decode(ids) for ids in new_tokens]
+        raws = [self._decode(ids, stops) for ids in new_tokens]
         t3 = time.perf_counter()
         n = len(requests)
         seconds = {
@@ -316,26 +377,34 @@ class QwenModel(Model):
         for request, frame, text, raw, count in zip(
             requests, batch.frames, batch.texts, raws, batch.visual_tokens, strict=True
         ):
-            prefill = prompts.ground_prefill(mobile=request.mobile)
-            if request.kind == "ground" and text.endswith(prefill):
+            decoding = self.profile.decoding
+            prefill = (decoding.mobile_prefill if request.mobile else decoding.prefill) or ""
+            if request.kind == "ground" and prefill and text.endswith(prefill):
                 raw = prefill + raw
             replies.append(
-                ModelReply(raw=raw, frame=frame, visual_tokens=count, seconds=dict(seconds))
+                ModelReply(
+                    raw=raw,
+                    frame=frame,
+                    profile=self.profile.name,
+                    visual_tokens=count,
+                    seconds=dict(seconds),
+                )
             )
         return replies
 
-    def _decode(self, ids: list[int]) -> str:
-        """Generated ids -> text, up to and including a closing </tool_call>, without end tokens."""
+    def _decode(self, ids: list[int], stops: tuple[str, ...] = ()) -> str:
+        """Generated ids -> text, up to and including the first stop string, without end tokens."""
         tokenizer = self.processor.tokenizer
-        end_ids = {tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS[:2]}
-        end_ids.add(tokenizer.pad_token_id)
+        end_ids = {*self.end_ids, tokenizer.pad_token_id}
         kept: list[int] = []
         for token in ids:
             if token in end_ids:
                 break
             kept.append(token)
         # Special tokens stay: Qwen2-VL style answers carry coordinates inside <|box_start|>.
-        return tokenizer.decode(kept, skip_special_tokens=False)
+        text = tokenizer.decode(kept, skip_special_tokens=False)
+        cuts = [text.index(s) + len(s) for s in stops if s in text]
+        return text[: min(cuts)] if cuts else text
 
     def close(self) -> None:
         """Drop the weights (and free GPU memory)."""

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from actions.errors import InputError
-from actions.frames import FAMILIES, QWEN_MAX_PIXELS, ModelFamily, family_of
+from actions.frames import QWEN_MAX_PIXELS, CoordinateSpace, ModelFamily, family_of, space_of_family
 
 if TYPE_CHECKING:
     from agent.models.base import Model
+    from agent.models.detect import Resolved
+    from agent.models.profile import Profile
 
 DEFAULT_QWEN_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 # 1280 visual tokens at most: a 1920x1080 screen becomes 1316x728 (1222 tokens) instead of
@@ -51,14 +53,27 @@ class ModelSpec(BaseModel):
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable of the key")
     api_key: SecretStr | None = Field(None, description="the key itself (wins over api_key_env)")
-    family: ModelFamily = Field(ModelFamily.QWEN2_5_VL, description="how coordinates are written")
-    min_pixels: Pixels | None = Field(None, description="default: the family's")
-    max_pixels: Pixels | None = Field(None, description=f"default: {AGENT_MAX_PIXELS}")
+    profile: str | None = Field(
+        None,
+        description="model profile (agent models): prompts, pixels, coordinates, parser; "
+        "default: detected from the checkpoint and its name",
+    )
+    family: ModelFamily | None = Field(
+        None,
+        description="older alias for the coordinate part: qwen2.5-vl, qwen3-vl and ui-tars-1.5 "
+        "choose that profile; qwen2-vl and normalized only change how coordinates are read",
+    )
+    min_pixels: Pixels | None = Field(None, description="default: the profile's")
+    max_pixels: Pixels | None = Field(
+        None, description=f"default: the profile's agent limit ({AGENT_MAX_PIXELS} for Qwen2.5-VL)"
+    )
     device: str = Field("auto", description="auto (cuda, mps, cpu), or a torch device")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     attn: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
     image_backend: Literal["auto", "pil", "torchvision"] = "auto"
-    max_new_tokens: Annotated[int, Field(gt=0, le=8192)] = 256
+    max_new_tokens: Annotated[int, Field(gt=0, le=32_768)] | None = Field(
+        None, description="answer length cap; default: the profile's"
+    )
     batch_size: Annotated[int, Field(ge=1, le=256)] = 4
     concurrency: Annotated[int, Field(ge=1, le=256)] = 4
     timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
@@ -76,22 +91,72 @@ class ModelSpec(BaseModel):
     def _family(cls, value: Any) -> Any:
         return family_of(value) if isinstance(value, str) else value
 
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _profile(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from agent.models.profiles import get_profile
+
+        try:
+            return get_profile(str(value)).name
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
-        low, high = self.pixel_limits()
+        low, high = self.pixel_limits(self.resolve(read_config=False).profile)
         if low > high:
             raise ValueError(f"min_pixels ({low}) is larger than max_pixels ({high})")
         return self
 
-    def pixel_limits(self) -> tuple[int, int]:
-        """(min_pixels, max_pixels) with the defaults filled in."""
-        family = FAMILIES[self.family]
-        low = self.min_pixels if self.min_pixels is not None else family.min_pixels
-        high = self.max_pixels
-        if high is None:
-            # Qwen3-VL counts 32x32 patches: scale the agent budget to the same token count.
-            high = AGENT_MAX_PIXELS * family.factor**2 // 28**2
-        return low, high
+    def resolve(self, *, model_type: str | None = None, read_config: bool = True) -> Resolved:
+        """The profile this spec runs with, and why (`agent.models.detect`).
+
+        An explicit `profile` wins; then `family` when it names a profile; then
+        detection from the checkpoint's config.json (local backend) and the name.
+        """
+        from agent.models.detect import Resolved, check_architecture, resolve_profile
+        from agent.models.profiles import PROFILES
+
+        if self.profile is None and self.family is not None and self.family.value in PROFILES:
+            chosen = PROFILES[self.family.value]
+            if model_type is None and read_config and self.backend == "qwen":
+                from agent.models.detect import checkpoint_model_type
+
+                model_type = checkpoint_model_type(self.model)
+            check_architecture(chosen, model_type, self.model)
+            why = f"--family {self.family.value}"
+            return Resolved(profile=chosen, reason=why, model_type=model_type)
+        return resolve_profile(
+            self.model,
+            self.profile,
+            model_type=model_type,
+            read_config=read_config and self.backend == "qwen",
+        )
+
+    def coordinate_override(self) -> CoordinateSpace | None:
+        """The coordinate space `family` imposes on the profile (qwen2-vl, normalized)."""
+        from agent.models.profiles import PROFILES
+
+        if self.family is None or self.family.value in PROFILES:
+            return None
+        return space_of_family(self.family)
+
+    def pixel_limits(
+        self, profile: Profile | None = None, purpose: Literal["agent", "benchmark"] = "agent"
+    ) -> tuple[int, int]:
+        """(min_pixels, max_pixels): the spec's values over the profile's defaults."""
+        profile = profile or self.resolve(read_config=False).profile
+        return profile.pixel_limits(purpose, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+
+    def token_cap(self, profile: Profile, kind: Literal["ground", "act"] = "ground") -> int:
+        """max_new_tokens: the spec's, else the profile's for this kind of request."""
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        if kind == "act" and profile.act is not None:
+            return profile.act.max_new_tokens
+        return profile.decoding.max_new_tokens
 
     def use_prefill(self) -> bool:
         """Whether grounding replies are prefilled (see `prefill`)."""
