@@ -77,9 +77,12 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def supported_model_types() -> list[str]:
-    """The model_types of the table whose class this installation's transformers has."""
-    transformers = require("transformers", "model")
-    return [t for t, arch in ARCHITECTURES.items() if hasattr(transformers, arch.model_class)]
+    """The model_types of the table that this installation's transformers knows."""
+    require("transformers", "model")
+    # The configuration registry names every model_type without importing any model code.
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return [t for t in ARCHITECTURES if t in CONFIG_MAPPING_NAMES]
 
 
 class Checkpoint(BaseModel):
@@ -118,7 +121,7 @@ def locate(model: str) -> Checkpoint:
     model_type = config.get("model_type")
     usable = supported_model_types()
     if model_type not in usable:
-        known = "" if model_type not in ARCHITECTURES else " (this transformers lacks its class)"
+        known = "" if model_type not in ARCHITECTURES else " (too new for this transformers)"
         raise InputError(
             f"{model}: a {model_type!r} checkpoint{known}; the local backend runs "
             f"{', '.join(usable)} (Qwen2.5-VL, Qwen3-VL); serve other models with --backend openai"

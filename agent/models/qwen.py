@@ -156,11 +156,10 @@ class QwenModel(Model):
     """
 
     def __init__(self, spec: ModelSpec) -> None:
-        require("torch", "model")
-        require("transformers", "model")
-
         started = time.perf_counter()
+        # First, before torch is imported: a missing or unreachable checkpoint fails at once.
         checkpoint = locate(spec.model)
+        require("torch", "model")
         # Before any weights load: a profile that contradicts the checkpoint is an error now.
         resolved = spec.resolve(model_type=checkpoint.model_type)
         device = pick_device(spec.device)
