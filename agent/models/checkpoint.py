@@ -12,8 +12,10 @@
   expect, then fetching with the hub's own progress bars.
 
 The architecture comes from config.json's ``model_type`` through
-`ARCHITECTURES`, the one table the local backend reads: adding a Qwen-VL
-generation is one entry there, never a branch on a model's name.
+`ARCHITECTURES`, the one table the local backend reads for the transformers
+classes: adding a Qwen-VL generation is one entry there, never a branch on a
+model's name. Everything about prompts, pixels and coordinates is the model's
+profile (`agent.models.profiles`), chosen from the same model_type and the name.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import InputError, require
-from actions.frames import ModelFamily
 from agent.models.chat_templates import QWEN3_VL_CHAT_TEMPLATE
 from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
 
@@ -47,7 +48,6 @@ class Architecture(NamedTuple):
     model_class: str  # in the transformers namespace
     processor_class: str  # its processor; built image-only (qwen_processor)
     chat_template: str  # used when a checkpoint ships none
-    family: ModelFamily  # the coordinate convention of the base model
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -56,14 +56,12 @@ ARCHITECTURES: dict[str, Architecture] = {
         "Qwen2_5_VLForConditionalGeneration",
         "Qwen2_5_VLProcessor",
         QWEN2_5_VL_CHAT_TEMPLATE,
-        ModelFamily.QWEN2_5_VL,
     ),
     "qwen3_vl": Architecture(
         "Qwen3-VL",
         "Qwen3VLForConditionalGeneration",
         "Qwen3VLProcessor",
         QWEN3_VL_CHAT_TEMPLATE,
-        ModelFamily.QWEN3_VL,
     ),
     # Qwen3-VL-30B-A3B and the grounders built on it (Holo2-30B-A3B).
     "qwen3_vl_moe": Architecture(
@@ -71,7 +69,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         "Qwen3VLMoeForConditionalGeneration",
         "Qwen3VLProcessor",
         QWEN3_VL_CHAT_TEMPLATE,
-        ModelFamily.QWEN3_VL,
     ),
 }
 
