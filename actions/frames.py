@@ -184,8 +184,7 @@ class CoordinateFrame(BaseModel):
     """Maps points between model space, screenshot pixels and input coordinates.
 
     Recorded with every step so that a wrong click can be explained later.
-    `space` and `factor` default to the family's; a model profile sets them
-    (and names itself in `profile`).
+    `space` and `factor` default to the family's; a model profile sets them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -199,7 +198,6 @@ class CoordinateFrame(BaseModel):
         CoordinateSpace.PIXELS, description="what the model's numbers are measured in"
     )
     factor: int = Field(PATCH_FACTOR, gt=0, description="pixels per visual token side")
-    profile: str | None = Field(None, description="the model profile that answered")
 
     @model_validator(mode="before")
     @classmethod

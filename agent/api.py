@@ -39,29 +39,37 @@ from env.base import Env
 log = logging.getLogger(__name__)
 
 
-def resolve_model(model: Any) -> Any:
+def resolve_model(model: Any, profile: str | None = None) -> Any:
     """A `Model` from a Model, a ModelSpec, a dict of spec fields, or a string.
 
     Strings: ``"ocr"`` (the offline grounder), an ``http(s)://`` URL (an
-    OpenAI-compatible server; its first served model), or a checkpoint id /
-    folder for the local Qwen backend.
+    OpenAI-compatible server: the one model it lists; one that lists several
+    or none is an InputError naming them), or a checkpoint id / folder for the
+    local backend. `profile` names the model profile (see `agent models`);
+    without it the profile is detected from the checkpoint and its name.
     """
     from agent.models.base import Model
 
     if model is None or isinstance(model, Model):
+        if profile is not None:
+            raise InputError("profile= applies to a model given by name, dict or ModelSpec")
         return model
     from agent.models.spec import ModelSpec, load_model
 
+    extra = {"profile": profile} if profile is not None else {}
     if isinstance(model, ModelSpec):
-        return load_model(model)
+        return load_model(ModelSpec(**{**model.model_dump(), **extra}) if extra else model)
     if isinstance(model, dict):
-        return load_model(ModelSpec(**model))
+        return load_model(ModelSpec(**{**model, **extra}))
     if isinstance(model, str):
         if model == "ocr":
             return load_model(ModelSpec(backend="ocr"))
         if model.startswith(("http://", "https://")):
-            return load_model(ModelSpec(backend="openai", base_url=model))
-        return load_model(ModelSpec(backend="qwen", model=model))
+            from agent.models.openai_compat import the_served_model
+
+            served = the_served_model(model, ModelSpec().resolved_api_key())
+            return load_model(ModelSpec(backend="openai", base_url=model, model=served, **extra))
+        return load_model(ModelSpec(backend="qwen", model=model, **extra))
     raise InputError(
         f"model must be a Model, ModelSpec, dict or string, got {type(model).__name__}"
     )
@@ -83,6 +91,7 @@ class Agent:
         timeout: float | None = None,
         secrets: tuple[str, ...] | list[str] = (),
         on_close: Callable[[], None] | None = None,
+        profile: str | None = None,
     ) -> None:
         """
         Args:
@@ -95,13 +104,14 @@ class Agent:
             max_steps, timeout: budgets over the agent's whole life.
             secrets: strings to mask as ``***`` in everything written.
             on_close: called last, after the environment is closed (e.g. stop Xvfb).
+            profile: the model profile (see `agent models`); default: detected.
         """
         self._stack = ExitStack()
         if on_close is not None:
             self._stack.callback(on_close)
         self._stack.callback(env.close)
         self.env = env
-        self.model = resolve_model(model)
+        self.model = resolve_model(model, profile)
         if self.model is not None:
             self._stack.callback(self.model.close)
         self.redactor = Redactor(secrets)

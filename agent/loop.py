@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from actions.errors import ModelOutputError
+from actions.errors import InputError, ModelOutputError
 from agent.models.act_formats import correction_text, history_text
 from agent.session import BudgetExhausted, StepFailed, _seconds
 from agent.trajectory import ModelCall, StepRecord
@@ -59,6 +59,7 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
             image_size=getattr(frame, "image_size", None),
             model_size=getattr(frame, "model_size", None),
             family=getattr(getattr(frame, "family", None), "value", None),
+            profile=getattr(getattr(model, "profile", None), "name", None),
             model_xy=decision.model_xy[0] if decision.model_xy else None,
             visual_tokens=decision.visual_tokens,
             error=decision.error,
@@ -77,8 +78,16 @@ def _decide(session: Session, rec: StepRecord, image: Any, goal: str, history: l
 def run_goal(
     session: Session, goal: str, *, max_steps: int | None = None, line: int | None = None
 ) -> GoalOutcome:
-    """Let the model work towards `goal`; raises `StepFailed` when it fails or runs out."""
+    """Let the model work towards `goal`; raises `StepFailed` when it fails or runs out.
+
+    A model whose profile has no goal mode is an `InputError` before anything is sent.
+    """
+    from agent.models.profiles import planning_error
+
     profile = getattr(session.model, "profile", None)
+    problem = planning_error(profile, mobile=session.mobile) if profile is not None else None
+    if problem:
+        raise InputError(problem)
     history: list[str] = []
     turns = 0
     while True:

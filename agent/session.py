@@ -195,6 +195,7 @@ class Session:
             image_size=result.image_size,
             model_size=result.model_size,
             family=str(getattr(getattr(model, "family", None), "value", "") or "") or None,
+            profile=getattr(getattr(model, "profile", None), "name", None),
             model_xy=result.model_xy,
             box=result.bbox,
             visual_tokens=result.visual_tokens,

@@ -58,6 +58,7 @@ class ModelCall(BaseModel):
     image_size: tuple[int, int] | None = None
     model_size: tuple[int, int] | None = None
     family: str | None = None
+    profile: str | None = Field(None, description="the model profile that answered")
     model_xy: tuple[float, float] | None = None
     box: Box | None = Field(None, description="grounded box, screenshot pixels")
     visual_tokens: int | None = None

@@ -162,8 +162,10 @@ def _run_info(
         model["model"] = "rapidocr (offline text matching)"
     else:
         model.update(model=spec.model, base_url=spec.base_url)
-        low, high = spec.pixel_limits()
-        model.update(family=spec.family.value, min_pixels=low, max_pixels=high)
+        profile = spec.resolve().profile
+        low, high = spec.pixel_limits(profile)
+        family = spec.family.value if spec.family else None
+        model.update(profile=profile.name, family=family, min_pixels=low, max_pixels=high)
     from agent import __version__
 
     return RunInfo(

@@ -345,6 +345,7 @@ def semantic_errors(task: Task) -> list[tuple[Loc, str]]:
         for i, step in enumerate(task.steps):
             if step.goal is not None:
                 errors.append((("steps", i, "goal"), _OCR_PLAN))
+    errors.extend(_profile_errors(task))
     if task.model.backend == "openai" and not task.model.base_url:
         errors.append((("model", "base_url"), "the openai backend needs a base_url"))
     if len(task.steps) > task.max_steps:
@@ -358,6 +359,26 @@ def semantic_errors(task: Task) -> list[tuple[Loc, str]]:
                 ((("steps", i, step.verb)), f"{step.verb} is not available on {task.platform}")
             )
     return errors
+
+
+def _profile_errors(task: Task) -> list[tuple[Loc, str]]:
+    """A profile that contradicts the checkpoint, or cannot plan the task's goal."""
+    if task.model.backend == "ocr":
+        return []
+    from agent.models.profiles import planning_error
+
+    where: Loc = ("model", "profile") if task.model.profile else ("model", "model")
+    try:
+        profile = task.model.resolve().profile
+    except InputError as exc:
+        return [(where, str(exc))]
+    problem = planning_error(profile, mobile=task.platform == "android")
+    if problem is None or not task.needs_planner:
+        return []
+    if task.goal is not None:
+        return [(("goal",), problem)]
+    goals = [i for i, step in enumerate(task.steps) if step.goal is not None]
+    return [(("steps", i, "goal"), problem) for i in goals]
 
 
 _OCR_PLAN = (

@@ -49,11 +49,25 @@ class FakeServer:
         self.lock = threading.Lock()
         self.script: Script | None = None
         self.image_scale = 1.0  # a server that resizes images itself reports other counts
+        self.models = ["Qwen/Qwen2.5-VL-7B-Instruct"]  # what GET /v1/models lists
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.path == "/v1/models":
+                    listed = [{"id": m, "object": "model"} for m in server.models]
+                    status, payload = 200, {"object": "list", "data": listed}
+                else:
+                    status, payload = 404, {"error": {"message": f"no route {self.path}"}}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", 0))

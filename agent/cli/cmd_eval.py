@@ -139,16 +139,24 @@ def screenspot_command(
     backend: str = typer.Option("qwen", "--backend", help="qwen, openai or ocr."),
     model: str | None = typer.Option(None, "--model", help="Hub id, local folder, served name."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
-    family: str | None = typer.Option(None, "--family", help="Coordinate family."),
-    min_pixels: int | None = typer.Option(None, "--min-pixels"),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="Model profile (see `agent models`); its official protocol (prompt, order, "
+        "pixels, decoding, parser) is the default. Default: detected.",
+    ),
+    family: str | None = typer.Option(None, "--family", help="Coordinate family (alias)."),
+    min_pixels: int | None = typer.Option(None, "--min-pixels", help="Default: the profile's."),
     max_pixels: int | None = typer.Option(
-        None, "--max-pixels", help="Default: the checkpoint's own limit (16384*28*28)."
+        None, "--max-pixels", help="Default: the profile's benchmark limit."
     ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="Samples per generate call (qwen); default 8 on a GPU, 1 on CPU."
     ),
     concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight (openai)."),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", help="Default: the profile's."
+    ),
     device: str = typer.Option("auto", "--device"),
     dtype: str = typer.Option("auto", "--dtype"),
     zoom: bool = typer.Option(False, "--zoom", help="Second pass on a crop around the guess."),
@@ -158,10 +166,13 @@ def screenspot_command(
     restart: bool = typer.Option(False, "--restart", help="Ignore earlier progress for --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
-    """Ground every sample and write the official ScreenSpot result file (resumable)."""
+    """Ground every sample and write the official ScreenSpot result file (resumable).
+
+    The result file's run.protocol records the profile and every setting used.
+    """
     from agent.eval.runner import RunSettings, ScreenSpotRun
     from agent.eval.zoom import parse_zoom_size
-    from agent.models.spec import MODEL_MAX_PIXELS, ModelSpec, load_model
+    from agent.models.spec import ModelSpec, load_model
     from tasks.screenspot import Filters, load_dataset
 
     if lang not in ("en", "cn", "all"):
@@ -177,8 +188,7 @@ def screenspot_command(
     spec_fields: dict[str, Any] = {
         "backend": backend,
         "base_url": base_url,
-        "min_pixels": min_pixels,
-        "max_pixels": max_pixels if max_pixels is not None else MODEL_MAX_PIXELS,
+        "profile": profile,
         "batch_size": batch_size or 8,
         "concurrency": concurrency,
         "max_new_tokens": max_new_tokens,
@@ -189,6 +199,11 @@ def screenspot_command(
         spec_fields["model"] = model
     if family is not None:
         spec_fields["family"] = family
+    # The profile's own benchmark protocol: pinned in the spec, so the run's fingerprint and
+    # result file name it even when it was detected.
+    chosen = ModelSpec(**spec_fields).resolve().profile
+    low, high = chosen.pixel_limits("benchmark", min_pixels=min_pixels, max_pixels=max_pixels)
+    spec_fields.update(profile=chosen.name, min_pixels=low, max_pixels=high)
     spec = ModelSpec(**spec_fields)
     settings = RunSettings(spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size))
     dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from agent.models.spec import ModelSpec, load_model
 DRAW_FORMATS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
-def result_json(result: GroundingResult) -> dict[str, Any]:
+def result_json(result: GroundingResult, profile: str | None = None) -> dict[str, Any]:
     """The printed fields; `point` and `bbox` are pixels of the image as given."""
 
     def rounded(values: Any) -> list[float] | None:
@@ -30,6 +30,7 @@ def result_json(result: GroundingResult) -> dict[str, Any]:
         "model_size": list(result.model_size),
         "image_size": list(result.image_size),
         "visual_tokens": result.visual_tokens,
+        "profile": profile,
         "seconds": {k: round(v, 4) for k, v in result.seconds.items()},
     }
 
@@ -69,7 +70,13 @@ def ground_command(
         "--model",
         "-m",
         help="Hub id or local folder (qwen; default Qwen/Qwen2.5-VL-3B-Instruct), "
-        "or the served model name (openai).",
+        "or the served model name (openai; default: the one the server lists).",
+    ),
+    profile: str = typer.Option(
+        None,
+        "--profile",
+        help="Model profile (see `agent models`); default: detected from the checkpoint "
+        "and its name.",
     ),
     base_url: str = typer.Option(
         None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."
@@ -79,12 +86,18 @@ def ground_command(
     ),
     min_pixels: int = typer.Option(None, "--min-pixels", help="Smallest image area fed."),
     max_pixels: int = typer.Option(
-        None, "--max-pixels", help="Largest image area fed (default 1003520 = 1280*28*28)."
+        None,
+        "--max-pixels",
+        help="Largest image area fed (default: the profile's agent limit, 1280 visual tokens).",
     ),
-    family: str = typer.Option("qwen2.5-vl", "--family", help="Coordinate convention."),
+    family: str = typer.Option(
+        None, "--family", help="Older alias for the coordinate convention (see --profile)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bfloat16, float16, float32."),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Answer length cap."),
+    max_new_tokens: int = typer.Option(
+        None, "--max-new-tokens", help="Answer length cap (default: the profile's)."
+    ),
     mobile: bool = typer.Option(False, "--mobile", help="Use the mobile_use tool prompt."),
     prefill: bool = typer.Option(
         None,
@@ -98,9 +111,12 @@ def ground_command(
 
     With --json prints {"point": [x, y], "bbox": [...] or null, "raw": "...",
     "model_xy": [x, y], "model_size": [W, H], "image_size": [W, H],
-    "visual_tokens": N, "seconds": {...}}. Bad input (missing or corrupt image,
-    not a Qwen2.5-VL checkpoint, unreachable server): exit 2. An answer with no
-    usable coordinate: exit 1, with the raw answer shown.
+    "visual_tokens": N, "profile": NAME, "seconds": {...}}. The profile
+    (prompt, pixels, coordinates, answer format) is --profile, else detected
+    from the checkpoint and its name, and logged. Bad input (missing or corrupt
+    image, a profile that contradicts the checkpoint, unreachable server): exit
+    2. An answer with no usable coordinate (or "not on the screen"): exit 1,
+    with the raw answer shown.
     """
     if draw is not None:
         _check_draw_path(draw)
@@ -113,24 +129,30 @@ def ground_command(
         "api_key_env": api_key_env,
         "min_pixels": min_pixels,
         "max_pixels": max_pixels,
+        "profile": profile,
         "family": family,
         "device": device,
         "dtype": dtype,
         "prefill": prefill,
         "max_new_tokens": max_new_tokens,
     }
+    if model is None and backend == "openai" and base_url:
+        from agent.models.openai_compat import the_served_model
+
+        model = the_served_model(base_url, ModelSpec(api_key_env=api_key_env).resolved_api_key())
     if model is not None:
         fields["model"] = model
     spec = ModelSpec(**fields)
     with load_model(spec) as grounder:
         result = ground(grounder, picture, instruction, mobile=mobile)
+        used = getattr(getattr(grounder, "profile", None), "name", None)
     if draw is not None:
         draw_result(picture, result, draw)
     if not result.ok:
         raw = result.raw if len(result.raw) <= 500 else result.raw[:500] + "..."
         raise ModelOutputError(f"no usable point in the answer ({result.error}): {raw!r}", raw)
     if as_json:
-        typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+        typer.echo(json.dumps(result_json(result, used), ensure_ascii=False))
         return
     x, y = result.point or (0.0, 0.0)
     w, h = result.image_size
@@ -144,7 +166,7 @@ def ground_command(
             f"model: {mx:g}, {my:g}  (in the {mw}x{mh} image it saw, "
             f"{result.visual_tokens} visual tokens)"
         )
-    typer.echo(f"raw: {result.raw!r}")
+    typer.echo(f"raw: {result.raw!r}" + (f"  (profile {used})" if used else ""))
     parts = ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items() if k != "total")
     typer.echo(f"time: {result.seconds.get('total', 0.0):.2f} s ({parts})")
     if draw is not None:

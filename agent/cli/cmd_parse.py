@@ -9,19 +9,24 @@ from typing import Any
 
 import typer
 
+from actions.answers import AnswerFormat, parse_model_answer
 from actions.errors import InputError
 from actions.frames import CoordinateFrame, family_of
-from actions.parse import ParsedAnswer, parse_answer
+from actions.parse import ParsedAnswer
 from env.virtual_display import parse_size
 
 
-def _result_json(parsed: ParsedAnswer, frame: CoordinateFrame) -> dict[str, Any]:
+def _result_json(
+    parsed: ParsedAnswer, frame: CoordinateFrame, profile: str | None
+) -> dict[str, Any]:
     return {
         "actions": [a.model_dump() for a in parsed.actions],
         "model_xy": [list(p) for p in parsed.model_points],
         "model_size": list(frame.model_size),
         "screen_size": list(frame.image_size),
         "family": frame.family.value,
+        "profile": profile,
+        "space": frame.space.value,
         "format": parsed.format,
         "point": list(parsed.point) if parsed.point else None,
         "box": list(parsed.box) if parsed.box else None,
@@ -55,14 +60,22 @@ def parse_command(
     screen: str = typer.Option(
         ..., "--screen", help="Original screenshot size WxH (the space of the printed x, y)."
     ),
-    family: str = typer.Option(
-        "qwen2.5-vl",
-        "--family",
-        help="How the model writes coordinates: qwen2.5-vl, qwen2-vl, qwen3-vl, ui-tars-1.5, "
-        "normalized.",
+    profile: str = typer.Option(
+        None,
+        "--profile",
+        help="Model profile (see `agent models`): its resize, coordinate space and answer "
+        "format.",
     ),
-    min_pixels: int = typer.Option(None, "--min-pixels", help="Model min_pixels (family default)."),
-    max_pixels: int = typer.Option(None, "--max-pixels", help="Model max_pixels (family default)."),
+    family: str = typer.Option(
+        None,
+        "--family",
+        help="Without --profile: how the model writes coordinates: qwen2.5-vl (default), "
+        "qwen2-vl, qwen3-vl, ui-tars-1.5, normalized.",
+    ),
+    min_pixels: int = typer.Option(None, "--min-pixels", help="Model min_pixels (its default)."),
+    max_pixels: int = typer.Option(
+        None, "--max-pixels", help="Model max_pixels (default: the agent limit)."
+    ),
     mobile: bool = typer.Option(False, "--mobile", help="Read bare tool calls as mobile_use."),
     batch: Path = typer.Option(
         None, "--batch", help="JSONL file, one JSON string of model text per line."
@@ -71,24 +84,46 @@ def parse_command(
     """Parse model output into actions (JSON) with screen coordinates.
 
     Understands Qwen computer_use / mobile_use tool calls (and their malformed
-    real-world variants), grounding JSON (bbox_2d / point_2d), XML <points>,
-    Qwen2-VL <|box_start|> boxes, UI-TARS Action: lines and bare (x, y). The
-    model size is smart_resize of --screen with the family's pixel limits.
-    Prints {"actions": [...], "model_xy": [...], "model_size": [W, H],
-    "screen_size": [W, H], "family": ...}. Unparseable single input: exit 2.
-    With --batch: one JSON line per input, {"error": ...} for unparseable ones.
+    real-world variants), grounding JSON (bbox_2d / point_2d, {"x", "y"}), XML
+    <points>, Qwen2-VL <|box_start|> boxes, UI-TARS Action: lines, bare (x, y),
+    and with --profile that model's wrappers (<think>, <answer>, [-1,-1] = not
+    found). The model size is the profile's resize of --screen (agent pixel
+    limits). Prints {"actions": [...], "model_xy": [...], "model_size": [W, H],
+    "screen_size": [W, H], "family": ..., "profile": ..., "space": ...}.
+    Unparseable single input: exit 2. With --batch: one JSON line per input,
+    {"error": ...} for unparseable ones.
     """
     size = parse_size(screen)
-    frame = CoordinateFrame.for_image(
-        size, family_of(family), min_pixels=min_pixels, max_pixels=max_pixels
-    )
+    fmt: AnswerFormat | None = None
+    name: str | None = None
+    if profile is not None:
+        from agent.models.profiles import get_profile
+
+        chosen = get_profile(profile)
+        name = chosen.name
+        low, high = chosen.pixel_limits(min_pixels=min_pixels, max_pixels=max_pixels)
+        if low > high:
+            raise InputError(f"min_pixels ({low}) is larger than max_pixels ({high})")
+        override = None
+        if family is not None:
+            from actions.frames import space_of_family
+
+            override = space_of_family(family)
+        frame = chosen.frame_for(
+            size, min_pixels=low, max_pixels=high, mobile=mobile, space=override
+        )
+        fmt = chosen.answer
+    else:
+        frame = CoordinateFrame.for_image(
+            size, family_of(family or "qwen2.5-vl"), min_pixels=min_pixels, max_pixels=max_pixels
+        )
     if batch is not None:
         if text is not None:
             raise InputError("give either TEXT or --batch, not both")
         for number, item in _read_batch(batch):
-            parsed = parse_answer(item, frame, mobile=mobile)
+            parsed = parse_model_answer(item, frame, fmt, mobile=mobile, grounding=True)
             row = (
-                {"line": number, **_result_json(parsed, frame)}
+                {"line": number, **_result_json(parsed, frame, name)}
                 if parsed.ok
                 else {"line": number, "error": parsed.error, "raw": parsed.raw}
             )
@@ -98,11 +133,13 @@ def parse_command(
         if sys.stdin.isatty():
             raise InputError("no model text: pass it as an argument, on stdin, or with --batch")
         text = sys.stdin.read()
-    parsed = parse_answer(text, frame, mobile=mobile)
+    parsed = parse_model_answer(text, frame, fmt, mobile=mobile, grounding=True)
+    if parsed.refused:
+        raise InputError(f"the answer says the target is not on the screen: {parsed.raw!r}")
     if not parsed.ok:
         short = parsed.raw if len(parsed.raw) <= 200 else parsed.raw[:200] + "..."
         raise InputError(f"unparseable model answer: {parsed.error}: {short!r}")
-    typer.echo(json.dumps(_result_json(parsed, frame), ensure_ascii=False))
+    typer.echo(json.dumps(_result_json(parsed, frame, name), ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

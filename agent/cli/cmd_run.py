@@ -53,6 +53,9 @@ def run_command(
     model: str = typer.Option(None, "--model", help="Override model.model (checkpoint or name)."),
     backend: str = typer.Option(None, "--backend", help="Override model.backend: qwen|openai|ocr."),
     base_url: str = typer.Option(None, "--base-url", help="Override model.base_url."),
+    profile: str = typer.Option(
+        None, "--profile", help="Override model.profile (see `agent models`)."
+    ),
     confirm: str = typer.Option(
         None, "--confirm", help="Override the confirmation policy: never|risky|always."
     ),
@@ -71,7 +74,14 @@ def run_command(
     task = loaded.task
     overrides: dict[str, Any] = {}
     model_overrides = {
-        k: v for k, v in (("model", model), ("backend", backend), ("base_url", base_url)) if v
+        k: v
+        for k, v in (
+            ("model", model),
+            ("backend", backend),
+            ("base_url", base_url),
+            ("profile", profile),
+        )
+        if v
     }
     if model_overrides:
         overrides["model"] = {**task.model.model_dump(exclude_none=True), **model_overrides}

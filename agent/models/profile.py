@@ -187,5 +187,4 @@ class Profile(_Frozen):
             offset=offset,
             space=chosen,
             factor=self.factor,
-            profile=self.name,
         )

@@ -76,7 +76,12 @@ QWEN3_PROCESSOR = PixelLimits(min_pixels=65536, max_pixels=16777216)
 
 
 def _board(model: str, ssp: float) -> Published:
+    # Checked in BOARD @ ef17af06d60111eccbbdff93d8539dbcf2f7ab7c (overall "avg").
     return Published(model=model, ssp=ssp, source="GUI-Agent/grounding-leaderboard")
+
+
+def _card(model: str, ssp: float, source: str) -> Published:
+    return Published(model=model, ssp=ssp, source=source)
 
 
 PROFILES: dict[str, Profile] = {
@@ -148,10 +153,11 @@ PROFILES: dict[str, Profile] = {
                 stop=(TOOL_CALL_END,),
                 source="QWEN3 cookbooks",
             ),
+            # Not in the leaderboard snapshot: REFERENCE 8's figures (model card).
             published=(
-                _board("Qwen3-VL-2B", 48.5),
-                _board("Qwen3-VL-4B", 59.5),
-                _board("Qwen3-VL-8B", 54.6),
+                _card("Qwen3-VL-2B", 48.5, "model card"),
+                _card("Qwen3-VL-4B", 59.5, "model card"),
+                _card("Qwen3-VL-8B", 54.6, "model card"),
             ),
             sources=("SSP-Q3 models/qwen3vl.py", "QWEN3 cookbooks/mobile_agent.ipynb"),
         ),
@@ -173,7 +179,7 @@ PROFILES: dict[str, Profile] = {
             # Goal mode: COMPUTER_USE_DOUBAO / MOBILE_USE_DOUBAO; history as in OSWorld's
             # mm_agents/uitars_agent.py (earlier answers as assistant turns).
             act=ActSpec(format="ui-tars-1.5", max_new_tokens=1000, source="UITARS prompt.py"),
-            published=(_board("UI-TARS-1.5-7B", 49.6),),
+            published=(_card("UI-TARS-1.5-7B", 49.6, "bytedance/UI-TARS README"),),
             sources=("UITARS codes/ui_tars/prompt.py", "UITARS README_coordinates.md"),
         ),
         Profile(
@@ -190,7 +196,7 @@ PROFILES: dict[str, Profile] = {
             # GTA1 README: the first "(x,y)" in the answer; 32 new tokens, greedy.
             answer=AnswerFormat(loose_point=True),
             decoding=Decoding(max_new_tokens=32),
-            published=(_board("GTA1-7B-2507", 50.1),),
+            published=(_board("GTA1-7B-2507", 50.1),),  # "GTA1-Qwen2.5VL-7B" there
             sources=("GTA1 README.md",),
             notes="The newer Salesforce/GTA1-7B (OpenCUA-based) is not this model.",
         ),
@@ -209,7 +215,7 @@ PROFILES: dict[str, Profile] = {
             ground=GroundPrompt(user=VENUS_GROUND_USER),
             answer=AnswerFormat(loose_point=True),
             decoding=Decoding(max_new_tokens=128),
-            published=(_board("UI-Venus-Ground-7B", 50.8),),
+            published=(_board("UI-Venus-Ground-7B", 50.8),),  # "UI-Venus-7B" there
             sources=("VENUS@fc7670d models/grounding/ui_venus_ground_7b.py",),
             notes="ClawGUI's README labels it 0-1000; its code and the authors' read "
             "absolute pixels. The 72B's own script uses another prompt and limits.",
@@ -254,10 +260,11 @@ PROFILES: dict[str, Profile] = {
                 max_new_tokens=2048,
                 source="MOBAG computer_use/utils.py",
             ),
+            # Not in the leaderboard snapshot: REFERENCE 8's figures (technical report).
             published=(
-                _board("GUI-Owl-1.5-2B", 57.8),
-                _board("GUI-Owl-1.5-4B", 66.8),
-                _board("GUI-Owl-1.5-8B", 71.1),
+                _card("GUI-Owl-1.5-2B", 57.8, "GUI-Owl-1.5 technical report"),
+                _card("GUI-Owl-1.5-4B", 66.8, "GUI-Owl-1.5 technical report"),
+                _card("GUI-Owl-1.5-8B", 71.1, "GUI-Owl-1.5 technical report"),
             ),
             sources=(
                 "MOBAG Mobile-Agent-v3.5/grounding_and_kb/eval_grounding_benchmarks.py",
@@ -336,7 +343,10 @@ PROFILES: dict[str, Profile] = {
             ground=GroundPrompt(system=INFIGUI_SYSTEM, user=INFIGUI_USER),
             answer=AnswerFormat(think=True),  # the first point_2d counts
             decoding=Decoding(max_new_tokens=1024),
-            published=(_board("InfiGUI-G1-3B", 45.2), _board("InfiGUI-G1-7B", 51.9)),
+            published=(
+                _card("InfiGUI-G1-3B", 45.2, "InfiXAI/InfiGUI-G1 README"),
+                _card("InfiGUI-G1-7B", 51.9, "InfiXAI/InfiGUI-G1 README"),
+            ),
             sources=("INFIGUI eval/prompts.py", "INFIGUI eval/eval.py"),
         ),
     )
@@ -360,3 +370,20 @@ def get_profile(name: str) -> Profile:
     if key in PROFILES:
         return PROFILES[key]
     raise InputError(f"unknown profile {name!r} (choose one of: {', '.join(PROFILES)})")
+
+
+def planners(*, mobile: bool) -> list[str]:
+    """The profiles with a goal mode on this platform."""
+    return [p.name for p in PROFILES.values() if p.can_plan(mobile=mobile)]
+
+
+def planning_error(profile: Profile, *, mobile: bool) -> str | None:
+    """Why `profile` cannot plan towards a goal on this platform, or None if it can."""
+    if profile.can_plan(mobile=mobile):
+        return None
+    where = "phones" if mobile else "desktops"
+    what = "grounding only" if profile.act is None else f"no goal mode on {where}"
+    return (
+        f"profile {profile.name} cannot plan towards a goal ({what}); profiles that can "
+        f"on {where}: {', '.join(planners(mobile=mobile))}"
+    )

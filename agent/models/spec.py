@@ -150,6 +150,33 @@ class ModelSpec(BaseModel):
         profile = profile or self.resolve(read_config=False).profile
         return profile.pixel_limits(purpose, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
 
+    def protocol_record(self) -> dict[str, Any]:
+        """Every setting a grounding request runs with, for result files."""
+        resolved = self.resolve(read_config=False)
+        profile = resolved.profile
+        low, high = self.pixel_limits(profile)
+        decoding = profile.decoding
+        return {
+            "profile": profile.name,
+            "profile_reason": resolved.reason,
+            "architectures": list(profile.architectures),
+            "coordinates": (self.coordinate_override() or profile.space).value,
+            "factor": profile.factor,
+            "resize": profile.resize,
+            "min_pixels": low,
+            "max_pixels": high,
+            "system_prompt": profile.ground.system is not None,
+            "image_first": profile.ground.image_first,
+            "prefill": decoding.prefill if self.use_prefill() else None,
+            "max_new_tokens": self.token_cap(profile),
+            "decoding": "greedy",
+            "stop": list(decoding.stop),
+            "chat_template_kwargs": dict(decoding.chat_template_kwargs),
+            "structured_output": decoding.json_schema is not None and self.backend == "openai",
+            "answer_format": profile.answer.model_dump(),
+            "sources": list(profile.sources),
+        }
+
     def token_cap(self, profile: Profile, kind: Literal["ground", "act"] = "ground") -> int:
         """max_new_tokens: the spec's, else the profile's for this kind of request."""
         if self.max_new_tokens is not None:
@@ -177,8 +204,13 @@ class ModelSpec(BaseModel):
 
 
 def load_model(spec: ModelSpec) -> Model:
-    """Build the backend `spec` names; heavy libraries are imported here, not before."""
+    """Build the backend `spec` names; heavy libraries are imported here, not before.
+
+    A profile that contradicts a local checkpoint's config.json fails here, before any
+    weights are read.
+    """
     if spec.backend == "qwen":
+        spec.resolve()
         from agent.models.qwen import QwenModel
 
         return QwenModel(spec)
