@@ -152,7 +152,7 @@ def test_trained_model_grounds_to_the_mapped_screen_point(trained_model):
         )[0]
         assert reply.raw == FIXED_ANSWER
         frame = CoordinateFrame.for_image(screen, max_pixels=AGENT_MAX_PIXELS)
-        assert reply.frame == frame.model_copy(update={"profile": "qwen2.5-vl"})
+        assert reply.frame == frame
 
 
 def test_generation_stops_at_the_end_of_the_tool_call(trained_model):

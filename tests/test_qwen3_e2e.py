@@ -104,6 +104,7 @@ def test_goal_run_clicks_the_green_patch(trained_qwen3_dir, app, xvfb_session, t
     goal_steps = [s for s in steps if s["source"] == "goal"]
     assert len(goal_steps) == 2
     for step in goal_steps:  # the second step saw the first in its history, same answer
+        assert step["model"]["profile"] == "qwen3-vl"
         assert step["model"]["raw"].strip() == FIXED3_ANSWER
         assert step["model"]["model_xy"] == list(FIXED3_POINT)
         assert step["model"]["model_size"] == [1504, 832]
