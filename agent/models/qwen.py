@@ -8,11 +8,12 @@ the best dtype it supports, with SDPA attention (or flash-attention 2 when
 installed on a GPU). Each screenshot is resized once to its exact
 `smart_resize` size (28-px units for Qwen2.5-VL, 32 for Qwen3-VL), so the
 image the model sees is the one this process knows and the frame maps the
-answer back. Requests are
-processed in batches (left padding), decoded greedily, and generation stops at
-``</tool_call>`` or the end of the turn. The key/value cache of the system
-turn (the ~800-token tool description) is computed once per screen size and
-reused (`agent.models.prefix_cache`).
+answer back. Requests are processed in batches (left padding), decoded
+greedily, and generation stops at the profile's stop strings (``</tool_call>``)
+or the end of the turn. The key/value cache of the system turn (the cookbooks'
+~800-token tool description) is computed once per distinct system turn and
+reused (`agent.models.prefix_cache`). Prompts, pixel limits and the coordinate
+space are the model profile's (`agent.models.profiles`), never a branch here.
 """
 
 from __future__ import annotations
