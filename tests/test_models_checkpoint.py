@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -110,24 +111,25 @@ def test_first_use_downloads_with_size_and_progress_then_runs_from_the_cache(
     from tests.fixtures.tiny_qwen3_build import FIXED3_ANSWER
 
     repo = "acme/tiny3-clicker"
-    hub = FakeHub({repo: trained_qwen3_dir})
+    served = tmp_path / "served"
+    shutil.copytree(trained_qwen3_dir, served)
+    # What a snapshot leaves on the hub: other weight formats, the model card.
+    (served / "pytorch_model.bin").write_bytes(b"\0" * 1000)
+    (served / "README.md").write_text("# tiny3-clicker\n")
+    hub = FakeHub({repo: served})
     env = {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": hub.url}
     try:
         first = agent("ground", str(shot), "the green patch", "--model", repo, "--json", **env)
         assert first.returncode == 0, first.stderr
-        # What a snapshot takes: configs, weights, merges; here every file but training.json.
-        files = [
-            f for f in trained_qwen3_dir.iterdir() if f.suffix in (".json", ".safetensors")
-        ] + [trained_qwen3_dir / "merges.txt"]
-        files.remove(trained_qwen3_dir / "training.json")
+        files = [f for f in served.iterdir() if f.suffix in (".json", ".safetensors")]
+        files.append(served / "merges.txt")
         megabytes = sum(f.stat().st_size for f in files) / 1e6
-        assert f"downloading {repo} from {hub.url}: {len(files)} files, {megabytes:.1f} MB" in (
-            first.stderr
-        )
+        announced = f"downloading {repo} from {hub.url}: {len(files)} files, {megabytes:.1f} MB"
+        assert announced in first.stderr
         assert f"Fetching {len(files)} files" in first.stderr  # the hub's own progress bar
-        downloaded = {path for method, path in hub.requests if method == "GET"}
-        assert any(p.endswith("/model.safetensors") for p in downloaded)
-        assert not any(p.endswith("/training.json") for p in downloaded)
+        downloaded = {path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET"}
+        assert {f.name for f in files} <= downloaded
+        assert not {"pytorch_model.bin", "README.md"} & downloaded
         out = json.loads(first.stdout)
         assert out["raw"] == FIXED3_ANSWER
         assert out["point"] == [430.08, 341.28]  # (224, 316) of 1000 on a 1920x1080 image

@@ -96,7 +96,7 @@ def test_goal_run_clicks_the_green_patch(trained_qwen3_dir, app, xvfb_session, t
     result = agent("run", str(task), "--out", str(tmp_path / "run"), display=xvfb_session.name)
     # The tiny model never says it is done: the step budget ends the run, a task failure.
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "not done within 2 steps" in result.stderr
+    assert "budget exhausted (2 steps)" in result.stderr, result.stderr
     presses = app.events("press", since=mark)
     assert [(e["widget"], e["button"]) for e in presses] == [("green_patch", 1)] * 2
     assert all(abs(e["x"] - 430) <= 1 and abs(e["y"] - 341) <= 1 for e in presses)
