@@ -137,9 +137,7 @@ def main() -> None:
         f"{first_3b:.1f} s of model time; cached run 0 calls + {hit_s * 1000:.0f} ms of lookups; "
         f"saved {first_3b - hit_s:.1f} s per run"
     )
-    summary = {
-        name: {k: v for k, v in r.items() if k != "steps"} for name, r in results.items()
-    }
+    summary = {name: {k: v for k, v in r.items() if k != "steps"} for name, r in results.items()}
     print(json.dumps({"runs": summary, "screen": "1920x1080", "steps": len(LABELS),
                       "machine": machine()}))  # fmt: skip
 

@@ -1,7 +1,13 @@
 """One grounding call of a real-size Qwen2.5-VL-3B on CPU: our defaults vs transformers' defaults.
 
-    .venv/bin/python bench/cpu_3b.py [--checkpoint DIR] [--keep] [--new-tokens 12]
-                                     [--fp32-new-tokens 4] [--skip fp32] [--wait-quiet 1800]
+    .venv/bin/python bench/cpu_3b.py [--size 3b|qwen3-2b|qwen3-4b|qwen3-8b] [--checkpoint DIR]
+                                     [--keep] [--new-tokens 12] [--fp32-new-tokens 4]
+                                     [--skip fp32] [--wait-quiet 1800]
+
+--size qwen3-2b (or -4b, -8b) runs the same comparison for a Qwen3-VL architecture: our
+defaults then come from the qwen3-vl profile (32-px tokens, 1280 of them at most, no
+prefill) and the baseline is the cookbook's Qwen3-VL code path (the checkpoint's
+max_pixels 16777216).
 
 Takes minutes and ~15 GB of memory at its peak (the float32 baseline): run it by hand
 on a quiet machine, never in CI. The 3B is built from its published config with random
@@ -90,6 +96,7 @@ def child_ours(checkpoint: Path, image: Path, new_tokens: int, *, again: bool) -
     return {
         "config": "ours",
         "dtype": str(model.dtype).removeprefix("torch."),
+        "profile": model.profile.name,
         "attention": model.attn,
         "max_pixels": model.max_pixels,
         "visual_tokens": result.visual_tokens,
@@ -120,23 +127,29 @@ def child_transformers(
     timed call is on the next step's screenshot, as ours' second call."""
     import torch
     from PIL import Image
-    from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+    from transformers import AutoTokenizer
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
         smart_resize,
     )
 
     from agent.models import prompts
+    from agent.models.base import ModelRequest
+    from agent.models.checkpoint import locate
+    from agent.models.detect import resolve_profile
     from agent.models.qwen_processor import build_processor
 
     started = time.perf_counter()
+    found = locate(str(checkpoint))
+    profile = resolve_profile(str(checkpoint), model_type=found.model_type).profile
     kwargs = {} if dtype_name is None else {"dtype": getattr(torch, dtype_name)}
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(checkpoint, **kwargs)
+    model = found.model_class().from_pretrained(checkpoint, **kwargs)
     # AutoProcessor needs torchvision (its video part); same image processor and tokenizer.
     extra = {} if max_pixels is None else {"max_pixels": max_pixels}
     processor = build_processor(
         Qwen2VLImageProcessorPil.from_pretrained(checkpoint, **extra),
         AutoTokenizer.from_pretrained(checkpoint),
+        architecture=found.architecture,
     )
     load_s = time.perf_counter() - started
     touch_s = touch_weights(model)
@@ -156,15 +169,13 @@ def child_transformers(
         image = Image.open(image_path).convert("RGB")
         size = processor.image_processor.size
         h, w = smart_resize(
-            image.height, image.width, 28, size["shortest_edge"], size["longest_edge"]
+            image.height, image.width, profile.factor, size["shortest_edge"], size["longest_edge"]
         )
-        text = processor.apply_chat_template(
-            prompts.ground_messages((w, h), instruction),
-            tokenize=False,
-            add_generation_prompt=True,
-        )
+        request = ModelRequest(kind="ground", image=image, instruction=instruction)
+        messages, prefill = prompts.request_messages(request, (w, h), prefill=True, profile=profile)
+        text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         inputs = processor(
-            text=[text + prompts.ground_prefill()],
+            text=[text + prefill],
             images=[image],
             padding=True,
             return_tensors="pt",
@@ -180,6 +191,7 @@ def child_transformers(
         "attention": model.config._attn_implementation,
         "max_pixels": size["longest_edge"],
         "visual_tokens": int(inputs["image_grid_thw"][0].prod()) // 4,
+        "profile": profile.name,
         "model_size": [w, h],
         "new_tokens": int(output.shape[1] - inputs["input_ids"].shape[1]),
         "load_s": round(load_s, 1),
@@ -219,7 +231,10 @@ def wait_for_quiet(limit_s: float, threshold: float = 1.5) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, help="a random 3B folder from an earlier run")
+    parser.add_argument(
+        "--size", default="3b", choices=["3b", "7b", "qwen3-2b", "qwen3-4b", "qwen3-8b"]
+    )
+    parser.add_argument("--checkpoint", type=Path, help="a random folder from an earlier run")
     parser.add_argument("--keep", action="store_true", help="keep the built checkpoint")
     parser.add_argument("--new-tokens", type=int, default=12, help="a click answer's length")
     parser.add_argument("--fp32-new-tokens", type=int, default=4)
@@ -238,17 +253,22 @@ def main() -> int:
         if kind == "build":
             from bench.qwen_sizes import build_checkpoint
 
-            result = build_checkpoint("3b", checkpoint)
+            result = build_checkpoint(args.size, checkpoint)
         elif kind in ("ours", "ours_new_process"):
             result = child_ours(checkpoint, image, args.new_tokens, again=kind == "ours")
             result["config"] = kind
         elif kind == "transformers":
             result = child_transformers(checkpoint, image, args.new_tokens, None)
         elif kind == "transformers_equal_warm":
-            from agent.models.spec import AGENT_MAX_PIXELS
+            from agent.models.checkpoint import locate
+            from agent.models.detect import resolve_profile
 
+            # Our default frame for this checkpoint's profile: the same visual tokens as ours.
+            found = locate(str(checkpoint))
+            profile = resolve_profile(str(checkpoint), model_type=found.model_type).profile
+            _, agent_max = profile.pixel_limits("agent")
             result = child_transformers(
-                checkpoint, image, args.new_tokens, None, max_pixels=AGENT_MAX_PIXELS, warm=True
+                checkpoint, image, args.new_tokens, None, max_pixels=agent_max, warm=True
             )
             result["config"] = kind
         else:
@@ -262,10 +282,11 @@ def main() -> int:
     try:
         image = work / "screen.png"
         screenshot(SCREEN).save(image)
-        checkpoint = args.checkpoint or work / "qwen2.5-vl-3b-random"
+        checkpoint = args.checkpoint or work / f"{args.size}-random"
         build = None
         if not (checkpoint / "config.json").is_file():
-            build = run_child(["--child", "build", str(checkpoint), str(image)])
+            sized = ["--size", args.size]
+            build = run_child(["--child", "build", str(checkpoint), str(image), *sized])
         quiet = wait_for_quiet(args.wait_quiet)
         tokens = ["--new-tokens", str(args.new_tokens)]
         tokens += ["--fp32-new-tokens", str(args.fp32_new_tokens)]
@@ -313,7 +334,7 @@ def main() -> int:
         json.dumps(
             {
                 "bench": "cpu_3b",
-                "model": "Qwen2.5-VL-3B architecture, random weights (bench/qwen_sizes.py)",
+                "model": f"{args.size} architecture, random weights (bench/qwen_sizes.py)",
                 "screen": f"{SCREEN[0]}x{SCREEN[1]}",
                 "runs": runs,
                 "speedup_vs": speedups,

@@ -1,7 +1,12 @@
 """One grounding call on a GPU: Qwen2.5-VL-3B/7B at 1920x1080, by attention and cache, and batched.
 
-    .venv/bin/python bench/gpu_step.py [--sizes 3b 7b] [--model PATH] [--tiny] [--runs 5]
-                                       [--batch 8] [--modes ...] [--new-tokens 12]
+    .venv/bin/python bench/gpu_step.py [--sizes 3b 7b qwen3-2b qwen3-4b qwen3-8b] [--model PATH]
+                                       [--tiny] [--arch qwen3_vl] [--runs 5] [--batch 8]
+                                       [--modes ...] [--new-tokens 12]
+
+Sizes qwen3-2b/4b/8b (and --tiny with --arch qwen3_vl) are the Qwen3-VL architectures:
+our path then follows the qwen3-vl profile (32-px tokens, no prefill), the cookbook the
+checkpoint's own limits (16777216 px: 2040 visual tokens at 1080p).
 
 For an H100/H200. Without --model the models are the published 3B/7B architectures
 (bench/qwen_sizes.py) with random weights built straight on the GPU in bfloat16, no
@@ -59,8 +64,7 @@ def build(size: str, args: argparse.Namespace, device: str) -> tuple[Any, str]:
     from agent.models.qwen import QwenModel
     from agent.models.qwen_processor import load_processor
     from agent.models.spec import ModelSpec
-    from bench.qwen_sizes import build_model
-    from tests.fixtures.tiny_qwen_build import TinyQwenSettings, hub_config, tiny_checkpoint
+    from bench.qwen_sizes import build_model, model_type
 
     spec_args = {"max_new_tokens": args.new_tokens, "batch_size": args.batch}
     if args.max_pixels:
@@ -68,16 +72,33 @@ def build(size: str, args: argparse.Namespace, device: str) -> tuple[Any, str]:
     if args.model:
         model = load_model(ModelSpec(model=str(args.model), device=device, **spec_args))
         return model, f"real: {args.model}"
-    config = hub_config(TinyQwenSettings()) if size == "tiny" else size
+    checkpoint = tiny_folder(size, args.arch)
+    config = json.loads((checkpoint / "config.json").read_text()) if size == "tiny" else size
     dtype = torch.bfloat16
     started = time.perf_counter()
     raw = build_model(config, dtype, device)
     built = time.perf_counter() - started
     raw.set_attn_implementation("sdpa" if device == "cpu" else _auto_attention(device, dtype))
-    checkpoint = tiny_checkpoint()
+    # The processor (real tokenizer and preprocessor settings) of the same architecture.
     processor = load_processor(checkpoint, min_pixels=3136, max_pixels=16384 * 28 * 28)
+    assert model_type(config) == raw.config.model_type
     spec = ModelSpec(model=f"random-{size}", device=device, **spec_args)
     return QwenModel.from_loaded(spec, raw, processor), f"random (built in {built:.1f} s)"
+
+
+def tiny_folder(size: str, arch: str) -> Path:
+    """The tiny test checkpoint of `size`'s architecture (its processor files are the real ones)."""
+    from bench.qwen_sizes import model_type
+    from tests.fixtures.tiny_qwen3_build import tiny_qwen3_checkpoint
+    from tests.fixtures.tiny_qwen_build import tiny_checkpoint
+
+    qwen3 = size.startswith("qwen3") or (size == "tiny" and arch == "qwen3_vl")
+    folder = tiny_qwen3_checkpoint() if qwen3 else tiny_checkpoint()
+    assert (
+        size == "tiny"
+        or model_type(size) == json.loads((folder / "config.json").read_text())["model_type"]
+    )
+    return folder
 
 
 def _auto_attention(device: str, dtype: Any) -> str:
@@ -121,16 +142,18 @@ def ours_call(qwen: Any, images: list[Any]) -> Any:
     return call
 
 
-def cookbook_processor(qwen: Any) -> Any:
+def cookbook_processor(qwen: Any, checkpoint: Path) -> Any:
     """The stock image processor at the checkpoint's settings, beside our tokenizer."""
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
     )
 
+    from agent.models.checkpoint import ARCHITECTURES
     from agent.models.qwen_processor import build_processor
 
-    image_processor = Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=16384 * 28 * 28)
-    return build_processor(image_processor, qwen.processor.tokenizer)
+    image_processor = Qwen2VLImageProcessorPil.from_pretrained(checkpoint)
+    arch = ARCHITECTURES[qwen.model.config.model_type]
+    return build_processor(image_processor, qwen.processor.tokenizer, architecture=arch)
 
 
 def cookbook_call(qwen: Any, processor: Any, images: list[Any], batch: int = 1) -> Any:
@@ -139,24 +162,34 @@ def cookbook_call(qwen: Any, processor: Any, images: list[Any], batch: int = 1) 
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
     from agent.models import prompts
+    from agent.models.base import ModelRequest
+
+    limits = processor.image_processor.size
+    factor = qwen.profile.factor
 
     def call(i: int) -> Any:
         chosen = [images[(i + j) % len(images)] for j in range(batch)]
         texts = []
         for j, image in enumerate(chosen):
-            h, w = smart_resize(image.height, image.width, 28, 3136, 16384 * 28 * 28)
-            messages = prompts.ground_messages((w, h), INSTRUCTIONS[(i + j) % len(INSTRUCTIONS)])
+            h, w = smart_resize(
+                image.height, image.width, factor, limits["shortest_edge"], limits["longest_edge"]
+            )
+            instruction = INSTRUCTIONS[(i + j) % len(INSTRUCTIONS)]
+            request = ModelRequest(kind="ground", image=image, instruction=instruction)
+            messages, prefill = prompts.request_messages(
+                request, (w, h), prefill=True, profile=qwen.profile
+            )
             text = processor.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
             )
-            texts.append(text + prompts.ground_prefill())
+            texts.append(text + prefill)
         inputs = processor(text=texts, images=chosen, padding=True, return_tensors="pt")
         inputs = inputs.to(qwen.device)
         with torch.inference_mode():
             return qwen.model.generate(
                 **inputs,
-                max_new_tokens=qwen.spec.max_new_tokens,
-                min_new_tokens=qwen.spec.max_new_tokens,
+                max_new_tokens=qwen.generation_config.max_new_tokens,
+                min_new_tokens=qwen.generation_config.max_new_tokens,
                 do_sample=False,
             )
 
@@ -204,7 +237,8 @@ def run_size(size: str, args: argparse.Namespace, device: str) -> dict[str, Any]
                 qwen.generation_config.compile_config = compile_config
                 warmup = 3
             if mode == "cookbook":
-                call = cookbook_call(qwen, cookbook_processor(qwen), images)
+                stock = cookbook_processor(qwen, tiny_folder(size, args.arch))
+                call = cookbook_call(qwen, stock, images)
             else:
                 call = ours_call(qwen, images)
             started = time.perf_counter()
@@ -220,7 +254,7 @@ def run_size(size: str, args: argparse.Namespace, device: str) -> dict[str, Any]
             qwen.prefix_cache.size = 4
     qwen.model.set_attn_implementation(default_attn)
     if args.batch > 1:
-        result["batched"] = batched(qwen, images, args)
+        result["batched"] = batched(qwen, images, args, size)
     if "ours" in result and "call_ms" in result["ours"]:
         result["target_call_ms"] = 250
         result["target_met"] = result["ours"]["call_ms"] <= 250
@@ -241,7 +275,7 @@ def _request(image: Any) -> Any:
     return ModelRequest(kind="ground", image=image, instruction=INSTRUCTIONS[0])
 
 
-def batched(qwen: Any, images: list[Any], args: argparse.Namespace) -> dict[str, Any]:
+def batched(qwen: Any, images: list[Any], args: argparse.Namespace, size: str) -> dict[str, Any]:
     """Samples per second: our `answer` on --batch requests vs the cookbook's batched generate."""
     from agent.models.base import ModelRequest
 
@@ -251,9 +285,10 @@ def batched(qwen: Any, images: list[Any], args: argparse.Namespace) -> dict[str,
         for i in range(n)
     ]
     out: dict[str, Any] = {"batch": n}
+    stock = cookbook_processor(qwen, tiny_folder(size, args.arch))
     for name, call in (
         ("ours", lambda: qwen.answer(requests)),
-        ("cookbook", cookbook_call(qwen, cookbook_processor(qwen), images, batch=n)),
+        ("cookbook", cookbook_call(qwen, stock, images, n)),
     ):
         fn = call if name == "ours" else (lambda c=call: c(0))
         fn()  # warm-up
@@ -274,7 +309,15 @@ def batched(qwen: Any, images: list[Any], args: argparse.Namespace) -> dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="*", default=["3b", "7b"], choices=["3b", "7b"])
+    parser.add_argument(
+        "--sizes",
+        nargs="*",
+        default=["3b", "7b"],
+        choices=["3b", "7b", "qwen3-2b", "qwen3-4b", "qwen3-8b"],
+    )
+    parser.add_argument(
+        "--arch", default="qwen2_5_vl", choices=["qwen2_5_vl", "qwen3_vl"], help="of --tiny"
+    )
     parser.add_argument("--model", type=Path, help="a real checkpoint (folder or hub id)")
     parser.add_argument("--tiny", action="store_true", help="the tiny test model (no CUDA: auto)")
     parser.add_argument("--runs", type=int, default=5)

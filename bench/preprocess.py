@@ -1,6 +1,7 @@
 """Screenshot -> model inputs: our client-side path vs the processor's own resize (cookbook style).
 
-    .venv/bin/python bench/preprocess.py [--runs 15] [--image-backend auto|pil|torchvision]
+    .venv/bin/python bench/preprocess.py [--runs 15] [--arch qwen2_5_vl|qwen3_vl]
+        [--image-backend auto|pil|torchvision]
 
 For a 1920x1080, 2560x1440, 3840x2160 and a 1080x2400 phone screenshot:
 
@@ -13,11 +14,14 @@ For a 1920x1080, 2560x1440, 3840x2160 and a 1080x2400 phone screenshot:
   (min_pixels 3136, max_pixels 12845056); also with max_pixels set to our default.
 
 The processor comes from the tiny test checkpoint (tests/fixtures/tiny_qwen_build.py),
-whose preprocessor_config.json is the real 3B's. Times are medians of --runs calls after
-one warm-up; the model itself is not run. Also checks that both paths give the same
-visual tokens at the same max_pixels, and how close their pixel_values are (the only
-difference is the resize filter's implementation: torch's antialiased bicubic vs PIL's;
-with PIL's resize on our side they must be identical). Prints one JSON line.
+whose preprocessor_config.json is the real 3B's; with --arch qwen3_vl from the tiny
+Qwen3-VL (tests/fixtures/tiny_qwen3_build.py: Qwen3-VL-2B's preprocessor_config, 16-px
+patches, limits 65536 .. 16777216) and the prompts of the qwen3-vl profile. Times are
+medians of --runs calls after one warm-up; the model itself is not run. Also checks that
+both paths give the same visual tokens at the same max_pixels, and how close their
+pixel_values are (the only difference is the resize filter's implementation: torch's
+antialiased bicubic vs PIL's; with PIL's resize on our side they must be identical).
+Prints one JSON line.
 
 Fair rows: `speedup_equal_max_pixels_agent` compares both sides at our default max_pixels
 (same visual tokens), `speedup_model_max_pixels` at the checkpoint's. `--image-backend`
@@ -90,7 +94,9 @@ def timed(fn: Any, runs: int) -> tuple[float, Any]:
 CPU_MS: list[float] = []
 
 
-def baseline_processor(checkpoint: Path, max_pixels: int | None, backend: str = "auto") -> Any:
+def baseline_processor(
+    checkpoint: Path, max_pixels: int | None, architecture: Any, backend: str = "auto"
+) -> Any:
     """The processor as the cookbooks get it: the library's image processor (torchvision
     backend when it imports, else PIL) with the checkpoint's preprocessor settings.
 
@@ -111,19 +117,19 @@ def baseline_processor(checkpoint: Path, max_pixels: int | None, backend: str = 
         )
     extra = {} if max_pixels is None else {"max_pixels": max_pixels}
     image_processor = Stock.from_pretrained(checkpoint, **extra)
-    return build_processor(image_processor, AutoTokenizer.from_pretrained(checkpoint))
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    return build_processor(image_processor, tokenizer, architecture=architecture)
 
 
-def baseline_call(processor: Any, image: Any, model_size: tuple[int, int]) -> Any:
+def baseline_call(processor: Any, image: Any, model_size: tuple[int, int], profile: Any) -> Any:
     """The cookbook call: full-size image, the processor's own resize."""
     from agent.models import prompts
+    from agent.models.base import ModelRequest
 
-    text = processor.apply_chat_template(
-        prompts.ground_messages(model_size, INSTRUCTION), tokenize=False, add_generation_prompt=True
-    )
-    return processor(
-        text=[text + prompts.ground_prefill()], images=[image], padding=True, return_tensors="pt"
-    )
+    request = ModelRequest(kind="ground", image=image, instruction=INSTRUCTION)
+    messages, prefill = prompts.request_messages(request, model_size, prefill=True, profile=profile)
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return processor(text=[text + prefill], images=[image], padding=True, return_tensors="pt")
 
 
 def tokens_of(inputs: Any) -> int:
@@ -152,6 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed calls per figure (>= 10)")
     parser.add_argument("--screens", nargs="*", default=list(SCREENS), choices=list(SCREENS))
+    parser.add_argument("--arch", default="qwen2_5_vl", choices=["qwen2_5_vl", "qwen3_vl"])
     parser.add_argument("--image-backend", default="auto", choices=["auto", "pil", "torchvision"])
     args = parser.parse_args()
 
@@ -159,34 +166,42 @@ def main() -> int:
     import transformers
 
     from agent.models.base import ModelRequest
+    from agent.models.checkpoint import locate
     from agent.models.load import load_model
     from agent.models.qwen_processor import preprocess
     from agent.models.resize import resize_bicubic
-    from agent.models.spec import AGENT_MAX_PIXELS, MODEL_MAX_PIXELS, ModelSpec
+    from agent.models.spec import ModelSpec
+    from tests.fixtures.tiny_qwen3_build import tiny_qwen3_checkpoint
     from tests.fixtures.tiny_qwen_build import tiny_checkpoint
 
     start_load = os.getloadavg()[0]
-    checkpoint = tiny_checkpoint()
+    checkpoint = tiny_qwen3_checkpoint() if args.arch == "qwen3_vl" else tiny_checkpoint()
+    architecture = locate(str(checkpoint)).architecture
     backend = args.image_backend
+    agent_model = load_model(
+        ModelSpec(model=str(checkpoint), max_new_tokens=1, image_backend=backend)
+    )
+    profile = agent_model.profile
+    # "model": the checkpoint's own limits (its preprocessor_config), as a cookbook runs it.
+    model_min, model_max = profile.pixel_limits("benchmark")
     ours = {
-        "agent": load_model(
-            ModelSpec(model=str(checkpoint), max_new_tokens=1, image_backend=backend)
-        ),
+        "agent": agent_model,
         "model": load_model(
             ModelSpec(
                 model=str(checkpoint),
-                max_pixels=MODEL_MAX_PIXELS,
+                max_pixels=model_max,
                 max_new_tokens=1,
                 image_backend=backend,
             )
         ),
     }
+    agent_max = agent_model.max_pixels
     baselines = {
-        "model": baseline_processor(checkpoint, None, backend),
-        "agent": baseline_processor(checkpoint, AGENT_MAX_PIXELS, backend),
+        "model": baseline_processor(checkpoint, None, architecture, backend),
+        "agent": baseline_processor(checkpoint, agent_max, architecture, backend),
     }
-    assert baselines["model"].image_processor.size["longest_edge"] == MODEL_MAX_PIXELS
-    assert baselines["model"].image_processor.size["shortest_edge"] == 3136
+    assert baselines["model"].image_processor.size["longest_edge"] == model_max
+    assert baselines["model"].image_processor.size["shortest_edge"] == model_min
 
     screens: dict[str, Any] = {}
     for name in args.screens:
@@ -204,7 +219,8 @@ def main() -> int:
             }
             processor = baselines[limits]
             ms, theirs = timed(
-                lambda p=processor, i=image, s=frame.model_size: baseline_call(p, i, s), args.runs
+                lambda p=processor, i=image, s=frame.model_size: baseline_call(p, i, s, profile),
+                args.runs,
             )
             row[f"baseline_{limits}"] = {
                 "ms": round(ms, 1),
@@ -243,11 +259,13 @@ def main() -> int:
     result = {
         "bench": "preprocess",
         "runs": args.runs,
-        "max_pixels": {"agent": AGENT_MAX_PIXELS, "model": MODEL_MAX_PIXELS},
+        "architecture": args.arch,
+        "profile": profile.name,
+        "max_pixels": {"agent": agent_max, "model": model_max},
         "image_backend": backend,
         "image_processor_ours": type(ours["agent"].processor.image_processor).__name__,
         "image_processor_baseline": type(baselines["model"].image_processor).__name__,
-        "checkpoint": "tiny-random (processor only; real 3B preprocessor_config)",
+        "checkpoint": f"tiny-random {args.arch} (processor only; real preprocessor_config)",
         "screens": screens,
         "same_tokens_and_ids_everywhere": ok,
         "target_1080p_ours_default_ms": 100,

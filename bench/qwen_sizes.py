@@ -1,15 +1,18 @@
-"""Real-size Qwen2.5-VL configurations and random-weight checkpoints, for bench/ scripts.
+"""Real-size Qwen2.5-VL and Qwen3-VL configurations and random-weight checkpoints, for bench/.
 
 No weights can be downloaded here, so the timing benches build the published
-architectures (config.json of Qwen/Qwen2.5-VL-3B-Instruct and -7B-Instruct, in
-the hub's flat layout) with random weights. Speed and memory depend only on the
-shapes, not on the values.
+architectures with random weights: config.json of Qwen/Qwen2.5-VL-3B-Instruct and
+-7B-Instruct (the hub's flat layout; sizes "3b", "7b") and of
+Qwen/Qwen3-VL-2B-Instruct, -4B-Instruct and -8B-Instruct (nested text/vision
+configs; sizes "qwen3-2b", "qwen3-4b", "qwen3-8b"). Speed and memory depend only
+on the shapes, not on the values.
 
 * `build_model(name, dtype, device)`: the model in memory, built straight in
   `dtype` on `device` (no float32 detour: the 3B would need 15 GB for that).
 * `write_checkpoint(model, name, folder)`: a folder in the hub's layout
-  (sharded safetensors under the legacy names, config, tokenizer, processor and
-  chat template), which `QwenModel` and `from_pretrained` load like the real one.
+  (sharded safetensors under the names the hub uses - Qwen2.5-VL's legacy ones,
+  Qwen3-VL's own -, config, tokenizer, processor and chat template), which
+  `QwenModel` and `from_pretrained` load like the real one.
 """
 
 from __future__ import annotations
@@ -90,22 +93,105 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _qwen3(text: dict[str, Any], vision: dict[str, Any], tied: bool) -> dict[str, Any]:
+    """A Qwen3-VL config.json: the parts every size shares, then the size's own."""
+    return {
+        "architectures": ["Qwen3VLForConditionalGeneration"],
+        "image_token_id": 151655,
+        "model_type": "qwen3_vl",
+        "text_config": {
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "bos_token_id": 151643,
+            "dtype": "bfloat16",
+            "eos_token_id": 151645,
+            "head_dim": 128,
+            "hidden_act": "silu",
+            "initializer_range": 0.02,
+            "max_position_embeddings": 262144,
+            "model_type": "qwen3_vl_text",
+            "num_key_value_heads": 8,
+            "rms_norm_eps": 1e-06,
+            "rope_scaling": {
+                "mrope_interleaved": True,
+                "mrope_section": [24, 20, 20],
+                "rope_type": "default",
+            },
+            "rope_theta": 5000000,
+            "tie_word_embeddings": tied,
+            "use_cache": True,
+            "vocab_size": 151936,
+            **text,
+        },
+        "tie_word_embeddings": tied,
+        "video_token_id": 151656,
+        "vision_config": {
+            "hidden_act": "gelu_pytorch_tanh",
+            "in_channels": 3,
+            "initializer_range": 0.02,
+            "model_type": "qwen3_vl",
+            "num_heads": 16,
+            "num_position_embeddings": 2304,
+            "out_hidden_size": text["hidden_size"],
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            **vision,
+        },
+        "vision_end_token_id": 151653,
+        "vision_start_token_id": 151652,
+    }
+
+
+_Q3_SMALL_VISION = {"depth": 24, "hidden_size": 1024, "intermediate_size": 4096,
+                    "deepstack_visual_indexes": [5, 11, 17]}  # fmt: skip
+# config.json of Qwen/Qwen3-VL-2B-Instruct, -4B-Instruct and -8B-Instruct.
+CONFIGS["qwen3-2b"] = _qwen3(
+    {"hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28,
+     "num_attention_heads": 16},
+    _Q3_SMALL_VISION,
+    tied=True,
+)  # fmt: skip
+CONFIGS["qwen3-4b"] = _qwen3(
+    {"hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36,
+     "num_attention_heads": 32},
+    _Q3_SMALL_VISION,
+    tied=True,
+)  # fmt: skip
+CONFIGS["qwen3-8b"] = _qwen3(
+    {"hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
+     "num_attention_heads": 32},
+    {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304,
+     "deepstack_visual_indexes": [8, 16, 24]},
+    tied=False,
+)  # fmt: skip
+
+
+def model_type(name: str | dict[str, Any]) -> str:
+    """The config's model_type (qwen2_5_vl, qwen3_vl)."""
+    return (CONFIGS[name] if isinstance(name, str) else name)["model_type"]
+
+
 def build_model(name: str | dict[str, Any], dtype: Any, device: str = "cpu") -> Any:
-    """A random-weight Qwen2.5-VL built directly in `dtype` on `device`.
+    """A random-weight Qwen2.5-VL or Qwen3-VL built directly in `dtype` on `device`.
 
     Args:
-        name: "3b", "7b", or a config.json dict (e.g. the tiny test model's).
+        name: a key of `CONFIGS`, or a config.json dict (e.g. the tiny test model's).
     """
     import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    import transformers
 
-    config = Qwen2_5_VLConfig(**(CONFIGS[name] if isinstance(name, str) else name))
+    from agent.models.checkpoint import ARCHITECTURES
+
+    data = CONFIGS[name] if isinstance(name, str) else name
+    model_class = getattr(transformers, ARCHITECTURES[data["model_type"]].model_class)
+    config = model_class.config_class(**data)
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
         with torch.device(device):
-            model = Qwen2_5_VLForConditionalGeneration(config)
+            model = model_class(config)
     finally:
         torch.set_default_dtype(previous)
     return model.eval()
@@ -115,15 +201,14 @@ def write_checkpoint(model: Any, name: str, folder: Path, shard_bytes: int = 2 <
     """`model` as a hub-layout checkpoint folder: what `from_pretrained` reads for the real one."""
     from safetensors.torch import save_file
 
-    from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
-    from tests.fixtures.tiny_qwen_build import (
-        GENERATION_CONFIG,
-        PREPROCESSOR_CONFIG,
-        TOKENIZER_FILES,
-        _legacy_name,
-        tokenizer_source,
-    )
+    from agent.models.checkpoint import ARCHITECTURES
+    from tests.fixtures import tiny_qwen3_build, tiny_qwen_build
+    from tests.fixtures.tiny_qwen_build import TOKENIZER_FILES, _legacy_name, tokenizer_source
 
+    qwen3 = model_type(name) != "qwen2_5_vl"
+    files = tiny_qwen3_build if qwen3 else tiny_qwen_build
+    template = ARCHITECTURES[model_type(name)].chat_template
+    rename = (lambda key: key) if qwen3 else _legacy_name  # the hub's Qwen3-VL files: own names
     folder.mkdir(parents=True, exist_ok=True)
     shards: list[dict[str, Any]] = [{}]
     size = 0
@@ -134,7 +219,7 @@ def write_checkpoint(model: Any, name: str, folder: Path, shard_bytes: int = 2 <
         if size and size + nbytes > shard_bytes:
             shards.append({})
             size = 0
-        shards[-1][_legacy_name(key)] = tensor.detach().contiguous()
+        shards[-1][rename(key)] = tensor.detach().contiguous()
         size += nbytes
     weight_map = {}
     total = 0
@@ -149,15 +234,15 @@ def write_checkpoint(model: Any, name: str, folder: Path, shard_bytes: int = 2 <
         {"metadata": {"total_size": total}, "weight_map": weight_map},
     )
     _write_json(folder / "config.json", CONFIGS[name])
-    _write_json(folder / "generation_config.json", GENERATION_CONFIG)
-    _write_json(folder / "preprocessor_config.json", PREPROCESSOR_CONFIG)
-    _write_json(folder / "chat_template.json", {"chat_template": QWEN2_5_VL_CHAT_TEMPLATE})
+    _write_json(folder / "generation_config.json", files.GENERATION_CONFIG)
+    _write_json(folder / "preprocessor_config.json", files.PREPROCESSOR_CONFIG)
+    _write_json(folder / "chat_template.json", {"chat_template": template})
     source = tokenizer_source()
     for file in TOKENIZER_FILES:
         shutil.copyfile(source / file, folder / file)
     tok_config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-    tok_config["chat_template"] = QWEN2_5_VL_CHAT_TEMPLATE
-    tok_config["model_max_length"] = 131072
+    tok_config["chat_template"] = template
+    tok_config["model_max_length"] = 262144 if qwen3 else 131072
     _write_json(folder / "tokenizer_config.json", tok_config)
     return folder
 

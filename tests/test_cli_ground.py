@@ -128,7 +128,7 @@ def test_bad_input_exits_2_before_any_model_is_loaded(tmp_path, shot_png):
     folder = tmp_path / "not-a-model"
     folder.mkdir()
     result = run("ground", str(shot_png), "x", "--model", str(folder))
-    assert_one_line_error(result, 2, "not a Qwen2.5-VL checkpoint")
+    assert_one_line_error(result, 2, "not a model checkpoint (no config.json")
     bad_draw = run("ground", str(shot_png), "x", "--draw", str(tmp_path / "out.txt"))
     assert_one_line_error(bad_draw, 2, "--draw")
     bad_dtype = run("ground", str(shot_png), "x", "--dtype", "float8")

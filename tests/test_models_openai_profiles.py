@@ -100,7 +100,7 @@ def test_qwen3_family_is_sent_at_factor_32_and_read_in_0_1000(server):
 
 
 def test_qwen25_prefill_is_a_continued_assistant_message(server):
-    server.script = answering('658, 364]}}\n</tool_call>')
+    server.script = answering("658, 364]}}\n</tool_call>")
     model = load_model(spec(server, "Qwen/Qwen2.5-VL-7B-Instruct", prefill=True))
     result = ground(model, screen((1920, 1080)), "OK")
     body = server.requests[0]

@@ -72,3 +72,27 @@ def test_resizing_and_odd_sizes_are_left_to_the_library(processors):
     assert ours["image_grid_thw"].tolist() == [[1, 588 // 14, 1008 // 14]]
     with pytest.raises(ValueError):  # unresized and not patch-aligned: the library's error
         fast(images=[image], do_resize=False, return_tensors="pt")
+
+
+QWEN3_LIMITS = {"min_pixels": 65536, "max_pixels": 16384 * 32 * 32}
+QWEN3_SETTINGS = {"patch_size": 16, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
+
+
+@pytest.mark.parametrize("sizes", [[(1504, 832)], [(768, 1696)], [(256, 256), (1920, 1088)]])
+def test_qwen3_settings_give_bit_identical_pixel_values(sizes, monkeypatch):
+    """Qwen3-VL's preprocessor: 16-px patches (32-px tokens), mean and std 0.5."""
+    fast = pil_image_processor_class()(**QWEN3_LIMITS, **QWEN3_SETTINGS)
+    library = Qwen2VLImageProcessorPil(**QWEN3_LIMITS, **QWEN3_SETTINGS)
+    calls = []
+    real = qwen_processor.patchify_uint8
+    monkeypatch.setattr(
+        qwen_processor, "patchify_uint8", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    images = [noisy(size, 10 + seed) for seed, size in enumerate(sizes)]
+    ours = fast(images=images, do_resize=False, return_tensors="pt")
+    assert calls == [1]
+    theirs = library(images=images, do_resize=False, return_tensors="pt")
+    assert torch.equal(ours["pixel_values"], theirs["pixel_values"])
+    assert torch.equal(ours["image_grid_thw"], theirs["image_grid_thw"])
+    expected_rows = sum((w // 16) * (h // 16) for w, h in sizes)
+    assert ours["pixel_values"].shape == (expected_rows, 3 * 2 * 16 * 16)

@@ -142,3 +142,67 @@ def test_disk_store_can_be_switched_off(tiny_qwen_dir, tmp_path, monkeypatch):
         assert model.prefix_cache.disk is None
         model.answer([REQUESTS[0]])
     assert not list(tmp_path.rglob("*.safetensors"))
+
+
+# Qwen3-VL: interleaved M-RoPE, DeepStack, and a template without a default system turn.
+
+
+@pytest.fixture(scope="module")
+def random_qwen3(tiny_qwen3_dir, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCREENPILOT_PREFIX_CACHE", str(tmp_path_factory.mktemp("kv3")))
+        with load_model(ModelSpec(model=str(tiny_qwen3_dir), **SPEC)) as model:
+            yield model
+
+
+def test_qwen3_answers_with_and_without_the_cache_are_identical(random_qwen3):
+    one_by_one = [answers(random_qwen3, [r], cached=False)[0] for r in REQUESTS]
+    random_qwen3.prefix_cache.clear()
+    random_qwen3.prefix_cache.hits = random_qwen3.prefix_cache.misses = 0
+    for _ in range(2):
+        assert [random_qwen3.answer([r])[0].raw for r in REQUESTS] == one_by_one
+    cache = random_qwen3.prefix_cache
+    # The qwen3-vl profile announces a 1000x1000 screen whatever the screenshot: one system
+    # turn serves every grounding request (desktop and phone), one every next-action request.
+    assert (cache.misses, cache.hits) == (2, 6)
+    assert len(set(one_by_one)) > 1
+
+
+def test_qwen3_batches_reuse_the_cache_with_the_same_answers(random_qwen3):
+    batch = [
+        ModelRequest(kind="ground", image=screen((1920, 1080), s), instruction="the Save button")
+        for s in (5, 6, 7)
+    ]
+    expected = answers(random_qwen3, batch, cached=False)
+    random_qwen3.prefix_cache.clear()
+    hits_before = random_qwen3.prefix_cache.misses + random_qwen3.prefix_cache.hits
+    assert [reply.raw for reply in random_qwen3.answer(batch)] == expected
+    assert random_qwen3.prefix_cache.misses + random_qwen3.prefix_cache.hits == hits_before + 1
+
+
+def test_a_prompt_without_a_system_turn_caches_nothing(random_qwen3):
+    """Qwen3-VL's template adds no system turn: the first turn then holds the screenshot."""
+    from agent.models.qwen_processor import preprocess
+    from agent.models.resize import to_model_image
+
+    model = random_qwen3
+    image = screen((1920, 1080), 8)
+    frame = model.frame_for(image)
+    long_instruction = "find the blue icon in the top left corner of the window " * 12
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image"}, {"type": "text", "text": long_instruction}],
+        }
+    ]
+    text = model.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text.startswith("<|im_start|>user\n<|vision_start|>")
+    inputs = preprocess(model.processor, [text], [to_model_image(image, frame.model_size)])
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    # The user turn alone is far above the minimum length, yet holds the image: not reusable.
+    first_turn = int((ids[0, 1:] == ids[0, 0]).nonzero()[0]) + 1
+    assert first_turn > model.prefix_cache.min_tokens
+    assert model.prefix_cache.prefix_length(ids, mask) == 0
+    before = (model.prefix_cache.misses, model.prefix_cache.hits)
+    assert model.prefix_cache.cache_for(ids, mask) is None
+    assert (model.prefix_cache.misses, model.prefix_cache.hits) == before

@@ -168,10 +168,9 @@ def test_generation_stops_at_the_end_of_the_tool_call(trained_model):
         [trained_model.prompt_text(request, frame)],
         [to_model_image(image, frame.model_size)],
     )
+    config, extra = trained_model.generation_config_for(*trained_model.decoding_for(request))
     with torch.inference_mode():
-        out = trained_model.model.generate(
-            **inputs, generation_config=trained_model.generation_config
-        )
+        out = trained_model.model.generate(**inputs, generation_config=config, **extra)
     generated = out[0, inputs["input_ids"].shape[1] :].tolist()
     # Trained to write "...</tool_call><|im_end|>": the stop comes before the end of turn.
     assert generated[-1] == TOOL_CALL_END_ID
@@ -199,7 +198,7 @@ def test_a_folder_that_is_not_a_checkpoint_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="no config.json"):
         load_model(ModelSpec(model=str(tmp_path)))
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(InputError, match="'bert' checkpoint, not Qwen2.5-VL"):
+    with pytest.raises(InputError, match="'bert' checkpoint; the local backend runs qwen2_5_vl"):
         load_model(ModelSpec(model=str(tmp_path)))
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(b"x")

@@ -69,8 +69,7 @@ def models_command(
     for p in PROFILES.values():
         published = ", ".join(f"{x.model} {x.ssp:.1f}" for x in p.published)
         pixels = (
-            f"{p.agent_pixels.max_pixels:,} / {p.benchmark_pixels.max_pixels:,} "
-            f"(factor {p.factor})"
+            f"{p.agent_pixels.max_pixels:,} / {p.benchmark_pixels.max_pixels:,} (factor {p.factor})"
         )
         table.add_row(
             p.name,

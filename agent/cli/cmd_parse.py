@@ -63,8 +63,7 @@ def parse_command(
     profile: str = typer.Option(
         None,
         "--profile",
-        help="Model profile (see `agent models`): its resize, coordinate space and answer "
-        "format.",
+        help="Model profile (see `agent models`): its resize, coordinate space and answer format.",
     ),
     family: str = typer.Option(
         None,

@@ -50,8 +50,7 @@ def summary_line(result: RunResult) -> str:
     if result.calls_saved:
         calls += f" made, {result.calls_saved} saved by the cache"
     return (
-        f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s; "
-        f"{calls})"
+        f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s; {calls})"
     )
 
 

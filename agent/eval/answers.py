@@ -216,4 +216,3 @@ def to_pixels(point: Fraction | None, img_size: tuple[int, int]) -> list[float] 
     if point is None:
         return None
     return [point[0] * img_size[0], point[1] * img_size[1]]
-

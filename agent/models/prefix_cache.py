@@ -14,6 +14,11 @@ third of the language model's prefill for a 1080p screenshot.
 
 Only batches without padding use it (a single request always qualifies):
 with left padding the system turn starts at a different offset in each row.
+Only a first turn without vision tokens is ever cached: a prompt with no
+system turn (Qwen3-VL's template adds none) starts with the user turn that
+holds the screenshot, whose positions and values depend on the image.
+Qwen3-VL's interleaved M-RoPE gives text-only tokens the same position on all
+three axes, so its system turn is as reusable as Qwen2.5-VL's.
 
 On CPU the turn costs ~15 s for a 3B model, so its cache is also kept on disk
 (`DiskStore`, ~30 MB per screen size for a 3B) and a new process - one
@@ -39,6 +44,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 TURN_START = "<|im_start|>"
+VISION_TOKENS = ("<|vision_start|>", "<|image_pad|>", "<|video_pad|>")
 DISK_ENV = "SCREENPILOT_PREFIX_CACHE"
 OFF = ("", "0", "off", "no", "false", "none")
 
@@ -131,6 +137,8 @@ class PrefixCache:
         self.min_tokens = min_tokens
         self.disk = disk
         self.turn_start = tokenizer.convert_tokens_to_ids(TURN_START)
+        vision = [tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
+        self.vision_ids = [i for i in vision if isinstance(i, int) and i >= 0]
         self._entries: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._model_key: str | None = None
         self.hits = 0
@@ -138,7 +146,7 @@ class PrefixCache:
         self.disk_hits = 0
 
     def prefix_length(self, input_ids: Any, attention_mask: Any | None) -> int:
-        """How many leading tokens every row shares as its system turn (0: none to reuse)."""
+        """How many leading tokens all rows share as a text-only first turn (0: none to reuse)."""
         if self.size <= 0 or input_ids.shape[1] == 0:
             return 0
         if attention_mask is not None and not bool(attention_mask.all()):
@@ -152,6 +160,8 @@ class PrefixCache:
         length = int(starts[0]) + 1  # the system turn, up to (not with) the next <|im_start|>
         if length < self.min_tokens or length >= input_ids.shape[1]:
             return 0
+        if any(bool((row[:length] == i).any()) for i in self.vision_ids):
+            return 0  # the first turn holds the image (no system turn): not reusable
         if input_ids.shape[0] > 1 and not bool((input_ids[:, :length] == row[:length]).all()):
             return 0
         return length

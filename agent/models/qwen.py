@@ -1,26 +1,30 @@
-"""Qwen2.5-VL on this machine, through Hugging Face transformers.
+"""Qwen2.5-VL and Qwen3-VL on this machine, through Hugging Face transformers.
 
-Loads a hub id (``Qwen/Qwen2.5-VL-3B-Instruct``) or a local folder with
-`Qwen2_5_VLForConditionalGeneration.from_pretrained`, on the best device
-(cuda, mps, cpu) in the best dtype it supports, with SDPA attention (or
-flash-attention 2 when installed on a GPU). Each screenshot is resized once
-to its exact `smart_resize` size, so the coordinates the model writes are
-pixels of the image it saw and the frame maps them back. Requests are
-processed in batches (left padding), decoded greedily, and generation stops at
-``</tool_call>`` or the end of the turn. The key/value cache of the system
-turn (the ~800-token tool description) is computed once per screen size and
-reused (`agent.models.prefix_cache`).
+Loads a hub id (``Qwen/Qwen2.5-VL-3B-Instruct``, ``Qwen/Qwen3-VL-2B-Instruct``)
+or a local folder with the transformers class its config.json's model_type
+names (`agent.models.checkpoint.ARCHITECTURES`: Qwen2_5_VL-, Qwen3VL- or
+Qwen3VLMoeForConditionalGeneration), on the best device (cuda, mps, cpu) in
+the best dtype it supports, with SDPA attention (or flash-attention 2 when
+installed on a GPU). Each screenshot is resized once to its exact
+`smart_resize` size (28-px units for Qwen2.5-VL, 32 for Qwen3-VL), so the
+image the model sees is the one this process knows and the frame maps the
+answer back. Requests are processed in batches (left padding), decoded
+greedily, and generation stops at the profile's stop strings (``</tool_call>``)
+or the end of the turn. The key/value cache of the system turn (the cookbooks'
+~800-token tool description) is computed once per distinct system turn and
+reused (`agent.models.prefix_cache`). Prompts, pixel limits and the coordinate
+space are the model profile's (`agent.models.profiles`), never a branch here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import inspect
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -30,15 +34,17 @@ from actions.errors import InputError, require
 from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.checkpoint import locate
+from agent.models.detect import Resolved
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
-from agent.models.qwen_processor import load_processor, preprocess, require_transformers
+from agent.models.qwen_processor import load_processor, preprocess
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_MODEL_TYPES = ("qwen2_5_vl",)
-STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", prompts.TOOL_CALL_END)
+# Every answer ends at the end of the turn (or of the text); profiles add their own stops.
+END_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -109,61 +115,6 @@ def pick_attention(requested: str, device: str, dtype: Any) -> str:
     return requested
 
 
-def check_checkpoint(model: str) -> tuple[str, dict[str, Any]]:
-    """Where to load `model` from, or a one-line error if it is not a Qwen2.5-VL checkpoint.
-
-    A hub id already in the local Hugging Face cache is used from there, with
-    no network access at all; otherwise it is downloaded.
-
-    Returns:
-        The folder or hub id, and the keyword arguments for every ``from_pretrained``.
-    """
-    require_transformers()
-    from transformers import AutoConfig
-
-    path = Path(model).expanduser()
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{model}: a model must be a hub id or a checkpoint folder, not a file")
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise InputError(f"{model}: not a Qwen2.5-VL checkpoint (no config.json in the folder)")
-    source = str(path) if path.is_dir() else model
-    hub_kwargs: dict[str, Any] = {}
-    try:
-        try:
-            config = AutoConfig.from_pretrained(source, local_files_only=True)
-            hub_kwargs = {} if path.is_dir() else {"local_files_only": True}
-        except OSError:
-            if path.is_dir():
-                raise
-            log.info("%s is not in the local cache: downloading it", model)
-            with _quiet_hub():
-                config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        hint = "" if path.is_dir() else " (download it with `hf download " + model + "`)"
-        raise InputError(f"cannot load model {model!r}: {first}{hint}") from None
-    model_type = getattr(config, "model_type", None)
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise InputError(
-            f"{model}: a {model_type!r} checkpoint, not Qwen2.5-VL (model_type qwen2_5_vl); "
-            "serve other models with --backend openai"
-        )
-    return source, hub_kwargs
-
-
-@contextlib.contextmanager
-def _quiet_hub() -> Iterator[None]:
-    """Keep huggingface_hub's per-retry warnings off the terminal unless debugging."""
-    hub_log = logging.getLogger("huggingface_hub")
-    level = hub_log.level
-    if not log.isEnabledFor(logging.DEBUG):
-        hub_log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        hub_log.setLevel(level)
-
-
 @contextlib.contextmanager
 def _quiet_progress() -> Iterator[None]:
     """Hide transformers' weight-loading progress bar unless logging is at INFO or below."""
@@ -179,6 +130,12 @@ def _quiet_progress() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def _token_id(tokenizer: Any, text: str) -> int | None:
+    """The id of `text` if the vocabulary holds it as one token, else None."""
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    return ids[0] if len(ids) == 1 else None
+
+
 class PreparedBatch(BaseModel):
     """What `QwenModel.prepare` makes of a batch of requests, before it goes to the device."""
 
@@ -191,36 +148,48 @@ class PreparedBatch(BaseModel):
 
 
 class QwenModel(Model):
-    """Qwen2.5-VL through transformers. Build it with `agent.models.load.load_model`."""
+    """Qwen2.5-VL / Qwen3-VL through transformers. Build it with `agent.models.load.load_model`.
+
+    Everything model-specific - prompts, image/text order, pixel limits and
+    patch factor, coordinate space, token cap, stop strings, chat-template
+    arguments - comes from the profile (`agent.models.profiles`); the
+    architecture (which transformers class) from the checkpoint's config.
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
-        require("torch", "model")
-        require_transformers()
-        from transformers import Qwen2_5_VLForConditionalGeneration
-
         started = time.perf_counter()
-        source, hub_kwargs = check_checkpoint(spec.model)
+        # First, before torch is imported: a missing or unreachable checkpoint fails at once.
+        checkpoint = locate(spec.model)
+        require("torch", "model")
+        # Before any weights load: a profile that contradicts the checkpoint is an error now.
+        resolved = spec.resolve(model_type=checkpoint.model_type)
         device = pick_device(spec.device)
         dtype = pick_dtype(spec.dtype, device)
         attn = pick_attention(spec.attn, device, dtype)
-        low, high = spec.pixel_limits()
+        low, high = spec.pixel_limits(resolved.profile)
         processor = load_processor(
-            source, min_pixels=low, max_pixels=high, backend=spec.image_backend, **hub_kwargs
+            checkpoint.folder,
+            min_pixels=low,
+            max_pixels=high,
+            backend=spec.image_backend,
+            architecture=checkpoint.architecture,
         )
         try:
-            with _quiet_progress(), _quiet_hub():
-                model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                    source, dtype=dtype, attn_implementation=attn, **hub_kwargs
+            with _quiet_progress():
+                model = checkpoint.model_class().from_pretrained(
+                    checkpoint.folder, dtype=dtype, attn_implementation=attn
                 )
-        except Exception as exc:  # safetensors, torch and hub errors share no base class
+        except Exception as exc:  # safetensors, torch and config errors share no base class
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
         # .to() rather than device_map=, which would need accelerate.
-        self._setup(spec, model.to(device), processor, device=device, attn=attn)
+        self._setup(spec, model.to(device), processor, resolved, device=device, attn=attn)
+        self.checkpoint = checkpoint
         self.load_seconds = time.perf_counter() - started
         log.info(
-            "loaded %s on %s (%s, %s attention) in %.1f s",
+            "loaded %s (%s) on %s (%s, %s attention) in %.1f s",
             spec.model,
+            checkpoint.architecture.label,
             self.device,
             str(self.dtype).removeprefix("torch."),
             self.attn,
@@ -236,18 +205,26 @@ class QwenModel(Model):
         limits do not matter: images reach it already at their smart_resize size.
         """
         self = cls.__new__(cls)
+        resolved = spec.resolve(model_type=getattr(model.config, "model_type", None))
         attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
-        self._setup(spec, model, processor, device=str(model.device), attn=attn)
+        self._setup(spec, model, processor, resolved, device=str(model.device), attn=attn)
+        self.checkpoint = None
         self.load_seconds = 0.0
         return self
 
     def _setup(
-        self, spec: ModelSpec, model: Any, processor: Any, *, device: str, attn: str
+        self,
+        spec: ModelSpec,
+        model: Any,
+        processor: Any,
+        resolved: Resolved,
+        *,
+        device: str,
+        attn: str,
     ) -> None:
         from transformers import GenerationConfig
 
         self.spec = spec
-        resolved = spec.resolve(model_type=getattr(model.config, "model_type", None))
         log.info("%s: %s", spec.model, resolved.describe())
         self.profile = resolved.profile
         self.space = spec.coordinate_override()
@@ -259,8 +236,8 @@ class QwenModel(Model):
         self.processor = processor
         self.model = model.eval()
         tokenizer = processor.tokenizer
-        stop_ids = [tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS]
-        self.stop_ids = [i for i in stop_ids if isinstance(i, int) and i >= 0]
+        self.end_ids = [i for t in END_TOKENS if (i := _token_id(tokenizer, t)) is not None]
+        # The base of every batch's settings (`generation_config_for` adds cap and stops).
         self.generation_config = GenerationConfig(
             max_new_tokens=spec.token_cap(self.profile),
             do_sample=False,
@@ -272,7 +249,7 @@ class QwenModel(Model):
             temperature=1.0,
             top_p=1.0,
             top_k=50,
-            eos_token_id=self.stop_ids,
+            eos_token_id=self.end_ids,
             pad_token_id=tokenizer.pad_token_id,
         )
         self._torch = require("torch", "model")
@@ -310,13 +287,46 @@ class QwenModel(Model):
         )
         return text + prefill
 
+    def decoding_for(self, request: ModelRequest) -> tuple[int, tuple[str, ...]]:
+        """(token cap, stop strings) of a request: the profile's for its kind, or the spec's cap."""
+        act = request.kind == "act" and self.profile.act is not None
+        stops = self.profile.act.stop if act else self.profile.decoding.stop
+        return self.spec.token_cap(self.profile, request.kind), tuple(stops)
+
     def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:
-        """Answer `requests` in batches of `spec.batch_size`."""
-        replies: list[ModelReply] = []
+        """Answer `requests` in batches of `spec.batch_size`; replies in request order.
+
+        Requests that decode alike (same token cap and stop strings) share batches.
+        """
+        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(self.decoding_for(request), []).append(index)
+        replies: dict[int, ModelReply] = {}
         size = self.spec.batch_size
-        for start in range(0, len(requests), size):
-            replies.extend(self._answer_batch(requests[start : start + size]))
-        return replies
+        for (cap, stops), indexes in groups.items():
+            for start in range(0, len(indexes), size):
+                chunk = indexes[start : start + size]
+                batch = self._answer_batch([requests[i] for i in chunk], cap, stops)
+                replies.update(zip(chunk, batch, strict=True))
+        return [replies[i] for i in range(len(requests))]
+
+    def generation_config_for(self, cap: int, stops: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+        """This batch's generation settings and the extra generate() arguments they need.
+
+        A stop string that is one token of the vocabulary (``</tool_call>``)
+        becomes an end token; a longer one goes to generate's stop_strings.
+        """
+        config = copy.deepcopy(self.generation_config)
+        config.max_new_tokens = cap
+        tokenizer = self.processor.tokenizer
+        single = [i for s in stops if (i := _token_id(tokenizer, s)) is not None]
+        longer = [s for s in stops if _token_id(tokenizer, s) is None]
+        config.eos_token_id = [*self.end_ids, *single]
+        extra: dict[str, Any] = {}
+        if longer:
+            config.stop_strings = longer
+            extra["tokenizer"] = tokenizer
+        return config, extra
 
     def prepare(self, requests: list[ModelRequest]) -> PreparedBatch:
         """Model inputs for `requests` (CPU tensors): each screenshot resized once to its
@@ -337,25 +347,25 @@ class QwenModel(Model):
                 )
         return PreparedBatch(frames=frames, texts=texts, inputs=inputs, visual_tokens=tokens)
 
-    def _answer_batch(self, requests: list[ModelRequest]) -> list[ModelReply]:
+    def _answer_batch(
+        self, requests: list[ModelRequest], cap: int, stops: tuple[str, ...]
+    ) -> list[ModelReply]:
         torch = self._torch
         t0 = time.perf_counter()
         batch = self.prepare(requests)
         inputs = batch.inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        config, extra = self.generation_config_for(cap, stops)
         t1 = time.perf_counter()
         with torch.inference_mode():
-            extra = {}
-            if self.generation_config.cache_implementation is None:  # not with a static cache
+            if config.cache_implementation is None:  # not with a static cache
                 cache = self.prefix_cache.cache_for(inputs["input_ids"], inputs["attention_mask"])
                 if cache is not None:
                     extra[self._cache_kwarg] = cache
-            output = self.model.generate(
-                **inputs, generation_config=self.generation_config, **extra
-            )
+            output = self.model.generate(**inputs, generation_config=config, **extra)
         t2 = time.perf_counter()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
-        raws = [self._decode(ids) for ids in new_tokens]
+        raws = [self._decode(ids, stops) for ids in new_tokens]
         t3 = time.perf_counter()
         n = len(requests)
         seconds = {
@@ -382,18 +392,19 @@ class QwenModel(Model):
             )
         return replies
 
-    def _decode(self, ids: list[int]) -> str:
-        """Generated ids -> text, up to and including a closing </tool_call>, without end tokens."""
+    def _decode(self, ids: list[int], stops: tuple[str, ...] = ()) -> str:
+        """Generated ids -> text, up to and including the first stop string, without end tokens."""
         tokenizer = self.processor.tokenizer
-        end_ids = {tokenizer.convert_tokens_to_ids(t) for t in STOP_TOKENS[:2]}
-        end_ids.add(tokenizer.pad_token_id)
+        end_ids = {*self.end_ids, tokenizer.pad_token_id}
         kept: list[int] = []
         for token in ids:
             if token in end_ids:
                 break
             kept.append(token)
         # Special tokens stay: Qwen2-VL style answers carry coordinates inside <|box_start|>.
-        return tokenizer.decode(kept, skip_special_tokens=False)
+        text = tokenizer.decode(kept, skip_special_tokens=False)
+        cuts = [text.index(s) + len(s) for s in stops if s in text]
+        return text[: min(cuts)] if cuts else text
 
     def close(self) -> None:
         """Drop the weights (and free GPU memory)."""

@@ -1,6 +1,6 @@
-"""The Qwen2.5-VL processor, built image-only so that torchvision is optional.
+"""The Qwen2.5-VL / Qwen3-VL processor, built image-only so that torchvision is optional.
 
-transformers' `AutoProcessor` for Qwen2.5-VL eagerly builds a *video*
+transformers' `AutoProcessor` for Qwen2.5-VL and Qwen3-VL eagerly builds a *video*
 processor, which imports torchvision; without it (or with a torchvision that
 does not match the installed torch) loading fails. screenpilot never sends
 video, so the processor is built from its two real parts - the Qwen2-VL image
@@ -27,16 +27,15 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
-from actions.errors import InputError, MissingDependency, require
-from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
+from actions.errors import InputError, MissingDependency
+from agent.models.checkpoint import ARCHITECTURES, Architecture, locate
+from agent.models.transformers_import import require_transformers, torchvision_available
 
 log = logging.getLogger(__name__)
 
@@ -50,42 +49,6 @@ SPECIAL_TOKENS = (
     "<|image_pad|>",
     "<|endoftext|>",
 )
-
-
-@functools.cache
-def torchvision_available() -> bool:
-    """Whether torchvision imports beside the installed torch (a mismatched build does not).
-
-    transformers decides from the installed files, not from an import, whether
-    torchvision is there; a torchvision built for another torch (RuntimeError
-    "operator torchvision::nms does not exist") then breaks transformers' own
-    image utilities and every model class with them. Such a torchvision is
-    marked absent for this process, so that transformers takes its
-    torchvision-free paths (the PIL image processor).
-    """
-    try:
-        if importlib.util.find_spec("torchvision") is None:
-            return False
-        import torchvision  # noqa: F401
-    except Exception as exc:  # a mismatched build raises RuntimeError, not ImportError
-        log.warning(
-            "torchvision is installed but does not import (%s): using the PIL image path. "
-            "Install a torchvision built for the installed torch for the faster one.",
-            _first_line(exc),
-        )
-        sys.modules["torchvision"] = None  # type: ignore[assignment]
-        return False
-    return True
-
-
-def require_transformers() -> ModuleType:
-    """Import transformers, with a torchvision that cannot import hidden from it first.
-
-    transformers caches whether torchvision is available when it is first imported,
-    so model code imports transformers through this function.
-    """
-    torchvision_available()
-    return require("transformers", "model")
 
 
 def image_processor_class(backend: ImageBackend = "auto") -> type:
@@ -218,32 +181,41 @@ def patchify_uint8(
 
 
 @functools.cache
-def image_only_processor_class() -> type:
-    """`Qwen2_5_VLProcessor` with the video sub-processor left out.
+def image_only_processor_class(base_name: str = "Qwen2_5_VLProcessor") -> type:
+    """transformers' processor `base_name` (Qwen2.5-VL's or Qwen3-VL's) without its video part.
 
     `ProcessorMixin` derives a processor's parts from its ``__init__``
     signature, so a subclass whose ``__init__`` takes no video processor is a
-    complete processor that never touches torchvision.
+    complete processor that never touches torchvision. The base's own
+    ``__init__`` still runs (its token attributes differ per generation): it
+    hands (image, tokenizer, video=None) on, and the mixin pairs them with this
+    class's two parts, leaving the absent video processor out.
     """
-    require_transformers()
-    from transformers import Qwen2_5_VLProcessor
-    from transformers.processing_utils import ProcessorMixin
+    transformers = require_transformers()
+    base = getattr(transformers, base_name)
 
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-        """Qwen2.5-VL's processor for images and text only."""
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        base.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
-            self.video_token = getattr(tokenizer, "video_token", None) or "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-
-    return ImageOnlyQwen2_5_VLProcessor
+    return type(
+        f"ImageOnly{base_name}",
+        (base,),
+        {"__init__": __init__, "__doc__": f"{base_name} for images and text only."},
+    )
 
 
-def build_processor(image_processor: Any, tokenizer: Any, chat_template: str | None = None) -> Any:
-    """An image-only Qwen2.5-VL processor from its parts (tokenizer padded on the left)."""
+def build_processor(
+    image_processor: Any,
+    tokenizer: Any,
+    chat_template: str | None = None,
+    *,
+    architecture: Architecture | None = None,
+) -> Any:
+    """An image-only processor of `architecture` (default Qwen2.5-VL) from its parts.
+
+    The tokenizer is set to pad on the left; a missing template is the architecture's.
+    """
+    arch = architecture or ARCHITECTURES["qwen2_5_vl"]
     missing = [t for t in SPECIAL_TOKENS if tokenizer.convert_tokens_to_ids(t) in (None, -1)]
     unk = getattr(tokenizer, "unk_token_id", None)
     missing += [
@@ -252,15 +224,16 @@ def build_processor(image_processor: Any, tokenizer: Any, chat_template: str | N
     if missing:
         raise InputError(
             f"the tokenizer does not know Qwen's special tokens {sorted(set(missing))}: "
-            "not a Qwen2.5-VL tokenizer"
+            f"not a {arch.label} tokenizer"
         )
     # Batched generation appends new tokens on the right, so prompts are padded on the left.
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = "<|endoftext|>"
-    template = chat_template or QWEN2_5_VL_CHAT_TEMPLATE
-    return image_only_processor_class()(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=template
+    return image_only_processor_class(arch.processor_class)(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=chat_template or arch.chat_template,
     )
 
 
@@ -270,38 +243,47 @@ def load_processor(
     min_pixels: int,
     max_pixels: int,
     backend: ImageBackend = "auto",
-    **hub_kwargs: Any,
+    architecture: Architecture | None = None,
 ) -> Any:
-    """Load the processor of a Qwen2.5-VL checkpoint (hub id or folder), image-only.
+    """Load the processor of the checkpoint folder `path`, image-only.
 
     The pixel limits are set explicitly: the image processor's defaults
-    (56*56 .. 28*28*1280) are not the model's (4*28*28 .. 16384*28*28).
+    (56*56 .. 28*28*1280) are not the model's (Qwen2.5-VL: 4*28*28 ..
+    16384*28*28). Patch size, merge size and normalisation come from the
+    checkpoint's preprocessor_config.json (14 px and CLIP's mean for
+    Qwen2.5-VL, 16 px and 0.5 for Qwen3-VL).
+
+    Args:
+        architecture: the checkpoint's; default read from its config.json.
     """
     require_transformers()
     from transformers import AutoTokenizer
 
     source = str(path)
+    arch = architecture or locate(source).architecture
     ip_class = image_processor_class(backend)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs)
-        # min_pixels/max_pixels (not size=): the hub's preprocessor_config carries both keys,
-        # and they would override a size given here.
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        # min_pixels/max_pixels (not size=): Qwen2.5-VL's preprocessor_config carries both keys,
+        # and they would override a size given here; Qwen3-VL's carries only size, which these
+        # override in turn.
         image_processor = ip_class.from_pretrained(
-            source, min_pixels=min_pixels, max_pixels=max_pixels, **hub_kwargs
+            source, min_pixels=min_pixels, max_pixels=max_pixels
         )
     except (OSError, ValueError) as exc:
         raise InputError(
-            f"cannot load a Qwen2.5-VL processor from {source}: {_first_line(exc)}"
+            f"cannot load a {arch.label} processor from {source}: {_first_line(exc)}"
         ) from None
-    return build_processor(
-        image_processor, tokenizer, _chat_template(source, tokenizer, hub_kwargs)
-    )
+    template = _chat_template(source, tokenizer, arch)
+    return build_processor(image_processor, tokenizer, template, architecture=arch)
 
 
-def _chat_template(source: str, tokenizer: Any, hub_kwargs: dict[str, Any]) -> str | None:
+def _chat_template(source: str, tokenizer: Any, arch: Architecture) -> str | None:
     """The checkpoint's own chat template, if it ships one that knows images."""
     try:
-        processor_dict, _ = image_only_processor_class().get_processor_dict(source, **hub_kwargs)
+        processor_dict, _ = image_only_processor_class(arch.processor_class).get_processor_dict(
+            source
+        )
         template = processor_dict.get("chat_template")
     except (OSError, ValueError) as exc:
         log.debug("no processor chat template in %s: %s", source, exc)
@@ -312,10 +294,10 @@ def _chat_template(source: str, tokenizer: Any, hub_kwargs: dict[str, Any]) -> s
         candidate = getattr(tokenizer, "chat_template", None)
         template = candidate if isinstance(candidate, str) else None
     if template and "<|vision_start|>" not in template:
-        log.warning("the chat template of %s knows no images; using Qwen2.5-VL's", source)
+        log.warning("the chat template of %s knows no images; using %s's", source, arch.label)
         template = None
     if not template:
-        log.info("using the built-in Qwen2.5-VL chat template for %s", source)
+        log.info("using the built-in %s chat template for %s", arch.label, source)
     return template
 
 
