@@ -22,7 +22,9 @@ from agent.cli.main import main
 from agent.eval.author_readers import read_mai_ui
 from agent.eval.metrics import judge_fraction
 from agent.eval.protocol import answer_parser, deviations
-from agent.models.profile_prompts import MAI_SYSTEM
+from agent.models.grounder_prompts import (
+    MAI_SYSTEM,
+)
 from agent.models.profiles import get_profile
 from agent.models.spec import ModelSpec
 

@@ -41,12 +41,14 @@ from actions.types import (
     Type,
     Wait,
 )
-from agent.models.profile_prompts import (
+from agent.models.grounder_prompts import (
     GUIOWL_COMPUTER_SYSTEM,
-    QWEN3_COMPUTER_TOOL,
-    QWEN3_MOBILE_SYSTEM,
     UITARS_COMPUTER,
     UITARS_MOBILE,
+)
+from agent.models.profile_prompts import (
+    QWEN3_COMPUTER_TOOL,
+    QWEN3_MOBILE_SYSTEM,
 )
 
 if TYPE_CHECKING:

@@ -35,15 +35,7 @@ from actions.answers import AnswerFormat
 from actions.errors import InputError
 from actions.frames import CoordinateSpace
 from actions.schema import system_prompt
-from agent.models.profile import (
-    ActSpec,
-    Decoding,
-    GroundPrompt,
-    PixelLimits,
-    Profile,
-    Published,
-)
-from agent.models.profile_prompts import (
+from agent.models.grounder_prompts import (
     GTA1_SYSTEM,
     GUIOWL_GROUND_SYSTEM,
     HOLO2_SCHEMA,
@@ -53,13 +45,23 @@ from agent.models.profile_prompts import (
     INFIGUI_SYSTEM,
     INFIGUI_USER,
     MAI_SYSTEM,
+    UITARS_GROUND_USER,
+    VENUS15_USER,
+    VENUS_GROUND_USER,
+)
+from agent.models.profile import (
+    ActSpec,
+    Decoding,
+    GroundPrompt,
+    PixelLimits,
+    Profile,
+    Published,
+)
+from agent.models.profile_prompts import (
     QWEN3_GROUND_SYSTEM,
     QWEN25_GROUND_SYSTEM,
     QWEN25_MOBILE_PREFILL,
     QWEN25_PREFILL,
-    UITARS_GROUND_USER,
-    VENUS15_USER,
-    VENUS_GROUND_USER,
 )
 
 PIXELS = CoordinateSpace.PIXELS
