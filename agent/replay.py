@@ -170,7 +170,13 @@ def replay_steps(session: Any, plan: list[ReplayStep], *, wait_timeout: float = 
             session.find_text_step(item.verb, item.text, timeout=timeout)
         else:
             assert item.action is not None
-            session.perform(item.action, verb=item.verb, instruction=shown, template=item.template)
+            session.perform(
+                item.action,
+                verb=item.verb,
+                instruction=shown,
+                template=item.template,
+                untrusted=True,
+            )
 
 
 def default_replay_dir(run_dir: Path) -> Path:

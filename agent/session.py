@@ -278,14 +278,19 @@ class Session:
 
     def perform(
         self, action: Action, *, verb: str | None = None, instruction: str | None = None,
-        line: int | None = None, template: str | None = None,
+        line: int | None = None, template: str | None = None, untrusted: bool = False,
     ) -> None:  # fmt: skip
-        """One step that sends a ready-made action (screenshot pixels): replays, the API."""
+        """One step that sends a ready-made action (screenshot pixels): replays, the API.
+
+        Args:
+            untrusted: the action comes from a file someone else may have written (a
+                replayed run folder): the confirm policy judges it as a model's choice.
+        """
         with self.recording(
             verb or action.type, instruction=instruction, line=line, template=template
         ) as rec:
             self.observe_into(rec)
-            self.act_into(rec, action)
+            self.act_into(rec, action, planned=untrusted)
 
     def type_text(self, text: str, *, line: int | None = None, template: str | None = None) -> None:
         """Type `text` into whatever has the keyboard focus."""

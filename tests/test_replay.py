@@ -126,3 +126,31 @@ def test_report_replaces_a_linked_report_html_instead_of_writing_through(tmp_pat
     assert victim.read_text() == "keep me"
     report = folder / "report.html"
     assert not report.is_symlink() and "<html" in report.read_text().lower()
+
+
+def test_replay_judges_recorded_actions_as_a_models(tmp_path, capsys) -> None:
+    """A risky recorded key is not sent unless confirmed: the folder may not be the user's."""
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed (apt-get install xvfb)")
+    folder = crafted(
+        tmp_path / "run",
+        [
+            {"verb": "key", "action": {"type": "key", "keys": ["shift"]}},
+            {"verb": "key", "action": {"type": "key", "keys": ["ctrl", "q"]}},
+        ],
+    )
+    out = tmp_path / "replay"
+    assert main(["replay", str(folder), "--out", str(out)]) == 1  # nobody can be asked here
+    steps = [json.loads(x) for x in (out / "steps.jsonl").read_text().splitlines()]
+    assert [(s["status"], s["sent"]) for s in steps] == [("ok", True), ("denied", False)]
+    assert "quits the application) and nobody can be asked" in capsys.readouterr().out
+
+    again = tmp_path / "replay-never"
+    assert main(["replay", str(folder), "--out", str(again), "--confirm", "never"]) == 0
+    steps = [json.loads(x) for x in (again / "steps.jsonl").read_text().splitlines()]
+    assert [(s["status"], s["sent"]) for s in steps] == [("ok", True), ("ok", True)]
+
+
+def test_replay_refuses_an_unknown_confirm_mode(tmp_path, capsys) -> None:
+    folder, marker = launch_and_home(tmp_path)
+    assert main(["replay", str(folder), "--confirm", "sometimes"]) == 2
+    assert "--confirm: 'sometimes' is not one of never, risky, always" in one_error_line(capsys)

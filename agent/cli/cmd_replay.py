@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.cmd_run import STATUS_COLOURS, format_step
+from agent.cli.cmd_run import STATUS_COLOURS, ask_on_terminal, format_step
 from agent.trajectory import StepRecord
 
 
@@ -31,13 +31,20 @@ def replay_command(
     allow_launch: bool = typer.Option(
         False, "--allow-launch", help="Start the apps the run started, without asking."
     ),
+    confirm: str = typer.Option(
+        "risky",
+        "--confirm",
+        help="never|risky|always. Recorded actions are judged as a model's: risky ones "
+        "(destructive keys and labels, typing into a terminal) are asked about.",
+    ),
 ) -> None:
     """Replay recorded clicks, keys, text, launches and waits at the recorded coordinates.
 
     The screen must have the size the run was recorded at. A run folder is
     untrusted: typed secrets stay unknown unless named with --secret VAR, and
     recorded launches run only after a yes on the terminal or with
-    --allow-launch. Exit codes as for `agent run`.
+    --allow-launch, and risky recorded actions are confirmed as a model's would
+    be (--confirm). Exit codes as for `agent run`.
     """
     from actions.errors import InputError
     from agent.replay import default_replay_dir, launches, plan_replay, recorded_size
@@ -48,6 +55,8 @@ def replay_command(
     from tasks.runner import execute
     from tasks.schema import EnvSection
 
+    if confirm not in ("never", "risky", "always"):
+        raise InputError(f"--confirm: {confirm!r} is not one of never, risky, always")
     run = read_run(run_dir)
     plan, secrets = plan_replay(run, secret)
     started = launches(plan)
@@ -111,7 +120,10 @@ def replay_command(
         display_size=display,
         redactor=Redactor(secrets),
         load=None,
-        policy=ConfirmPolicy("never"),
+        policy=ConfirmPolicy(
+            confirm,  # type: ignore[arg-type]
+            ask_on_terminal if sys.stdin.isatty() else None,
+        ),
         check_env=check_env,
         on_step=on_step,
     )

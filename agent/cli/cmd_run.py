@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 STATUS_COLOURS = {"ok": "green", "dry_run": "yellow", "failed": "red", "denied": "red"}
 
 
-def _ask_on_terminal(question: str) -> bool:
+def ask_on_terminal(question: str) -> bool:
+    """Ask the user on the terminal (stderr); no is the default."""
     return typer.confirm(f"confirm: {question}?", default=False, err=True)
 
 
@@ -143,7 +144,7 @@ def run_command(
         out=out,
         dry_run=dry_run,
         virtual_display=virtual_display,
-        ask=_ask_on_terminal if interactive else None,
+        ask=ask_on_terminal if interactive else None,
         on_step=on_step,
         on_ready=on_ready,
         cache=cache,
