@@ -30,7 +30,10 @@ from tests.test_cli_do import xvfb_processes
             ["--transport", "http", "--host", "0.0.0.0"],
             "--host 0.0.0.0 is reachable from other machines",
         ),
-        (["--backend", "qwen", "--model", "/no/such/folder"], "cannot load model"),
+        (
+            ["--backend", "qwen", "--model", "/no/such/folder"],
+            "/no/such/folder: no such folder, and not a hub id",
+        ),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

@@ -292,8 +292,16 @@ def test_goal_mode_with_the_tiny_trained_qwen_clicks_submit(trained_qwen_dir, tm
 def test_replay_performs_the_recorded_actions_again(demo_run, tmp_path: Path) -> None:
     result, run_dir, _ = demo_run
     assert result.returncode == 0
+    # A replay judges recorded clicks as a model's: Submit is risky, and nobody can be asked.
+    refused_log = tmp_path / "refused.jsonl"
+    refused = agent("replay", str(run_dir), "--allow-launch", "--out", str(tmp_path / "refused"),
+                    env={"SCREENPILOT_DEMO_LOG": str(refused_log)})  # fmt: skip
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "clicks a label that submits ('Submit')" in refused.stdout
+    assert not [e for e in events(refused_log) if e["event"] == "submit"]
     log = tmp_path / "replay.jsonl"
-    replay = agent("replay", str(run_dir), "--allow-launch", "--out", str(tmp_path / "replay"),
+    replay = agent("replay", str(run_dir), "--allow-launch", "--confirm", "never",
+                   "--out", str(tmp_path / "replay"),
                    env={"SCREENPILOT_DEMO_LOG": str(log)})  # fmt: skip
     assert replay.returncode == 0, replay.stdout + replay.stderr
     submit = [e for e in events(log) if e["event"] == "submit"]
