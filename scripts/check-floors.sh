@@ -39,7 +39,8 @@ for requirement in requirements:
         continue
     if not re.search(r"(>=|==)\s*[0-9]", requirement):
         sys.exit(f"check-floors: {requirement!r} has no lower bound")
-    print(requirement.replace(" ", ""))
+    spec, _, marker = requirement.partition(";")
+    print(spec.replace(" ", "") + (f"; {marker.strip()}" if marker else ""))
 PY
 
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
@@ -62,7 +63,7 @@ from importlib.metadata import version
 from packaging.version import Version
 
 wrong = []
-for requirement in open(sys.argv[1]).read().split():
+for requirement in open(sys.argv[1]).read().splitlines():
     name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0)
     floor = Version(re.search(r"(>=|==)([0-9][^,;]*)", requirement).group(2))
     installed = Version(version(name))
