@@ -9,6 +9,7 @@ OCR backend (the default when nothing else is chosen).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -528,5 +529,33 @@ def test_targets_with_a_local_qwen_model_and_its_profile(
             press = app.wait_for(lambda e: e["event"] == "press", since=mark)
             assert press["widget"] == "blue_patch"
             assert abs(press["x"] - expected[0]) <= 1 and abs(press["y"] - expected[1]) <= 1
+
+    run(body)
+
+
+def test_a_wayland_session_is_refused_unless_xwayland_is_asked_for(event_app: TkApp) -> None:
+    """The refusal names --xwayland, so `agent mcp` must take it as `agent do` does."""
+    app = event_app
+    wayland = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "agent.cli.main", "mcp"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server_env(app.display, **wayland),
+        check=False,
+    )
+    assert refused.returncode == 2 and refused.stdout == ""
+    err = refused.stderr
+    assert "Wayland session" in err and "--xwayland" in err and err.count("\n") == 1
+    x, y = app.center("ok")
+
+    async def body() -> None:
+        args = ["mcp", "--xwayland", "--confirm", "never"]
+        async with stdio_session(args, env=server_env(app.display, **wayland)) as s:
+            mark = app.mark()
+            ok(await s.call_tool("click", {"x": x, "y": y}))
+            app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
 
     run(body)

@@ -21,6 +21,7 @@ from agent.cli.env_options import (
     monitor_option,
     target_options,
     virtual_display_option,
+    xwayland_option,
 )
 
 
@@ -77,6 +78,7 @@ def mcp_command(
     ),
     monitor: str = monitor_option(),
     virtual_display: str = virtual_display_option(),
+    xwayland: bool = xwayland_option(),
     android: str = android_option(),
     adb_host: str = adb_host_option(),
     adb_port: int = adb_port_option(),
@@ -147,6 +149,7 @@ def mcp_command(
         adb_host=adb_host,
         adb_port=adb_port,
         failsafe=failsafe,
+        xwayland=xwayland,
     )
     fields = model_fields(backend, model, base_url, profile, max_pixels, api_key_env)
     options = HostOptions(
