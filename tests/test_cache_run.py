@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import need
 from tests.fixtures.button_board import BUTTONS, clicked, start_board
+from tests.fixtures.run_logs import steps_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = """name: board
@@ -69,10 +70,6 @@ def setup(xvfb_session: Any, grounding_server: Any, tmp_path: Path) -> Any:
     yield s
     if s.app is not None:
         s.app.stop()
-
-
-def steps_of(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (run_dir / "steps.jsonl").read_text().splitlines() if x]
 
 
 def cache_status(run_dir: Path) -> list[str]:

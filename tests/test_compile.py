@@ -25,6 +25,7 @@ import yaml
 from PIL import Image
 
 from tests.conftest import need
+from tests.fixtures.run_logs import events, steps_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_APP = ROOT / "tasks" / "examples" / "demo_form.py"
@@ -41,16 +42,6 @@ def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     full.update(env or {})
     return subprocess.run([sys.executable, "-m", "agent.cli.main", *args], capture_output=True,
                           text=True, timeout=600, env=full, cwd=ROOT)  # fmt: skip
-
-
-def events(log: Path) -> list[dict[str, Any]]:
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-
-
-def steps_of(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (run_dir / "steps.jsonl").read_text().splitlines() if x]
 
 
 def compiled_steps(task: Path) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import need
+from tests.fixtures.run_logs import events, steps_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_APP = ROOT / "tasks" / "examples" / "demo_form.py"
@@ -47,16 +48,6 @@ def agent(
         env=full_env,
         cwd=cwd or ROOT,
     )
-
-
-def events(log: Path) -> list[dict[str, Any]]:
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-
-
-def steps_of(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (run_dir / "steps.jsonl").read_text().splitlines() if x]
 
 
 def received(log: Path) -> list[dict[str, Any]]:
