@@ -63,3 +63,9 @@ def format_validation_error(exc: ValidationError, where: str = "") -> str:
     prefix = f"{where}: " if where else ""
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{prefix}{loc + ': ' if loc else ''}{err.get('msg', 'invalid value')}{more}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

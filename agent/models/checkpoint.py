@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError, require
+from actions.errors import InputError, first_line, require
 from agent.models.chat_templates import QWEN3_VL_CHAT_TEMPLATE
 from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
 from agent.models.transformers_import import require_transformers
@@ -168,7 +168,7 @@ def _hub_snapshot(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=SNAPSHOT_PATTERNS))
     except Exception as exc:  # network, disk, permissions: the hub's errors share no base
-        raise InputError(f"cannot download {repo_id}: {_first_line(exc)}") from None
+        raise InputError(f"cannot download {repo_id}: {first_line(exc)}") from None
 
 
 def _hub_files(repo_id: str) -> list[tuple[str, int]]:
@@ -194,7 +194,7 @@ def _hub_files(repo_id: str) -> list[tuple[str, int]]:
         raise InputError(f"{where}, and HF_HUB_OFFLINE is set: give a local folder") from None
     except Exception as exc:  # httpx connection and timeout errors, HTTP errors
         raise InputError(
-            f"{where}, and the hub ({_endpoint()}) cannot be reached ({_first_line(exc)}); "
+            f"{where}, and the hub ({_endpoint()}) cannot be reached ({first_line(exc)}); "
             f"fetch it where there is a network (`hf download {repo_id}`) or give a local folder"
         ) from None
     siblings = [(s.rfilename, int(s.size or 0)) for s in info.siblings or []]
@@ -213,8 +213,3 @@ def _human_size(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
     return f"{size} B"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from actions.errors import InputError, MissingDependency
+from actions.errors import InputError, MissingDependency, first_line
 from agent.models.checkpoint import ARCHITECTURES, Architecture, locate
 from agent.models.transformers_import import require_transformers, torchvision_available
 
@@ -272,7 +272,7 @@ def load_processor(
         )
     except (OSError, ValueError) as exc:
         raise InputError(
-            f"cannot load a {arch.label} processor from {source}: {_first_line(exc)}"
+            f"cannot load a {arch.label} processor from {source}: {first_line(exc)}"
         ) from None
     template = _chat_template(source, tokenizer, arch)
     return build_processor(image_processor, tokenizer, template, architecture=arch)
@@ -310,8 +310,3 @@ def preprocess(processor: Any, texts: list[str], images: list[Image.Image]) -> A
         return_tensors="pt",
         images_kwargs={"do_resize": False},
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -17,14 +17,9 @@ import logging
 import sys
 from types import ModuleType
 
-from actions.errors import require
+from actions.errors import first_line, require
 
 log = logging.getLogger(__name__)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @functools.cache
@@ -42,7 +37,7 @@ def torchvision_available() -> bool:
         log.warning(
             "torchvision is installed but does not import (%s): using the PIL image path. "
             "Install a torchvision built for the installed torch for the faster one.",
-            _first_line(exc),
+            first_line(exc),
         )
         sys.modules["torchvision"] = None  # type: ignore[assignment]
         return False
