@@ -344,15 +344,19 @@ class DesktopEnv(Env):
         return self
 
 
-def desktop_devices() -> DeviceSection:
-    """The `agent devices` section for this display's monitors (index 0 = all together)."""
+def desktop_devices(*, xwayland: bool = False) -> DeviceSection:
+    """The `agent devices` section for this display's monitors (index 0 = all together).
+
+    Args:
+        xwayland: list XWayland's monitors in a Wayland session (see `DesktopEnv`).
+    """
     from env.devices import DeviceSection
 
     columns = ["index", "geometry", "primary", "scale", "name"]
     if is_x11() and not os.environ.get("DISPLAY"):
         note = "no display: DISPLAY is not set (pass --virtual-display WxH to start one)"
         return DeviceSection(title="monitors", columns=columns, note=note)
-    with DesktopEnv(monitor=0) as env:
+    with DesktopEnv(monitor=0, xwayland=xwayland) as env:
         infos = env.monitors()
     rows = [
         [

@@ -213,6 +213,9 @@ def test_a_wayland_session_is_refused_in_one_line_unless_asked_for(
     listed = json.loads(ok(agent("devices", "--json", "--virtual-display", "640x488",
                                  display=app.display, env=WAYLAND)))  # fmt: skip
     assert listed[0]["rows"][0][1] == "640x488+0+0"  # the private Xvfb, not the session
+    listed = json.loads(ok(agent("devices", "--json", "--xwayland", display=app.display,
+                                 env=WAYLAND)))  # fmt: skip
+    assert listed[0]["title"] == f"monitors (DISPLAY={app.display})" and listed[0]["rows"]
     # an X11 session with a stray WAYLAND_DISPLAY (a nested compositor) is X11
     x11 = {"XDG_SESSION_TYPE": "x11", "WAYLAND_DISPLAY": "wayland-1"}
     ok(agent("do", "move", str(x), str(y + 200), display=app.display, env=x11))

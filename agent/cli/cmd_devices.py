@@ -10,26 +10,36 @@ import json
 
 import typer
 
-from agent.cli.env_options import adb_host_option, adb_port_option, virtual_display_option
+from agent.cli.env_options import (
+    adb_host_option,
+    adb_port_option,
+    virtual_display_option,
+    xwayland_option,
+)
 
 
 def devices_command(
     as_json: bool = typer.Option(False, "--json", help="Print the sections as JSON."),
     virtual_display: str = virtual_display_option(),
+    xwayland: bool = xwayland_option(),
     adb_host: str = adb_host_option(),
     adb_port: int = adb_port_option(),
 ) -> None:
     """List monitors (index, geometry, primary, scale) and other devices."""
+    from functools import partial
+
     from env.devices import PROVIDERS, device_sections
     from env.virtual_display import VirtualDisplay
 
     saved = dict(PROVIDERS)
     if adb_host is not None or adb_port is not None:
-        from functools import partial
-
         from env.android import android_devices
 
         PROVIDERS["android"] = partial(android_devices, host=adb_host, port=adb_port)
+    if xwayland:
+        from env.desktop import desktop_devices
+
+        PROVIDERS["monitors"] = partial(desktop_devices, xwayland=True)
     display = VirtualDisplay(virtual_display).start() if virtual_display else None
     try:
         sections = device_sections()
