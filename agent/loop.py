@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from actions.errors import InputError, ModelOutputError
 from agent.errors import BudgetExhausted, StepFailed
 from agent.models.act_formats import correction_text, history_text
+from agent.provenance import Provenance
 from agent.safety import action_texts
 from agent.trajectory import ModelCall, StepRecord, total_seconds
 
@@ -107,7 +108,7 @@ def run_goal(
                 if action.type == "terminate":
                     rec.action = action.model_dump(mode="json")
                     break
-                session.act_into(rec, action, planned=True, context=text)
+                session.act_into(rec, action, provenance=Provenance.MODEL, context=text)
                 history.append(history_text(profile, action, decision.frame, mobile=session.mobile))
             if len(actions) > 1:
                 rec.note = f"the answer held {len(actions)} actions; all were performed in order"

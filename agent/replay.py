@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from actions.errors import InputError
 from actions.types import Action, OpenApp, Type, parse_action
+from agent.provenance import Provenance
 from agent.secrets import MASK
 from agent.trajectory import RunFolder, StepRecord
 
@@ -161,7 +162,8 @@ def replay_steps(session: Any, plan: list[ReplayStep], *, wait_timeout: float = 
         shown = f"replay of step {item.index}"
         if item.kind == "launch":
             assert item.target is not None
-            session.launch(item.target)
+            # approved by the user before the replay began (--allow-launch or its question)
+            session.launch(item.target, provenance=Provenance.USER)
         elif item.kind == "wait":
             session.wait(item.seconds)
         elif item.kind == "text":
@@ -175,7 +177,7 @@ def replay_steps(session: Any, plan: list[ReplayStep], *, wait_timeout: float = 
                 verb=item.verb,
                 instruction=shown,
                 template=item.template,
-                untrusted=True,
+                provenance=Provenance.FOLDER,
             )
 
 

@@ -1,9 +1,10 @@
 """The confirmation policy: which actions need a person's yes before they are sent.
 
-``confirm: never | risky | always``. The policy covers what the *model*
-decides (goal mode); scripted steps were written by the user, so they are
-asked about only under ``always``. Under ``risky`` a model-chosen action is
-risky (`risk_of`) when it
+``confirm: never | risky | always``. The policy judges every step whose
+provenance is not the user's own (`agent.provenance`: a model's answer, an MCP
+client, a folder from elsewhere); the user's scripted steps are asked about
+only under ``always``. Under ``risky`` a judged action is risky (`risk_of`)
+when it
 
 * clicks a label that deletes, sends, pays, buys, orders, transfers, submits,
   uninstalls, formats, resets, signs out or throws work away, in English or
@@ -32,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from actions.types import Action, Click, Key, Type
+from agent.provenance import Provenance, trust
 
 ConfirmMode = Literal["never", "risky", "always"]
 Ask = Callable[[str], bool]
@@ -199,26 +201,27 @@ class ConfirmPolicy:
         self.mode: ConfirmMode = mode
         self.ask = ask
 
-    def judges(self, *, planned: bool) -> bool:
+    def judges(self, provenance: Provenance) -> bool:
         """Whether an action's risk decides (so that `look_around` is worth its cost)."""
-        return self.mode == "risky" and planned
+        return self.mode == "risky" and trust(provenance).judged
 
-    def needs_asking(self, reason: str | None, *, planned: bool) -> bool:
+    def needs_asking(self, reason: str | None, provenance: Provenance) -> bool:
         if self.mode == "never":
             return False
         if self.mode == "always":
             return True
-        return planned and reason is not None
+        return trust(provenance).judged and reason is not None
 
-    def check(self, description: str, reason: str | None, *, planned: bool) -> Decision:
+    def check(self, description: str, reason: str | None, provenance: Provenance) -> Decision:
         """Ask about an action when needed.
 
         Args:
             description: what would be done, e.g. ``key(ctrl+q)``.
             reason: why it is risky (`risk_of`), or None.
-            planned: True when the model chose the action (goal mode).
+            provenance: where the action came from; only the user's own steps go
+                unjudged under ``risky``.
         """
-        if not self.needs_asking(reason, planned=planned):
+        if not self.needs_asking(reason, provenance):
             return Decision(allowed=True, reason=reason)
         question = f"{description}" + (f" — {reason}" if reason else "")
         if self.ask is None:

@@ -26,6 +26,7 @@ from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type, Wa
 from agent.cache.policy import LocateCache
 from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
 from agent.models.ocr_match import TextMatch
+from agent.provenance import Provenance, trust
 from agent.safety import ConfirmPolicy, launch_reason, look_around, risk_of
 from agent.secrets import Redactor
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
@@ -54,8 +55,10 @@ class Session:
         retries: int = 2,
         on_step: Callable[[StepRecord], None] | None = None,
         locate: LocateCache | None = None,
+        provenance: Provenance = Provenance.USER,
     ) -> None:
         self.env = env
+        self.provenance = provenance  # of steps that name none: who wrote this session's input
         self.model = model
         self.writer = writer
         if redactor is None:
@@ -201,20 +204,32 @@ class Session:
         raise StepFailed(f"could not find {target!r} on screen: {result.error}")
 
     def act_into(
-        self, rec: StepRecord, action: Action, *, planned: bool = False, context: str = ""
+        self,
+        rec: StepRecord,
+        action: Action,
+        *,
+        provenance: Provenance | None = None,
+        context: str = "",
     ) -> None:
-        """Validate, confirm and send one action; its points and timings go into `rec`."""
+        """Validate, confirm and send one action; its points and timings go into `rec`.
+
+        Args:
+            provenance: where the action came from (default: the session's); the
+                confirm policy and the wait cap follow it (`agent.provenance`).
+        """
+        provenance = provenance or self.provenance
+        rec.provenance = provenance
         if isinstance(action, Wait):
-            action = self._bounded_wait(rec, action, planned=planned)
+            action = self._bounded_wait(rec, action, provenance)
         rec.action = action.model_dump(mode="json")
         self.env.validate(action)
         description = self.redactor.text(action.describe())
         seen = None
-        if self.policy.judges(planned=planned):  # reading the screen costs; only when it counts
+        if self.policy.judges(provenance):  # reading the screen costs; only when it counts
             image = self.last_observation.image if self.last_observation is not None else None
             seen = look_around(self.env, image, action)
         reason = risk_of(action, context=context, seen=seen)
-        decision = self.policy.check(description, reason, planned=planned)
+        decision = self.policy.check(description, reason, provenance)
         if not decision.allowed:
             rec.status = "denied"
             raise ActionDenied(decision.reason or f"not allowed: {description}")
@@ -236,16 +251,17 @@ class Session:
         if not result.sent:
             rec.status = "dry_run"
 
-    def _bounded_wait(self, rec: StepRecord, action: Wait, *, planned: bool) -> Wait:
-        """A model's wait cut to `MAX_MODEL_WAIT`, and any wait to the time budget left."""
-        seconds = min(action.seconds, MAX_MODEL_WAIT) if planned else action.seconds
+    def _bounded_wait(self, rec: StepRecord, action: Wait, provenance: Provenance) -> Wait:
+        """A wait not the user's cut to `MAX_MODEL_WAIT`, and any wait to the time budget left."""
+        capped = not trust(provenance).unbounded_waits
+        seconds = min(action.seconds, MAX_MODEL_WAIT) if capped else action.seconds
         left = self.seconds_left()
         if left is not None:
             seconds = min(seconds, left)
         if seconds >= action.seconds:
             return action
         why = "the time budget left" if left is not None and seconds == left else (
-            f"at most {MAX_MODEL_WAIT:g} s per model-chosen wait"
+            f"at most {MAX_MODEL_WAIT:g} s per wait the user did not write"
         )  # fmt: skip
         rec.note = f"wait of {action.seconds:g} s cut to {seconds:.1f} s ({why})"
         return Wait(seconds=seconds)
@@ -278,19 +294,20 @@ class Session:
 
     def perform(
         self, action: Action, *, verb: str | None = None, instruction: str | None = None,
-        line: int | None = None, template: str | None = None, untrusted: bool = False,
+        line: int | None = None, template: str | None = None,
+        provenance: Provenance | None = None,
     ) -> None:  # fmt: skip
         """One step that sends a ready-made action (screenshot pixels): replays, the API.
 
         Args:
-            untrusted: the action comes from a file someone else may have written (a
-                replayed run folder): the confirm policy judges it as a model's choice.
+            provenance: where the action came from (default: the session's), e.g.
+                `Provenance.FOLDER` for a replayed run folder someone else may have written.
         """
         with self.recording(
             verb or action.type, instruction=instruction, line=line, template=template
         ) as rec:
             self.observe_into(rec)
-            self.act_into(rec, action, planned=untrusted)
+            self.act_into(rec, action, provenance=provenance)
 
     def type_text(self, text: str, *, line: int | None = None, template: str | None = None) -> None:
         """Type `text` into whatever has the keyboard focus."""
@@ -342,13 +359,22 @@ class Session:
             time.sleep(seconds if left is None else min(seconds, left))
             rec.timings.act = seconds
 
-    def launch(self, target: str | list[str], *, line: int | None = None) -> None:
-        """Start an app: a command line (desktop) or a package / label (phone)."""
+    def launch(
+        self, target: str | list[str], *, line: int | None = None,
+        provenance: Provenance | None = None,
+    ) -> None:  # fmt: skip
+        """Start an app: a command line (desktop) or a package / label (phone).
+
+        Only the user's own launches go unasked under ``--confirm risky``; a launch
+        from a model, an MCP client or a folder is confirmed (`agent.provenance`).
+        """
+        provenance = provenance or self.provenance
         shown = target if isinstance(target, str) else " ".join(target)
         with self.recording("launch", instruction=shown, line=line) as rec:
             self.observe_into(rec)  # the screen before the app appears
             rec.action = {"type": "launch", "target": target}
-            decision = self.policy.check(f"launch {shown}", launch_reason(target), planned=False)
+            rec.provenance = provenance
+            decision = self.policy.check(f"launch {shown}", launch_reason(target), provenance)
             if not decision.allowed:
                 rec.status = "denied"
                 raise ActionDenied(decision.reason or f"not allowed: launch {shown}")

@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.errors import InputError
+from agent.provenance import Provenance
 from agent.secrets import Redactor
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class StepRecord(BaseModel):
     index: int = Field(description="1-based, in the order steps ran")
     verb: str = Field(description="click, type, wait_for, ... or the action type in goal mode")
     source: Literal["script", "goal"] = "script"
+    provenance: Provenance = Provenance.USER
+    """Where the step's action came from (`agent.provenance`); older folders lack it."""
     line: int | None = Field(None, description="line of the step in the task file")
     instruction: str | None = None
     status: StepStatus = "ok"

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from actions.types import Click, Key, OpenApp, Type
+from agent.provenance import Provenance
 from agent.safety import ConfirmPolicy, Surroundings, action_texts, is_terminal, risk_of
 
 
@@ -46,22 +47,22 @@ def test_risk_of(action, context: str, risky: bool) -> None:
 def test_policy_asks_about_planned_risky_actions_only() -> None:
     questions: list[str] = []
     policy = ConfirmPolicy("risky", lambda q: questions.append(q) or False)
-    assert policy.check("key(ctrl+s)", None, planned=True).allowed
-    assert policy.check("key(ctrl+q)", "quits", planned=False).allowed  # the user wrote it
-    decision = policy.check("key(ctrl+q)", "quits", planned=True)
+    assert policy.check("key(ctrl+s)", None, Provenance.MODEL).allowed
+    assert policy.check("key(ctrl+q)", "quits", Provenance.USER).allowed  # the user wrote it
+    decision = policy.check("key(ctrl+q)", "quits", Provenance.MODEL)
     assert not decision.allowed and decision.asked and questions == ["key(ctrl+q) — quits"]
 
 
 def test_always_asks_about_everything_and_never_asks_nothing() -> None:
     asked: list[str] = []
     always = ConfirmPolicy("always", lambda q: asked.append(q) or True)
-    assert always.check("click(x=1, y=2)", None, planned=False).allowed and asked
+    assert always.check("click(x=1, y=2)", None, Provenance.USER).allowed and asked
     never = ConfirmPolicy("never", lambda q: pytest.fail("must not ask"))
-    assert never.check("key(alt+f4)", "closes", planned=True).allowed
+    assert never.check("key(alt+f4)", "closes", Provenance.MODEL).allowed
 
 
 def test_nobody_to_ask_means_no() -> None:
-    decision = ConfirmPolicy("risky", None).check("key(alt+f4)", "closes", planned=True)
+    decision = ConfirmPolicy("risky", None).check("key(alt+f4)", "closes", Provenance.MODEL)
     assert not decision.allowed and "--confirm never" in decision.reason
 
 
@@ -81,7 +82,7 @@ def test_an_unreadable_label_fails_closed_and_says_why() -> None:
     seen = Surroundings(label_unreadable=f"cannot read the label under the click: {hint}")
     why = risk_of(Click(x=5, y=5), seen=seen)
     assert why is not None and "screenpilot[ocr]" in why
-    decision = ConfirmPolicy("risky", None).check("click(x=5, y=5)", why, planned=True)
+    decision = ConfirmPolicy("risky", None).check("click(x=5, y=5)", why, Provenance.MODEL)
     assert not decision.allowed and "screenpilot[ocr]" in decision.reason
 
 

@@ -3,8 +3,8 @@
 `ScreenHost` opens what `agent mcp` was asked for (a desktop monitor, a fresh
 Xvfb or a phone; a grounding model) and performs each tool call as one step of
 a `Session`: observe, ground a target if there is one, confirm under the
-policy, act, record. Every acting call counts as *planned* (the client's model
-chose it), so ``--confirm risky`` asks about risky ones. Bad input raises
+policy, act, record. Every call has the client's provenance (`agent.provenance`:
+judged as a model's choice), so ``--confirm risky`` asks about risky ones. Bad input raises
 `InputError` before anything is sent; a target the model cannot find raises
 `StepFailed`; both become error results in the server.
 
@@ -48,6 +48,7 @@ from agent.errors import StepFailed
 from agent.mcp import tool_models as tm
 from agent.models.load import load_model
 from agent.models.spec import ModelSpec
+from agent.provenance import Provenance
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
 from agent.secrets import Redactor
 from agent.session import Session
@@ -162,6 +163,7 @@ class ScreenHost:
             writer=self.writer,
             redactor=self.redactor,
             policy=ConfirmPolicy(options.confirm),
+            provenance=Provenance.CLIENT,  # every call is the client's choice, judged as a model's
         )
 
     @property
@@ -259,7 +261,7 @@ class ScreenHost:
             obs = self.session.observe_into(rec)
             (x, y), box = self._where(rec, obs, view, "click", args.target, args.x, args.y)
             action = Click(x=x, y=y, button=args.button, count=args.count)
-            self.session.act_into(rec, action, planned=True, context=args.target or "")
+            self.session.act_into(rec, action, context=args.target or "")
         return self._acted(rec, action, view, box)
 
     def long_press(self, args: tm.LongPressArgs) -> Outcome:
@@ -268,7 +270,7 @@ class ScreenHost:
             obs = self.session.observe_into(rec)
             (x, y), box = self._where(rec, obs, view, "long_press", args.target, args.x, args.y)
             action = LongPress(x=x, y=y, duration=args.duration_ms / 1000)
-            self.session.act_into(rec, action, planned=True, context=args.target or "")
+            self.session.act_into(rec, action, context=args.target or "")
         return self._acted(rec, action, view, box)
 
     def drag(self, args: tm.DragArgs) -> Outcome:
@@ -283,7 +285,7 @@ class ScreenHost:
             action = Drag(
                 x=x, y=y, to_x=to_x, to_y=to_y, button=args.button, duration=args.duration
             )
-            self.session.act_into(rec, action, planned=True, context=args.target or "")
+            self.session.act_into(rec, action, context=args.target or "")
         return self._acted(rec, action, view, box)
 
     def swipe(self, args: tm.SwipeArgs) -> Outcome:
@@ -297,7 +299,7 @@ class ScreenHost:
                 view.to_capture(args.to_x, args.to_y),
             )
             action = Swipe(x=x, y=y, to_x=to_x, to_y=to_y, duration=args.duration_ms / 1000)
-            self.session.act_into(rec, action, planned=True)
+            self.session.act_into(rec, action)
         return self._acted(rec, action, view, None)
 
     def scroll(self, args: tm.ScrollArgs) -> Outcome:
@@ -311,7 +313,7 @@ class ScreenHost:
                 (x, y), box = self._where(rec, obs, view, "scroll", args.target, args.x, args.y)
             axis = "horizontal" if args.horizontal else "vertical"
             action = Scroll(x=x, y=y, amount=args.amount, axis=axis)
-            self.session.act_into(rec, action, planned=True, context=args.target or "")
+            self.session.act_into(rec, action, context=args.target or "")
         return self._acted(rec, action, view, box)
 
     def type_text(self, args: tm.TypeTextArgs) -> Outcome:
@@ -322,9 +324,7 @@ class ScreenHost:
         with self.session.recording("type", instruction=args.text) as rec:
             self.session.observe_into(rec)
             # the caller says this is a secret: the policy treats it as typing a password
-            self.session.act_into(
-                rec, action, planned=True, context="secret" if args.secret else ""
-            )
+            self.session.act_into(rec, action, context="secret" if args.secret else "")
         shown = f"type *** ({len(args.text)} characters)" if args.secret else None
         return self._acted(rec, action, view, None, shown=shown)
 
@@ -333,7 +333,7 @@ class ScreenHost:
         action = Key(keys=args.keys)  # type: ignore[arg-type]  # a combo string is parsed
         with self.session.recording("key", instruction=action.combo) as rec:
             self.session.observe_into(rec)
-            self.session.act_into(rec, action, planned=True)
+            self.session.act_into(rec, action)
         return self._acted(rec, action, view, None)
 
     def press_button(self, args: tm.PressButtonArgs) -> Outcome:
@@ -341,7 +341,7 @@ class ScreenHost:
         action = SystemButton(button=BUTTONS[args.button])  # type: ignore[arg-type]
         with self.session.recording("button", instruction=args.button) as rec:
             self.session.observe_into(rec)
-            self.session.act_into(rec, action, planned=True)
+            self.session.act_into(rec, action)
         return self._acted(rec, action, view, None)
 
     def open_app(self, args: tm.OpenAppArgs) -> Outcome:
@@ -349,7 +349,7 @@ class ScreenHost:
         action = OpenApp(app=args.app)
         with self.session.recording("open_app", instruction=args.app) as rec:
             self.session.observe_into(rec)
-            self.session.act_into(rec, action, planned=True)
+            self.session.act_into(rec, action)
         return self._acted(rec, action, view, None)
 
     def record_refusal(self, tool: str, message: str) -> None:
