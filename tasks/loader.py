@@ -29,12 +29,24 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
+from agent.provenance import Provenance, trust
 from agent.secrets import MIN_SECRET_LENGTH
 from tasks.schema import MODEL_TEXT_VERBS, Loc, Task, semantic_errors
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
 _SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".pl", ".rb", ".js", ".jar", ".tcl", ".lua")
 PYTHON_NAMES = ("python", "python3", sys.executable)
+WHOSE = {
+    Provenance.USER: "your task",
+    Provenance.MODEL: "a model's task",
+    Provenance.CLIENT: "an MCP client's task",
+    Provenance.FOLDER: "a task from a run folder",
+}
+"""How an error names the origin of a task it refuses."""
+USED_INSTEAD = {
+    Provenance.CLIENT: "the server's own (agent mcp --backend/--model) is used",
+}
+"""What is used instead of a model the task may not choose (default: the runner's own)."""
 
 
 class TaskFileError(InputError):
@@ -172,14 +184,18 @@ def _compose(text: str, path: str) -> tuple[Any, _Lines]:
 def expand_vars(
     data: Any,
     lines: _Lines,
-    environ: dict[str, str] | os._Environ[str],
+    environ: dict[str, str] | os._Environ[str] | None,
     loc: Loc = (),
     used: dict[Loc, list[str]] | None = None,
+    whose: str = WHOSE[Provenance.USER],
 ) -> tuple[Any, set[str]]:
     """Replace ``${NAME}`` in every string with the environment's value; ``$$`` is a ``$``.
 
     Args:
+        environ: None when the task's provenance may not read the environment:
+            any ``${NAME}`` is then refused (``$$`` still means ``$``).
         used: filled with the variable names substituted at each location.
+        whose: the task's origin, as the refusal names it.
 
     Returns:
         The expanded data and the set of substituted values (the secrets).
@@ -198,6 +214,14 @@ def expand_vars(
                     lines.line_of(loc),
                     format_loc(loc),
                     f"bad variable reference {match.group(0)!r}: write ${{NAME}}, or $$ for a $",
+                )
+            if environ is None:  # e.g. an MCP client: the server's variables are not its to read
+                raise TaskFileError(
+                    lines.path,
+                    lines.line_of(loc),
+                    format_loc(loc),
+                    f"${{{name}}}: {whose} cannot read environment variables of the machine "
+                    "it runs on (write $$ for a literal $)",
                 )
             if name not in environ:
                 raise TaskFileError(
@@ -225,13 +249,13 @@ def expand_vars(
     if isinstance(data, dict):
         out: dict[Any, Any] = {}
         for key, value in data.items():
-            out[key], found = expand_vars(value, lines, environ, (*loc, str(key)), used)
+            out[key], found = expand_vars(value, lines, environ, (*loc, str(key)), used, whose)
             secrets |= found
         return out, secrets
     if isinstance(data, list):
         items = []
         for i, value in enumerate(data):
-            item, found = expand_vars(value, lines, environ, (*loc, i), used)
+            item, found = expand_vars(value, lines, environ, (*loc, i), used, whose)
             items.append(item)
             secrets |= found
         return items, secrets
@@ -299,9 +323,15 @@ def _check_launch_files(task: Task, base_dir: Path, lines: _Lines) -> None:
 
 
 def load_task(
-    path: str | Path, *, environ: dict[str, str] | os._Environ[str] | None = None
+    path: str | Path,
+    *,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+    provenance: Provenance = Provenance.USER,
 ) -> LoadedTask:
-    """Read, expand and validate a task file; raise `TaskFileError` on the first problem."""
+    """Read, expand and validate a task file; raise `TaskFileError` on the first problem.
+
+    `provenance` is who wrote the file (see `load_task_text`).
+    """
     file = Path(path)
     shown = str(path)
     if not file.exists():
@@ -312,7 +342,9 @@ def load_task(
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError(shown, None, "", f"cannot read: {exc}") from None
-    return load_task_text(text, name=shown, base_dir=file.resolve().parent, environ=environ)
+    return load_task_text(
+        text, name=shown, base_dir=file.resolve().parent, environ=environ, provenance=provenance
+    )
 
 
 def load_task_text(
@@ -321,11 +353,15 @@ def load_task_text(
     name: str = "<task>",
     base_dir: str | Path | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
+    provenance: Provenance = Provenance.USER,
 ) -> LoadedTask:
     """`load_task` for a task given as text; errors read ``<name>:line: field: problem``.
 
     Relative paths in ``launch`` steps are relative to `base_dir` (default: the
-    current folder).
+    current folder). `provenance` is who wrote the task; what it may not set
+    (`agent.provenance.trust`) is refused before anything runs: ``${VAR}``
+    without ``expand_environment``, a ``model`` section without
+    ``choose_model``, environment settings without ``choose_environment``.
     """
     shown = name
     data, lines = _compose(text, shown)
@@ -333,9 +369,12 @@ def load_task_text(
         raise TaskFileError(
             shown, lines.line_of(()) or 1, "", "a task file is a mapping with name, env, steps/goal"
         )
+    _check_provenance(data, lines, provenance)
     templates = _type_templates(data)
     used: dict[Loc, list[str]] = {}
-    data, secrets = expand_vars(data, lines, os.environ if environ is None else environ, (), used)
+    allowed = trust(provenance).expand_environment
+    source = (os.environ if environ is None else environ) if allowed else None
+    data, secrets = expand_vars(data, lines, source, (), used, WHOSE[provenance])
     try:
         task = Task.model_validate(data)
     except ValidationError as exc:
@@ -363,6 +402,36 @@ def load_task_text(
         templates=templates,
         model_text_vars=model_text_vars,
     )
+
+
+def _check_provenance(data: dict[str, Any], lines: _Lines, provenance: Provenance) -> None:
+    """Refuse the settings a task of this provenance may not choose (one line, with its line)."""
+    allowed = trust(provenance)
+    whose = WHOSE[provenance]
+    if not allowed.choose_model and "model" in data:
+        raise TaskFileError(
+            lines.path,
+            lines.line_of(("model",)),
+            "model",
+            f"{whose} cannot choose the model (backend, model, base_url, api_key_env): "
+            + USED_INSTEAD.get(provenance, "the runner's own model options are used"),
+        )
+    env = data.get("env")
+    if allowed.choose_environment or not isinstance(env, dict):
+        return
+    for platform, settings in env.items():  # naming the platform is all it may do
+        if settings in (None, {}):
+            continue
+        loc: Loc = ("env", str(platform))
+        if isinstance(settings, dict):
+            loc = (*loc, str(next(iter(settings))))
+        raise TaskFileError(
+            lines.path,
+            lines.line_of(loc),
+            format_loc(loc),
+            f"{whose} cannot choose environment settings (display, monitor, fail-safe, "
+            "devices, adb address): write only `env: desktop` or `env: android`",
+        )
 
 
 def _type_templates(data: dict[str, Any]) -> dict[int, str]:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from actions.errors import InputError, ScreenpilotError, require
 from agent.cache import LocateCache
 from agent.loop import run_goal
+from agent.provenance import Provenance
 from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
@@ -328,11 +329,13 @@ def record_run(
     on_ready: Callable[[Path], None] | None = None,
     started: float | None = None,
     locate: LocateCache | None = None,
+    provenance: Provenance = Provenance.USER,
 ) -> RunResult:
     """Run `body` on a recorded session over an open env; always finish the run folder.
 
     The env and model stay open (their owner closes them): `execute` opens both
     for `agent run`, the MCP server passes the screen it already holds.
+    `provenance` is who wrote the steps (an MCP client's are judged as a model's).
     """
     started = time.monotonic() if started is None else started
     display_name = getattr(env, "display_name", None)
@@ -348,6 +351,7 @@ def record_run(
         timeout=timeout,
         on_step=on_step,
         locate=locate,
+        provenance=provenance,
     )
     status: Literal["success", "failed", "interrupted", "error"]
     try:

@@ -38,7 +38,7 @@ from tests.fixtures.mcp_client import (
 DEMO_FORM = ROOT / "tasks" / "examples" / "demo_form.py"
 DESKTOP_TOOLS = {
     "screenshot", "click", "drag", "scroll", "type_text", "press_key", "locate",
-    "wait_for_text", "run_task",
+    "wait_for_text",
 }  # fmt: skip
 
 
@@ -61,9 +61,10 @@ def cli_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 def test_tools_are_listed_with_typed_schemas(xvfb: Any) -> None:
     async def body() -> None:
-        async with stdio_session(["mcp"], env=server_env(xvfb.name)) as session:
+        args = ["mcp", "--allow-run-task"]
+        async with stdio_session(args, env=server_env(xvfb.name)) as session:
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            assert set(tools) == DESKTOP_TOOLS
+            assert set(tools) == DESKTOP_TOOLS | {"run_task"}
             click = tools["click"].input_schema["properties"]
             assert click["button"]["enum"] == ["left", "right", "middle"]
             assert (click["count"]["minimum"], click["count"]["maximum"]) == (1, 3)
@@ -428,8 +429,11 @@ def test_out_records_every_call_with_the_run_report(event_app: TkApp, tmp_path: 
     assert f"report: {out / 'report.html'}" in log.read_text()
 
 
-def test_run_task_from_a_file_and_from_yaml_text(event_app: TkApp, tmp_path: Path) -> None:
+def test_run_task_from_a_file_and_from_yaml_text(
+    event_app: TkApp, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     app = event_app
+    temp = tmp_path_factory.mktemp("server-tmp")  # the server's TMPDIR
     x, y = app.center("ok")
     ex, ey = app.center("entry")
     task = tmp_path / "fill.yaml"
@@ -444,7 +448,9 @@ def test_run_task_from_a_file_and_from_yaml_text(event_app: TkApp, tmp_path: Pat
     )
 
     async def body() -> None:
-        async with stdio_session(["mcp"], env=server_env(app.display), cwd=tmp_path) as s:
+        args = ["mcp", "--allow-run-task"]
+        env = server_env(app.display, TMPDIR=str(temp))
+        async with stdio_session(args, env=env, cwd=tmp_path) as s:
             mark = app.mark()
             result = ok(await s.call_tool("run_task", {"file": str(task)}))
             data = result.structured_content
@@ -452,7 +458,8 @@ def test_run_task_from_a_file_and_from_yaml_text(event_app: TkApp, tmp_path: Pat
             assert [st["verb"] for st in data["steps"]] == ["click", "click", "type", "key", "wait"]
             report = Path(data["report"])
             assert report.is_file() and report.name == "report.html"
-            assert report.parent.parent == tmp_path / "runs"  # the server's folder
+            assert report.parent.parent.parent == temp  # never the server's working folder
+            assert report.parent.parent.name.startswith("screenpilot-mcp-runs-")
             assert f"report: {data['report']}" in text(result)
             assert app.text("entry", mark) == "from a file"
             assert app.events("shortcut", mark)[0]["name"] == "save"
@@ -480,6 +487,7 @@ def test_run_task_from_a_file_and_from_yaml_text(event_app: TkApp, tmp_path: Pat
             assert text(nofile) == f"{tmp_path / 'none.yaml'}: task file not found"
 
     run(body)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "fill.yaml"]
 
 
 def test_200_rapid_calls_do_not_grow_memory(event_app: TkApp) -> None:

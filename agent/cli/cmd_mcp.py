@@ -107,6 +107,17 @@ def mcp_command(
     confirm: str = typer.Option(
         "risky", "--confirm", help="never | risky (ask before risky actions) | always."
     ),
+    confirm_timeout: float = typer.Option(
+        60.0,
+        "--confirm-timeout",
+        help="Seconds a confirmation asked through the client waits; no answer counts as no.",
+    ),
+    allow_run_task: bool = typer.Option(
+        False,
+        "--allow-run-task",
+        help="Offer run_task: clients may then send whole task files (judged as a model's "
+        "actions: launches and risky steps are confirmed).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; send nothing."),
     out: Path = typer.Option(None, "--out", help="Record every call in this run folder."),
     settle: float = typer.Option(
@@ -160,6 +171,8 @@ def mcp_command(
         settle=settle,
         out=out,
         max_side=max_side,
+        allow_run_task=allow_run_task,
+        confirm_timeout=confirm_timeout,
     )
     if options.model is None:
         typer.echo(

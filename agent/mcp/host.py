@@ -76,6 +76,15 @@ class HostOptions(BaseModel):
     settle: float = Field(0.0, ge=0, le=60)
     out: Path | None = None
     max_side: int | None = Field(None, ge=64, le=16384)
+    allow_run_task: bool = Field(False, description="offer run_task (agent mcp --allow-run-task)")
+    confirm_timeout: float = Field(
+        60.0, gt=0, le=3600, description="seconds a confirmation waits for the user's answer"
+    )
+
+    @property
+    def opted_in(self) -> frozenset[str]:
+        """The opt-in flags given (`agent.mcp.tools.ToolSpec.opt_in`)."""
+        return frozenset({"--allow-run-task"} if self.allow_run_task else ())
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,7 @@ class ScreenHost:
                 self.model.close()
             raise
         self._view: View | None = None
+        self.task_runs: Path | None = None  # run_task's folders without --out (agent.mcp.task_tool)
         self.session = Session(
             self.env,
             self.model,

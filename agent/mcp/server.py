@@ -27,14 +27,12 @@ from pydantic import BaseModel, Field, ValidationError
 from actions.errors import ScreenpilotError, require
 from agent.errors import ActionDenied
 from agent.mcp.host import Outcome, ScreenHost
-from agent.mcp.tools import BY_NAME, SERVER_INSTRUCTIONS, ToolSpec, tools_for
+from agent.mcp.tools import BY_NAME, SERVER_INSTRUCTIONS, ToolSpec, not_offered, tools_for
 from agent.secrets import Redactor
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CONFIRM_TIMEOUT = 600.0
-"""Seconds a confirmation question waits for the user before it counts as a no."""
 
 
 class Worker:
@@ -72,8 +70,14 @@ def error_message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def _asker(ctx: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str], bool] | None:
-    """The policy's `ask`, through MCP elicitation; None when the client cannot elicit."""
+def _asker(
+    ctx: Any, loop: asyncio.AbstractEventLoop, timeout: float
+) -> Callable[[str], bool] | None:
+    """The policy's `ask`, through MCP elicitation; None when the client cannot elicit.
+
+    An answer that has not come after `timeout` seconds is a no: the one screen
+    worker waits for it, so every other client waits too.
+    """
     try:
         capabilities = ctx.client_capabilities
     except ValueError:  # called outside an MCP request (server.call_tool from Python)
@@ -85,9 +89,9 @@ def _asker(ctx: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str], bool] |
         message = f"screenpilot wants to: {question}. Allow it?"
         future = asyncio.run_coroutine_threadsafe(ctx.elicit(message, Confirmation), loop)
         try:
-            answer = future.result(CONFIRM_TIMEOUT)
+            answer = future.result(timeout)
         except Exception as exc:  # the client failed or never answered: that is a no
-            log.warning("confirmation failed: %s", exc)
+            log.warning("confirmation failed (counted as no): %s", exc or type(exc).__name__)
             future.cancel()
             return False
         return answer.action == "accept" and bool(answer.data.allow)
@@ -124,7 +128,7 @@ class ToolCaller:
         self.worker = worker
 
     async def __call__(self, spec: ToolSpec, ctx: Any, arguments: dict[str, Any]) -> Any:
-        ask = _asker(ctx, asyncio.get_running_loop())
+        ask = _asker(ctx, asyncio.get_running_loop(), self.host.options.confirm_timeout)
         outcome = await self.worker.call(self._run, spec, arguments, ask)
         return _to_result(outcome, self.host.redactor)
 
@@ -191,6 +195,9 @@ def build_server(
 
     class ScreenpilotServer(MCPServer):  # type: ignore[misc]
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            off = not_offered(name, host.platform, host.options.opted_in)
+            if off is not None:  # say which flag turns it on, rather than "unknown tool"
+                return await caller.refused(name, off)
             try:
                 return await super().call_tool(name, arguments, context)
             except ToolError as exc:
@@ -207,7 +214,7 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
     )
-    for spec in tools_for(host.platform):
+    for spec in tools_for(host.platform, host.options.opted_in):
         server.add_tool(
             _tool_function(spec, caller, Context),
             name=spec.name,

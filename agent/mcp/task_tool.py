@@ -3,22 +3,31 @@
 The task is loaded and checked exactly as ``agent run`` loads it (errors read
 ``file:line: field: problem``, nothing runs), then its steps and goal run on
 the screen the server already holds, recorded in a run folder of their own
-with the same report.html. What differs from ``agent run``, because the
-screen is the server's: the task's ``env`` section only has to name the same
-platform (its monitor, virtual display or serial are the server's); a task
-that names no ``model`` uses the server's model; ``--dry-run`` and
-``--confirm`` are the server's (with its way of asking the user).
+with the same report.html. The server offers the tool only when started with
+``--allow-run-task``.
+
+The task is the client's, not the user's (`agent.provenance.Provenance.CLIENT`):
+every step, launches included, is judged as a model's choice under
+``--confirm risky`` (asked through elicitation, refused when the client cannot
+ask); ``${VAR}`` is refused (the server's environment is not the client's to
+read); a ``model`` section or environment settings are refused (the server's
+model and screen are used; ``env`` only names the platform). ``--dry-run`` and
+``--confirm`` are the server's. Run folders go under the server's ``--out``
+folder, else under a private temporary folder (never the server's working
+folder); the result says where.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from actions.errors import InputError
 from agent.mcp import tool_models as tm
 from agent.mcp.host import Outcome, ScreenHost
+from agent.provenance import Provenance
 from agent.secrets import Redactor, redacted_logging
 from agent.trajectory import StepRecord, default_run_dir
 from tasks.loader import LoadedTask, load_task, load_task_text
@@ -30,9 +39,9 @@ log = logging.getLogger(__name__)
 def load(args: tm.RunTaskArgs) -> LoadedTask:
     """The task the call names, validated (an `InputError` names file, line and field)."""
     if args.file is not None:
-        return load_task(Path(args.file).expanduser())
+        return load_task(Path(args.file).expanduser(), provenance=Provenance.CLIENT)
     assert args.yaml is not None  # the argument model makes sure
-    return load_task_text(args.yaml, name="<yaml>")
+    return load_task_text(args.yaml, name="<yaml>", provenance=Provenance.CLIENT)
 
 
 def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
@@ -42,13 +51,9 @@ def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
     if task.platform != host.platform:
         drives = "a phone" if host.platform == "android" else "a desktop"
         raise InputError(f"the task is for {task.platform} but this server drives {drives}")
-    preflight(task)
+    # the server's model grounds the targets (the loader refused a model section)
+    preflight(task.model_copy(update={"model": host.options.model or task.model}))
     model: Any = host.model
-    owned = None
-    if "model" in task.model_fields_set:
-        from agent.models.load import load_model
-
-        model = owned = load_model(task.model)
     folder = _run_folder(host, task.name)
     secrets = Redactor([*loaded.secrets, *host.redactor.secrets])
     steps: list[StepRecord] = []
@@ -70,11 +75,10 @@ def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
                     max_steps=task.max_steps,
                     timeout=task.timeout,
                     on_step=steps.append,
+                    provenance=Provenance.CLIENT,
                 )
         finally:
             host.env.settle_timeout = settle
-            if owned is not None:
-                owned.close()
         rec.note = f"{result.status}: {result.message}; report {result.report or result.run_dir}"
         if result.exit_code != 0:
             rec.status = "failed"
@@ -108,8 +112,17 @@ def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
 
 
 def _run_folder(host: ScreenHost, name: str) -> Path:
-    """Inside the server's own run folder (``--out``) when it has one, else runs/<time>-<name>."""
-    root = host.writer.dir / "tasks" if host.writer is not None else Path("runs")
+    """Inside the server's own run folder (``--out``) when it has one, else in a private
+    temporary folder made once per server: never the server's working folder (which may be
+    ``/``, or the user's project)."""
+    if host.writer is not None:
+        root = host.writer.dir / "tasks"
+    else:
+        if host.task_runs is None:
+            host.task_runs = Path(tempfile.mkdtemp(prefix="screenpilot-mcp-runs-"))
+            log.warning("run_task folders go to %s (start with --out DIR to keep them)",
+                        host.task_runs)  # fmt: skip
+        root = host.task_runs
     root = root.resolve()  # the client is told where the report is: absolute
     folder = default_run_dir(name, root=root)
     number = 1

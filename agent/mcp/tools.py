@@ -44,6 +44,7 @@ class ToolSpec:
     platforms: tuple[str, ...] = BOTH
     read_only: bool = False
     verb: str = ""  # the step's verb in run folders, when it differs from the name
+    opt_in: str | None = None  # the `agent mcp` flag without which the tool is not offered
 
     @property
     def step_verb(self) -> str:
@@ -150,10 +151,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Run a screenpilot task file on this screen: its path (`file`) or its YAML text "
         "(`yaml`), with `name`, `env` (desktop or android) and `steps` (launch, click, type, "
         "key, scroll, wait_for, assert, goal, ...). Returns the status, one line per step and "
-        "the path of the step-by-step report.html.",
+        "the path of the step-by-step report.html. Its steps are judged as yours: risky ones "
+        "and every launch are confirmed; no ${VAR}, no `model` section, and `env` only names "
+        "the platform (the server's model and screen are used).",
         tm.RunTaskArgs,
         tm.TaskResult,
         _run_task,
+        opt_in="--allow-run-task",
     ),
     ToolSpec(
         "swipe",
@@ -201,6 +205,20 @@ TOOLS: tuple[ToolSpec, ...] = (
 BY_NAME = {spec.name: spec for spec in TOOLS}
 
 
-def tools_for(platform: str) -> list[ToolSpec]:
-    """The tools a server on `platform` offers."""
-    return [spec for spec in TOOLS if platform in spec.platforms]
+def tools_for(platform: str, opted_in: frozenset[str] = frozenset()) -> list[ToolSpec]:
+    """The tools a server on `platform` offers (an opt-in tool only when its flag was given)."""
+    return [
+        spec
+        for spec in TOOLS
+        if platform in spec.platforms and (spec.opt_in is None or spec.opt_in in opted_in)
+    ]
+
+
+def not_offered(name: str, platform: str, opted_in: frozenset[str]) -> str | None:
+    """Why a known tool is not offered here (one line), or None when it is or is unknown."""
+    spec = BY_NAME.get(name)
+    if spec is None or spec in tools_for(platform, opted_in):
+        return None
+    if platform not in spec.platforms:
+        return f"{name} is not offered on {platform}"
+    return f"{name} is off: the server must be started with `agent mcp {spec.opt_in}` to offer it"
