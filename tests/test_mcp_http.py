@@ -148,3 +148,65 @@ def test_requests_without_the_token_get_401(event_app: TkApp) -> None:
         run(body)
         assert server.stop() == 130  # Ctrl-C, as for every agent command
     assert token not in "".join(server.lines)
+
+
+@pytest.mark.parametrize(
+    ("bind", "token", "names"),
+    [
+        ("127.0.0.1", None, ["127.0.0.1", "LOCALHOST", "[::1]"]),
+        ("127.0.0.2", "t0ken-" + "y" * 24, ["127.0.0.2", "LocalHost"]),
+        ("[::1]", None, ["[::1]", "[0:0:0:0:0:0:0:1]", "localhost"]),
+        ("LOCALHOST", None, ["localhost", "LOCALHOST", "127.0.0.1"]),
+        ("0.0.0.0", "t0ken-" + "z" * 24, ["127.0.0.1", "localhost"]),
+    ],
+)
+def test_dns_rebinding_is_refused_on_every_bind(
+    xvfb: Any, bind: str, token: str | None, names: list[str]
+) -> None:
+    import httpx2
+
+    env = server_env(xvfb.name)
+    env.pop("SCREENPILOT_MCP_TOKEN", None)
+    if token:
+        env["SCREENPILOT_MCP_TOKEN"] = token
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    with HttpServer(["--host", bind, "--port", "0"], env) as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        url = server.url.replace("0.0.0.0", "127.0.0.1")
+
+        def post(host: str, **extra: str) -> int:
+            headers = {**HEADERS, **auth, "Host": host, **extra}
+            return httpx2.post(url, json=INITIALIZE, headers=headers, timeout=30).status_code
+
+        for evil in ("evil.example", f"evil.example:{port}", f"EVIL.example:{port}", "[::2]"):
+            assert post(evil) == 421, evil
+        good = f"{names[0]}:{port}"
+        assert post(good, Origin="http://evil.example") == 403
+        assert post(good, Origin=f"http://evil.example:{port}") == 403
+        assert post(good, Origin="null") == 403
+        assert post(f"{names[0]}:{port + 1}") == 421  # another port is another server
+        for name in names:  # the server's own names, in any case
+            assert post(f"{name}:{port}") == 200, name
+        assert post(good, Origin=f"http://{names[-1]}:{port}") == 200
+
+        async def body() -> None:
+            async with http_session(url, token=token) as s:
+                assert "click" in {t.name for t in (await s.list_tools()).tools}
+
+        run(body)
+
+
+def test_a_second_loopback_address_needs_a_token(xvfb: Any) -> None:
+    env = server_env(xvfb.name)
+    env.pop("SCREENPILOT_MCP_TOKEN", None)
+    result = subprocess.run(
+        [str(AGENT), "mcp", "--transport", "http", "--host", "127.0.0.2", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(
+        "error: --host 127.0.0.2 is not 127.0.0.1, ::1 or localhost: give a bearer token"
+    )

@@ -69,6 +69,12 @@ def mcp_command(
         "127.0.0.1", "--host", help="HTTP address to bind; any non-loopback one needs --token."
     ),
     port: int = typer.Option(8765, "--port", help="HTTP port (0: any free)."),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="Another name clients use for this server in HTTP Host headers (repeatable); "
+        "requests naming any other host are refused (DNS rebinding).",
+    ),
     token: str = typer.Option(
         None,
         "--token",
@@ -191,6 +197,7 @@ def mcp_command(
                     host=host,
                     port=port,
                     token=token,
+                    allowed_hosts=tuple(allowed_host),
                     on_listening=lambda where: _announce(where, screen, dry_run),
                 )
         finally:

@@ -1,16 +1,18 @@
 """Serving the MCP server: stdio (what desktop clients spawn) or streamable HTTP.
 
-HTTP binds to 127.0.0.1 unless told otherwise. A loopback bind is reachable
-only from this machine (and the SDK turns on its DNS-rebinding protection for
-it); any other address needs a bearer token, checked by the SDK's own bearer
-middleware with a constant-time comparison: a request without it, or with a
-wrong one, gets 401 before it reaches a tool.
+HTTP binds to 127.0.0.1 unless told otherwise. Without a token, only
+127.0.0.1, ::1 and localhost may be bound: reachable from this machine only,
+but by every local user and program. Any other address (another loopback
+address, 0.0.0.0, a network address) needs a bearer token, checked by the
+SDK's own bearer middleware with a constant-time comparison: a request
+without it, or with a wrong one, gets 401 before it reaches a tool. Whatever
+is bound, every request's Host and Origin are checked first
+(`agent.mcp.host_check`: DNS rebinding from a web page gets 421/403).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import signal
 import socket
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actions.errors import InputError
+from agent.mcp.host_check import HostCheck, allowed_names, is_loopback, normalize
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +28,22 @@ TOKEN_ENV = "SCREENPILOT_MCP_TOKEN"
 HTTP_PATH = "/mcp"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether binding `host` keeps the server reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
+TOKENLESS_BINDS = ("127.0.0.1", "::1", "localhost")
+"""The only binds served without a token (REFERENCE.md section 11)."""
 
 
 def check_bind(host: str, token: str | None) -> None:
-    """Refuse a non-loopback bind without a token (one line, before anything starts)."""
-    if not is_loopback(host) and not token:
-        raise InputError(
-            f"--host {host} is reachable from other machines: give a bearer token with "
-            f"--token or ${TOKEN_ENV} (or bind 127.0.0.1)"
-        )
+    """Refuse a bind other than `TOKENLESS_BINDS` without a token (one line, before start)."""
+    if token or normalize(host) in TOKENLESS_BINDS:
+        return
+    why = (
+        "is not 127.0.0.1, ::1 or localhost"
+        if is_loopback(host)
+        else "is reachable from other machines"
+    )
+    raise InputError(
+        f"--host {host} {why}: give a bearer token with --token or ${TOKEN_ENV} (or bind 127.0.0.1)"
+    )
 
 
 class StaticTokenVerifier:
@@ -89,12 +91,25 @@ def url_of(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}{HTTP_PATH}"
 
 
-def serve_http(server: Any, sock: socket.socket, host: str) -> None:
-    """Serve streamable HTTP on `sock` until Ctrl-C or SIGTERM (uvicorn stops gracefully)."""
+def serve_http(
+    server: Any, sock: socket.socket, host: str, allowed_hosts: tuple[str, ...] = ()
+) -> None:
+    """Serve streamable HTTP on `sock` until Ctrl-C or SIGTERM (uvicorn stops gracefully).
+
+    `allowed_hosts`: names besides this server's own addresses that clients
+    may put in Host (e.g. a DNS name in front of a 0.0.0.0 bind).
+    """
     import anyio
     import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
 
-    app = server.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
+    # the SDK's own check is exact-string and case-sensitive; HostCheck covers every bind
+    off = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    inner = server.streamable_http_app(
+        streamable_http_path=HTTP_PATH, host=host, transport_security=off
+    )
+    port = sock.getsockname()[1]
+    app = HostCheck(inner, allowed_names(host, allowed_hosts), port)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     anyio.run(uvicorn.Server(config).serve, [sock])
 
@@ -115,7 +130,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def run_server(build: Callable[[dict[str, Any]], Any], *, transport: str, host: str, port: int,
-               token: str | None, on_listening: Callable[[str], None]) -> None:  # fmt: skip
+               token: str | None, on_listening: Callable[[str], None],
+               allowed_hosts: tuple[str, ...] = ()) -> None:  # fmt: skip
     """Build the server (with the auth its bind needs) and serve it on `transport`."""
     if transport == "stdio":
         on_listening("stdio")
@@ -127,6 +143,6 @@ def run_server(build: Callable[[dict[str, Any]], Any], *, transport: str, host: 
         url = url_of(sock, host)
         server = build(auth_for(token, url))
         on_listening(url)
-        serve_http(server, sock, host)
+        serve_http(server, sock, host, allowed_hosts)
     finally:
         sock.close()
