@@ -30,6 +30,7 @@ from tests.fixtures.mcp_client import (
     ok,
     rss_kib,
     run,
+    run_folder,
     server_env,
     stdio_session,
     text,
@@ -374,6 +375,7 @@ def test_secret_text_is_redacted_everywhere(demo_form: TkApp, tmp_path: Path) ->
         return results
 
     results = run(body)
+    out = run_folder(out)
     assert text(results[1]) == f"sent type *** ({len(SECRET)} characters)"
     assert results[4].is_error and text(results[4]).startswith("text has an untypable control")
     written = [
@@ -397,6 +399,8 @@ def test_secret_text_is_redacted_everywhere(demo_form: TkApp, tmp_path: Path) ->
 def test_out_records_every_call_with_the_run_report(event_app: TkApp, tmp_path: Path) -> None:
     app = event_app
     out = tmp_path / "calls"
+    out.mkdir()  # a folder that is already in use: each server start adds a run folder to it
+    (out / "notes.txt").write_text("mine")
     log = tmp_path / "server.log"
 
     async def body() -> None:
@@ -413,6 +417,9 @@ def test_out_records_every_call_with_the_run_report(event_app: TkApp, tmp_path: 
                 assert (await s.call_tool("press_key", {"keys": "ctrl+nokey"})).is_error
 
     run(body)
+    assert (out / "notes.txt").read_text() == "mine"
+    out = run_folder(out)
+    assert f"recording every call in {out}" in log.read_text()
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [(s["verb"], s["status"]) for s in steps] == [
         ("screenshot", "ok"), ("click", "ok"), ("key", "ok"), ("click", "failed"),
@@ -427,6 +434,17 @@ def test_out_records_every_call_with_the_run_report(event_app: TkApp, tmp_path: 
     report = (out / "report.html").read_text()
     assert report.count('class="step') >= 4 and "outside the screen" in report
     assert f"report: {out / 'report.html'}" in log.read_text()
+
+    async def again() -> None:  # the same --out again: a second run folder beside the first
+        async with stdio_session(
+            ["mcp", "--out", str(out.parent)], env=server_env(app.display)
+        ) as s:
+            ok(await s.call_tool("screenshot", {}))
+
+    run(again)
+    folders = sorted(p for p in out.parent.iterdir() if p.is_dir())
+    assert len(folders) == 2 and out in folders
+    assert (out / "steps.jsonl").read_text().count("\n") == 6  # the first is left as it was
 
 
 def test_run_task_from_a_file_and_from_yaml_text(

@@ -26,6 +26,7 @@ from tests.fixtures.mcp_client import (
     http_session,
     ok,
     run,
+    run_folder,
     server_env,
     text,
 )
@@ -92,6 +93,7 @@ def test_tools_act_over_http(event_app: TkApp, tmp_path: Path) -> None:
 
         run(body)
         assert server.stop() == 130  # Ctrl-C, as for every agent command
+    out = run_folder(out)
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert [s["verb"] for s in steps] == ["click", "click", "type", "key", "key"]
     assert (out / "report.html").is_file()  # written on Ctrl-C too
@@ -210,3 +212,27 @@ def test_a_second_loopback_address_needs_a_token(xvfb: Any) -> None:
     assert result.stderr.startswith(
         "error: --host 127.0.0.2 is not 127.0.0.1, ::1 or localhost: give a bearer token"
     )
+
+
+def test_each_client_has_its_own_screenshot_scale(event_app: TkApp) -> None:
+    app = event_app
+    x, y = app.center("ok")
+    with HttpServer(["--port", "0"], server_env(app.display)) as server:
+
+        async def body() -> None:
+            async with http_session(server.url) as small, http_session(server.url) as full:
+                shot = ok(await small.call_tool("screenshot", {"max_side": 640}))
+                assert (shot.structured_content["width"], shot.structured_content["height"]) == (
+                    640,
+                    360,
+                )
+                ok(await full.call_tool("screenshot", {}))  # another client, full size
+                mark = app.mark()
+                ok(await small.call_tool("click", {"x": x / 3, "y": y / 3}))  # in its 640 image
+                app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+                time.sleep(0.6)
+                mark = app.mark()
+                ok(await full.call_tool("click", {"x": x, "y": y}))  # in its full-size image
+                app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+
+        run(body)

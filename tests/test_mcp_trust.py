@@ -206,3 +206,29 @@ def test_a_client_task_cannot_choose_environment_settings(event_app: TkApp) -> N
             assert app.events(since=mark) == []
 
     run(body)
+
+
+def test_an_unanswered_confirmation_is_a_no_after_the_timeout(event_app: TkApp) -> None:
+    import anyio
+
+    app = event_app
+    asked: list[str] = []
+
+    async def never_answer(context: Any, params: Any) -> mt.ElicitResult:
+        asked.append(params.message)
+        await anyio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def body() -> None:
+        args = ["mcp", "--confirm-timeout", "2"]
+        async with stdio_session(args, env=server_env(app.display), elicit=never_answer) as s:
+            mark = app.mark()
+            with anyio.fail_after(120):  # a bound on the test, not a timing claim
+                denied = await s.call_tool("press_key", {"keys": "ctrl+w"})
+                assert denied.is_error and text(denied).startswith("denied: key(ctrl+w)")
+                x, y = app.center("ok")
+                ok(await s.call_tool("click", {"x": x, "y": y}))  # the server goes on
+            app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+            assert len(asked) == 1 and app.events("key", mark) == []
+
+    run(body)

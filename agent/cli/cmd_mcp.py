@@ -125,7 +125,11 @@ def mcp_command(
         "actions: launches and risky steps are confirmed).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; send nothing."),
-    out: Path = typer.Option(None, "--out", help="Record every call in this run folder."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Record every call in a new run folder under DIR (one per server start).",
+    ),
     settle: float = typer.Option(
         0.0, "--settle", help="After each action wait up to S s (0-60) for the screen to settle."
     ),
@@ -152,6 +156,8 @@ def mcp_command(
         raise InputError(f"--port {port}: use 0..65535 (0: any free port)")
     if transport == "http":
         check_bind(host, token)
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: not a folder (run folders are made inside it)")
     require("mcp", "mcp")
     from agent.mcp.host import HostOptions, ScreenHost
     from agent.mcp.server import Worker, build_server
@@ -213,6 +219,8 @@ def _announce(where: str, screen: Any, dry_run: bool) -> None:
     mode = " (dry run: nothing will be sent)" if dry_run else ""
     via = "over stdio" if where == "stdio" else f"at {where}"
     typer.echo(f"agent mcp: serving {what} {via}{mode}", err=True)
+    if screen.writer is not None:
+        typer.echo(f"agent mcp: recording every call in {screen.writer.dir}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -52,7 +53,13 @@ from agent.provenance import Provenance
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
 from agent.secrets import Redactor
 from agent.session import Session
-from agent.trajectory import RunInfo, RunWriter, StepRecord, mask_text_regions
+from agent.trajectory import (
+    RunInfo,
+    RunWriter,
+    StepRecord,
+    default_run_dir,
+    mask_text_regions,
+)
 from env.base import Env, Observation
 from env.factory import AndroidOptions, DesktopOptions, open_env
 
@@ -62,6 +69,10 @@ PNG_COMPRESS_LEVEL = 1
 """Screenshots go to the client at once: zlib level 1 encodes a 1080p desktop ~5x faster than
 PIL's default 6 for a few percent more bytes."""
 BUTTONS = {"back": "back", "home": "home", "recents": "app_switch"}
+ANYONE = ""
+"""The client of calls without an HTTP session id (stdio's one client, Python callers)."""
+MAX_VIEWS = 1024
+"""Views kept, one per client; the least recently used goes first."""
 
 
 class HostOptions(BaseModel):
@@ -158,14 +169,16 @@ class ScreenHost:
             # bad model options fail at start-up, not at the first click by target
             if options.model is not None:
                 self.model = load_model(options.model)
-            if options.out is not None:
-                self.writer = RunWriter(options.out, self._run_info(), redactor=self.redactor)
+            if options.out is not None:  # a folder of its own per start: --out may be reused
+                folder = new_run_folder(options.out, "mcp")
+                self.writer = RunWriter(folder, self._run_info(), redactor=self.redactor)
         except BaseException:
             self.env.close()
             if self.model is not None:
                 self.model.close()
             raise
-        self._view: View | None = None
+        self._views: OrderedDict[str, View] = OrderedDict()  # per client (`set_client`)
+        self._client = ANYONE
         self.task_runs: Path | None = None  # run_task's folders without --out (agent.mcp.task_tool)
         self.session = Session(
             self.env,
@@ -184,17 +197,30 @@ class ScreenHost:
         """Who answers the confirmation policy's questions during the next call."""
         self.session.policy = ConfirmPolicy(self.options.confirm, ask)
 
+    def set_client(self, client: str | None) -> None:
+        """Whose view the next call's coordinates refer to (an HTTP session id; None: anyone)."""
+        self._client = client or ANYONE
+
+    def _keep_view(self, view: View) -> None:
+        self._views[self._client] = view
+        self._views.move_to_end(self._client)
+        while len(self._views) > MAX_VIEWS:
+            self._views.popitem(last=False)
+
     @property
     def view(self) -> View:
-        """What callers' coordinates refer to: the latest screenshot this server returned.
+        """What the current client's coordinates refer to: the latest screenshot it was returned.
 
-        One screen has one pointer, so the view is the server's, not a client's;
-        before any screenshot it is what `screenshot` would return by default.
+        Each client has its own (one client's ``max_side`` must not change what
+        another's x, y mean); before its first screenshot it is what
+        `screenshot` would return by default.
         """
         size = self.env.size
-        if self._view is None or self._view.capture != size:  # none yet, or the screen turned
-            self._view = View.fit(size, self.options.max_side)
-        return self._view
+        view = self._views.get(self._client)
+        if view is None or view.capture != size:  # none yet, or the screen turned
+            view = View.fit(size, self.options.max_side)
+            self._keep_view(view)
+        return view
 
     # -- reading the screen ----------------------------------------------------------------
     def screenshot(self, args: tm.ScreenshotArgs) -> Outcome:
@@ -231,7 +257,7 @@ class ScreenHost:
             f"(HiDPI scale {geometry.scale:g}, offset {geometry.offset[0]:g},"
             f"{geometry.offset[1]:g}). x, y for the other tools are pixels of this image."
         )
-        self._view = view
+        self._keep_view(view)
         return Outcome(text, info, data, f"image/{args.format}")
 
     def locate(self, args: tm.LocateArgs) -> Outcome:
@@ -455,6 +481,16 @@ class ScreenHost:
                 if self.model is not None:
                     self.model.close()
         return report
+
+
+def new_run_folder(root: Path, name: str) -> Path:
+    """A run folder under `root` that does not exist yet (``<root>/<time>-<name>[-N]``)."""
+    folder = default_run_dir(name, root=root)
+    number = 1
+    while folder.exists():  # two starts within a second
+        number += 1
+        folder = default_run_dir(f"{name}-{number}", root=root)
+    return folder
 
 
 def _shown(args: tm.ClickArgs | tm.LongPressArgs | tm.DragArgs | tm.ScrollArgs) -> str:

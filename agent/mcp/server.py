@@ -99,6 +99,20 @@ def _asker(
     return ask
 
 
+def _client_of(ctx: Any) -> str | None:
+    """The client's HTTP session id (``Mcp-Session-Id``, what its view is keyed by).
+
+    None over stdio (one client per server) and outside a request. The SDK
+    builds a new session object per request, so the header is what stays.
+    """
+    try:
+        request = ctx.request_context.request
+    except (ValueError, AttributeError):  # server.call_tool from Python
+        return None
+    headers = getattr(request, "headers", None)
+    return headers.get("mcp-session-id") if headers is not None else None
+
+
 def _to_result(outcome: Outcome, redactor: Redactor | None = None) -> Any:
     """The wire result; every string in it passes through `redactor` (secrets as ``***``)."""
     import mcp_types as mt
@@ -129,7 +143,7 @@ class ToolCaller:
 
     async def __call__(self, spec: ToolSpec, ctx: Any, arguments: dict[str, Any]) -> Any:
         ask = _asker(ctx, asyncio.get_running_loop(), self.host.options.confirm_timeout)
-        outcome = await self.worker.call(self._run, spec, arguments, ask)
+        outcome = await self.worker.call(self._run, spec, arguments, ask, _client_of(ctx))
         return _to_result(outcome, self.host.redactor)
 
     def _run(
@@ -137,9 +151,11 @@ class ToolCaller:
         spec: ToolSpec,
         arguments: dict[str, Any],
         ask: Callable[[str], bool] | None,
+        client: str | None = None,
     ) -> Outcome:
         host = self.host
         host.set_ask(ask)
+        host.set_client(client)
         steps = host.session.steps_done
         try:
             args = spec.args.model_validate(arguments)  # the rules that span fields
@@ -155,6 +171,7 @@ class ToolCaller:
             return _error(message)
         finally:
             host.set_ask(None)
+            host.set_client(None)
 
     async def refused(self, name: str, message: str) -> Any:
         """The error result for arguments the SDK refused; recorded like any other call."""

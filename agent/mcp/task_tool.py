@@ -26,10 +26,10 @@ from typing import Any
 
 from actions.errors import InputError
 from agent.mcp import tool_models as tm
-from agent.mcp.host import Outcome, ScreenHost
+from agent.mcp.host import Outcome, ScreenHost, new_run_folder
 from agent.provenance import Provenance
 from agent.secrets import Redactor, redacted_logging
-from agent.trajectory import StepRecord, default_run_dir
+from agent.trajectory import StepRecord
 from tasks.loader import LoadedTask, load_task, load_task_text
 from tasks.runner import preflight, record_run, run_steps, task_run_info
 
@@ -123,10 +123,4 @@ def _run_folder(host: ScreenHost, name: str) -> Path:
             log.warning("run_task folders go to %s (start with --out DIR to keep them)",
                         host.task_runs)  # fmt: skip
         root = host.task_runs
-    root = root.resolve()  # the client is told where the report is: absolute
-    folder = default_run_dir(name, root=root)
-    number = 1
-    while folder.exists():  # two runs of one task within a second
-        number += 1
-        folder = default_run_dir(f"{name}-{number}", root=root)
-    return folder
+    return new_run_folder(root.resolve(), name)  # the client is told where: absolute
