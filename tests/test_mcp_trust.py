@@ -107,12 +107,12 @@ def test_a_client_task_cannot_launch_or_press_risky_keys_unasked(
         env = server_env(app.display)
         mark = app.mark()
         async with stdio_session(args, env=env, cwd=tmp_path) as s:  # cannot ask: refused
-            for task in (ATTACK, key_only):
+            for task, what in ((ATTACK, "launch sh -c id > pwned.txt"), (key_only, "key(")):
                 result = await s.call_tool("run_task", {"yaml": task})
                 assert result.is_error and result.structured_content["status"] == "failed"
-                assert "does not support elicitation" in text(result) or "needs confirmation" in (
-                    text(result)
-                ), text(result)
+                (step,) = result.structured_content["steps"]
+                assert step["status"] == "denied", step
+                assert f"needs confirmation ({what}" in step["error"], step
         async with stdio_session(args, env=env, cwd=tmp_path, elicit=say_no) as s:  # asked: no
             result = await s.call_tool("run_task", {"yaml": ATTACK})
             assert result.is_error and result.structured_content["steps"][0]["status"] == "denied"
