@@ -113,6 +113,7 @@ def test_a_client_task_cannot_launch_or_press_risky_keys_unasked(
                 (step,) = result.structured_content["steps"]
                 assert step["status"] == "denied", step
                 assert f"needs confirmation ({what}" in step["error"], step
+                assert "it does not support elicitation" in text(result)
         async with stdio_session(args, env=env, cwd=tmp_path, elicit=say_no) as s:  # asked: no
             result = await s.call_tool("run_task", {"yaml": ATTACK})
             assert result.is_error and result.structured_content["steps"][0]["status"] == "denied"

@@ -107,6 +107,8 @@ def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
         what = f" {s.instruction!r}" if s.instruction else ""
         extra = f": {s.error}" if s.error else (f" ({s.note})" if s.note else "")
         lines.append(f"  [{s.index}] {s.verb}{what} {s.status}{extra}")
+    if host.session.policy.ask is None and any(s.status == "denied" for s in steps):
+        lines.append("(this MCP client cannot ask its user: it does not support elicitation)")
     lines.append(f"report: {result.report or result.run_dir}")
     return Outcome("\n".join(lines), summary, error=result.exit_code != 0)
 
