@@ -84,5 +84,7 @@ def test_help_lists_the_options() -> None:
     from tests.fixtures.mcp_client import AGENT
 
     out = subprocess.run([str(AGENT), "mcp", "--help"], capture_output=True, text=True).stdout
-    for option in ("--transport", "--token", "--android", "--profile", "--confirm", "--out"):
+    options = ("--transport", "--token", "--android", "--profile", "--confirm", "--out",
+               "--allow-run-task", "--confirm-timeout", "--allowed-host")  # fmt: skip
+    for option in options:
         assert option in out

@@ -140,7 +140,7 @@ def mcp_command(
         "large images); coordinates follow the returned image.",
     ),
 ) -> None:
-    """Serve this screen (or a phone) to MCP clients: screenshot, click, type, run_task, ...
+    """Serve this screen (or a phone) to MCP clients: screenshot, click, type, ...
 
     stdio by default (for Claude Desktop, VS Code, Cursor); --transport http
     serves streamable HTTP at http://HOST:PORT/mcp. Exit 2 for bad options.
