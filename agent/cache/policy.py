@@ -152,6 +152,8 @@ class LocateCache:
         self.reads = self.mode in ("read", "read-write")
         self.writes = self.mode in ("write", "read-write") and not dry_run
         self.snapshot = store.load() if store is not None and self.mode != "off" else Snapshot()
+        if store is not None and self.writes:
+            store.check(writing=True)  # a folder that is not a cache is refused before running
         self.stats = CacheStats()
         self.secrets = SecretAreas()
         self._pending: dict[int, _Pending] = {}

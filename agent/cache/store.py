@@ -6,12 +6,19 @@ Layout (by default next to the task file, ``notes.yaml`` -> ``notes.cache/``)::
     <sha16>.png          each entry's crop, named after its pixels' SHA-256
     .lock                held while the folder is written
 
-Reading takes a snapshot (the YAML and every crop it names) under the lock.
-Writing re-reads the file under the lock, applies the change, writes new crops
+Reading takes a snapshot (the YAML and every crop it names) under a shared
+lock (or none: it never creates or writes a file). Writing takes the
+exclusive lock, re-reads the file, applies the change, writes new crops
 (content-addressed, so a crop file never changes once written), then replaces
-the YAML atomically (temporary file, fsync, rename) and removes crops nothing
-names any more: two runs of the same task at once each see a whole file, and
-neither loses the other's entries.
+the YAML atomically (temporary file, fsync, rename) and removes the crops its
+own index named and no longer does: two runs of the same task at once each
+see a whole file, and neither loses the other's entries.
+
+The folder is untrusted too (it may come with a repository): a cache folder,
+or a component of the path from the task's folder to it, that is a symbolic
+link is refused, and so is a ``.lock`` that is not a plain file; a folder
+holding other files and no cache.yaml is not written into; `clear` removes
+only a file that carries this format's header, and only the crops it names.
 
 The file is untrusted input, like a task file: one that cannot be parsed, is
 not a locate cache, or holds an invalid entry is an `InputError` naming the
@@ -27,7 +34,9 @@ import io
 import logging
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,6 +59,12 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_VARIANTS = 4
 """Entries kept per key: one instruction may name targets on several different screens."""
 _CROP_NAME = re.compile(r"^[0-9a-f]{16}\.png$")
+_NAMED_CROP = re.compile(r"\b([0-9a-f]{16}\.png)\b")
+_OWN_NAMES = re.compile(
+    r"^(cache\.yaml|\.lock|[0-9a-f]{16}\.png|\.(cache\.yaml|[0-9a-f]{16}\.png)\.\d+\.tmp)$"
+)
+"""Names this store writes: anything else in a folder means it is not (only) a cache."""
+MARK = "# screenpilot locate cache:"
 HEADER = (
     "# screenpilot locate cache: where scripted targets were found, and a crop of each\n"
     "# (the PNG files beside this one) that must still match the screen before a\n"
@@ -226,17 +241,94 @@ class Snapshot(BaseModel):
 
 
 # -- the folder ------------------------------------------------------------------------
+def _check_chain(folder: Path, base: Path | None) -> None:
+    """An InputError when `folder` (or a part of it below `base`) is a symbolic link."""
+    parts = [folder]
+    if base is not None:
+        try:
+            relative = folder.absolute().relative_to(base.absolute())
+        except ValueError:
+            relative = None
+        if relative is not None:
+            parts = [base.absolute() / Path(*relative.parts[: i + 1])
+                     for i in range(len(relative.parts))]  # fmt: skip
+    for part in parts:
+        if part.is_symlink():
+            raise InputError(
+                f"{part}: the locate cache folder is (or goes through) a symbolic link; "
+                "refusing to follow it (use a real folder)"
+            )
+
+
 class LocateStore:
     """One cache folder: read it, change it under the lock, clear it."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, base: str | Path | None = None) -> None:
+        """
+        Args:
+            base: the trusted folder `folder` was named from (a task file's folder):
+                no part of the path below it may be a symbolic link.
+        """
         self.folder = Path(folder)
         self.file = self.folder / CACHE_FILE
+        self.base = Path(base) if base is not None else None
+
+    def check(self, *, writing: bool = False) -> None:
+        """Refuse a folder that is not safe to use (an `InputError`, before anything runs).
+
+        Raises:
+            InputError: the folder or its path is a symbolic link, its ``.lock`` is not a
+                plain file, or (writing) it holds other files and no cache.yaml.
+        """
+        _check_chain(self.folder, self.base)
+        lock = self.folder / LOCK_FILE
+        if lock.is_symlink() or (lock.exists() and not lock.is_file()):
+            raise InputError(f"{lock}: not a plain file (a symbolic link?); refusing to lock it")
+        if writing and self.folder.is_dir() and not self.file.exists():
+            foreign = sorted(p.name for p in self.folder.iterdir() if not _OWN_NAMES.match(p.name))
+            if foreign:
+                raise InputError(
+                    f"{self.folder}: not a screenpilot locate cache (it holds {foreign[0]!r} "
+                    "and no cache.yaml); choose an empty or new folder for the cache"
+                )
 
     def _lock(self) -> Any:
         from filelock import FileLock
 
+        self.check()
         return FileLock(str(self.folder / LOCK_FILE), timeout=LOCK_TIMEOUT)
+
+    @contextmanager
+    def _shared(self) -> Iterator[None]:
+        """A shared lock for reading, when the lock file is there; it is never created.
+
+        Writers replace files atomically, so a read without the lock still sees a whole
+        cache.yaml; the lock only keeps a writer from removing crops mid-read.
+        """
+        self.check()
+        try:
+            fd = os.open(
+                self.folder / LOCK_FILE,
+                os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
+            )
+        except OSError:  # no lock file yet, or not readable: read without it
+            yield
+            return
+        try:
+            import fcntl
+
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break  # a writer holds it too long: read anyway (writes are atomic)
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # releases the shared lock
 
     def _read_file(self) -> CacheFile:
         if not self.file.exists():
@@ -271,18 +363,11 @@ class LocateStore:
         Raises:
             InputError: cache.yaml is unreadable, foreign or invalid.
         """
+        self.check()
         if not self.file.exists():
             return Snapshot()
-        lock = self._lock()
-        try:
-            lock.acquire()
-        except OSError:  # a read-only folder, or held too long: writes are atomic, read anyway
-            lock = None
-        try:
+        with self._shared():
             return self._snapshot(self._read_file())
-        finally:
-            if lock is not None:
-                lock.release()
 
     def update(
         self,
@@ -294,14 +379,16 @@ class LocateStore:
 
         `new_crops` (sha256 -> pixels) are written before the YAML that names them.
         """
+        self.check(writing=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            entries = change(list(self._read_file().entries))
+            before = list(self._read_file().entries)
+            entries = change(list(before))
             for sha, pixels in new_crops.items():
                 if any(e.crop.sha256 == sha for e in entries):
                     self._write_crop(sha, pixels)
             self._write_entries(entries)
-            self._remove_unused(entries)
+            self._remove_unused({e.crop.file for e in before}, entries)
             return self._snapshot(
                 CacheFile(format=FORMAT, version=VERSION, entries=entries),
                 {**(known or {}), **new_crops},
@@ -310,32 +397,58 @@ class LocateStore:
     def clear(self, instruction: str | None = None) -> int | None:
         """Remove every entry (or those of one instruction); the number removed.
 
-        Clearing everything also works on an unreadable file (that is when it is
-        needed): then None is returned.
+        Clearing everything also works on an unreadable file of this format (that is
+        when it is needed): then None is returned. Only this store's own files go:
+        cache.yaml, the crops it names, its lock, and the folder if that leaves it empty.
+
+        Raises:
+            InputError: cache.yaml is not a screenpilot locate cache (nothing is removed),
+                or the folder is unsafe (`check`).
         """
+        self.check()
         if not self.file.exists() and not self.file.is_symlink():
             return 0
         unreadable = False
         with self._lock():
             try:
                 entries = self._read_file().entries
+                named = {e.crop.file for e in entries}
             except InputError:
                 if instruction is not None:
                     raise
+                named = self._names_in_unreadable_file()
                 entries, unreadable = [], True
             kept = [e for e in entries if instruction is not None and e.instruction != instruction]
             if kept:
                 self._write_entries(kept)
             else:
                 self.file.unlink()
-            self._remove_unused(kept)
+            self._remove_unused(named, kept)
         if not kept:
             for leftover in (self.folder / LOCK_FILE, self.folder):
                 try:
+                    if leftover.is_symlink():
+                        continue
                     leftover.unlink() if leftover.is_file() else leftover.rmdir()
                 except OSError:  # another run holds it, or the user keeps other files there
                     pass
         return None if unreadable else len(entries) - len(kept)
+
+    def _names_in_unreadable_file(self) -> set[str]:
+        """The crops a damaged cache.yaml names, if it is one of ours; else an InputError."""
+        if self.file.is_symlink() or not self.file.is_file():
+            raise _problem(self.file, None, "", "not a regular file; nothing removed")
+        try:
+            with open(self.file, "rb") as handle:
+                text = handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(f"{self.file}: cannot read: {exc}; nothing removed") from None
+        if not (text.startswith(MARK) or re.search(rf"(?m)^format:\s*{FORMAT}\s*$", text)):
+            raise InputError(
+                f"{self.file}: not a screenpilot locate cache (no '{MARK}' header, no "
+                f"'format: {FORMAT}'); nothing removed"
+            )
+        return set(_NAMED_CROP.findall(text))
 
     # -- writing ----------------------------------------------------------------------
     def _atomic_write(self, path: Path, data: bytes) -> None:
@@ -365,8 +478,14 @@ class LocateStore:
         )
         self._atomic_write(self.file, text.encode("utf-8"))
 
-    def _remove_unused(self, entries: list[Entry]) -> None:
+    def _remove_unused(self, named: set[str], entries: list[Entry]) -> None:
+        """Remove the crops cache.yaml named (`named`) that `entries` no longer name.
+
+        Never a file the index did not list: a hex-named PNG someone else put in the
+        folder is not ours to delete.
+        """
         used = {e.crop.file for e in entries}
-        for path in self.folder.glob("*.png"):
-            if _CROP_NAME.match(path.name) and path.name not in used:
-                path.unlink(missing_ok=True)
+        for name in sorted(named - used):
+            path = self.folder / name
+            if _CROP_NAME.match(name) and (path.is_file() or path.is_symlink()):
+                path.unlink(missing_ok=True)  # a link itself, never what it points to
