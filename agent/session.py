@@ -174,7 +174,8 @@ class Session:
         from agent.grounding import ground
 
         scripted = rec.source == "script"  # goal-mode steps never act from the cache
-        cached = self.locate.lookup(rec, obs, target) if scripted else None
+        secrets = self.redactor.secrets
+        cached = self.locate.lookup(rec, obs, target, secrets) if scripted else None
         if cached is not None:
             return cached
         model = self._need_model(f"finding {target!r}")
@@ -195,8 +196,7 @@ class Session:
         rec.timings.model += total_seconds(result.seconds)
         if result.error is None and result.point is not None:
             if scripted:
-                self.locate.propose(rec, obs, target, result.point, result.bbox,
-                                    self.redactor.secrets)  # fmt: skip
+                self.locate.propose(rec, obs, target, result.point, result.bbox, secrets)
             return result.point
         if self.dry_run:
             rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"

@@ -18,7 +18,12 @@ import os
 import re
 from pathlib import Path
 
-from agent.cache.identity import ModelIdentity, identity_of, model_identity
+from agent.cache.identity import (
+    ModelIdentity,
+    identity_of,
+    instruction_identity,
+    model_identity,
+)
 from agent.cache.policy import CACHE_MODES, CacheMode, LocateCache, parse_mode
 from agent.cache.store import LocateStore
 
@@ -30,6 +35,7 @@ __all__ = [
     "ModelIdentity",
     "api_folder",
     "identity_of",
+    "instruction_identity",
     "model_identity",
     "parse_mode",
     "task_folder",

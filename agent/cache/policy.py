@@ -15,7 +15,9 @@ Modes: ``read-write`` (default), ``read`` (use, never change: e.g. a cache
 committed for CI), ``write`` (always ask the model, refresh every entry),
 ``off``. A dry run reads but never writes. Goal-mode steps never come here.
 
-Secrets: after text holding a secret was typed, the band of the screen around
+Secrets: an instruction holding a secret is stored and looked up by a keyed
+hash, never in clear (`agent.cache.identity.instruction_identity`). After text
+holding a secret was typed, the band of the screen around
 the field it went to (the last point clicked) is never stored, nor is any crop
 in which OCR reads a secret. When the field was reached by keyboard (a key
 since the last click) or without OCR, nothing more is stored for the rest of
@@ -36,7 +38,12 @@ from PIL import Image
 
 from actions.errors import InputError
 from agent.cache.fingerprint import Screen, crop_rect, distinct, search, verify_at
-from agent.cache.identity import LocateKey, ModelIdentity, screen_identity
+from agent.cache.identity import (
+    LocateKey,
+    ModelIdentity,
+    instruction_identity,
+    screen_identity,
+)
 from agent.cache.store import MAX_VARIANTS, CropRef, Entry, LocateStore, Snapshot, crop_digest
 from agent.cache.store import crop_file as crop_file_name
 from agent.trajectory import CacheUse, StepRecord
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 
 CacheMode = Literal["off", "read", "write", "read-write"]
 CACHE_MODES: tuple[str, ...] = get_args(CacheMode)
+NO_KEY = "not cached: the target holds a secret and there is no key to hash it"
 SECRET_BAND = 64
 """Half-height (pixels at scale 1) of the band kept out of the cache around a typed secret."""
 
@@ -178,19 +186,32 @@ class LocateCache:
         }
 
     # -- before the model ----------------------------------------------------------------
-    def lookup(self, rec: StepRecord, obs: Any, instruction: str) -> tuple[float, float] | None:
-        """The target's point from the cache, or None (ask the model); notes it in `rec`."""
+    def lookup(
+        self, rec: StepRecord, obs: Any, instruction: str,
+        secrets: list[str] | tuple[str, ...] | frozenset[str] = (),
+    ) -> tuple[float, float] | None:  # fmt: skip
+        """The target's point from the cache, or None (ask the model); notes it in `rec`.
+
+        `secrets`: the run's secret values; an instruction holding one is looked up by
+        its keyed hash (`instruction_identity`), never by its text.
+        """
         start = time.perf_counter()
         try:
-            return self._lookup(rec, obs, instruction)
+            return self._lookup(rec, obs, instruction, secrets)
         finally:
             rec.timings.cache += time.perf_counter() - start
 
-    def _lookup(self, rec: StepRecord, obs: Any, instruction: str) -> tuple[float, float] | None:
+    def _lookup(
+        self, rec: StepRecord, obs: Any, instruction: str, secrets: Any
+    ) -> tuple[float, float] | None:
         if not self.reads or self.identity is None:
             rec.cache = CacheUse(status="off")
             return None
-        key = self._key(obs, instruction)
+        identity = instruction_identity(instruction, secrets)
+        if identity is None:
+            rec.cache = CacheUse(status="off", note=NO_KEY)
+            return None
+        key = self._key(obs, identity)
         candidates = self.snapshot.usable(key)
         if not candidates:
             self.stats.misses += 1
@@ -270,6 +291,10 @@ class LocateCache:
         """Prepare an entry for what the model found; stored by `finish` if the step succeeds."""
         if not self.writes or self.identity is None:
             return
+        identity = instruction_identity(instruction, secrets)
+        if identity is None:
+            rec.cache = (rec.cache or CacheUse(status="off")).model_copy(update={"note": NO_KEY})
+            return
         geometry = obs.geometry
         rect = crop_rect(point, box, geometry.size, geometry.scale)
         x, y, w, h = rect
@@ -289,7 +314,7 @@ class LocateCache:
             return
         sha = crop_digest(pixels)
         entry = Entry(
-            instruction=instruction.strip(),
+            instruction=identity,
             verb=rec.verb,
             model=self.identity,
             platform=obs.platform,
