@@ -6,6 +6,10 @@ For a scripted step that names a target (``click: "the Save button"``):
   still matches the screenshot at its cached place: act there, no model call;
 * **relocated**: the crop matches at exactly one other place (the window
   moved): act there, and remember the new place;
+* a target whose crop had look-alikes on screen when it was learned (the same
+  Delete button on every row) also keeps its row (`context_rect`): a hit or a
+  relocation then needs the row to match too, so "Delete in Alice's row" never
+  lands on Bob's after the rows were re-sorted;
 * **miss**: no entry, or the crop matches nowhere, or at two comparable places
   (never guess between them): the model is asked, and what it found is stored
   once the step has succeeded;
@@ -37,7 +41,15 @@ import numpy as np
 from PIL import Image
 
 from actions.errors import InputError
-from agent.cache.fingerprint import Screen, crop_rect, distinct, search, verify_at
+from agent.cache.fingerprint import (
+    Screen,
+    context_rect,
+    crop_rect,
+    distinct,
+    search,
+    strip_matches,
+    verify_at,
+)
 from agent.cache.identity import (
     LocateKey,
     ModelIdentity,
@@ -135,7 +147,7 @@ def shows_secret(pixels: np.ndarray, secrets: list[str]) -> bool | None:
 @dataclass
 class _Pending:
     entry: Entry
-    pixels: np.ndarray
+    pixels: dict[str, np.ndarray]  # sha256 -> the crop's (and context strip's) pixels
     replaces: Entry | None = None
 
 
@@ -219,11 +231,14 @@ class LocateCache:
             return None
         screen = Screen(obs.image)
         best = None
+        elsewhere = False  # the crop matched, but its row did not
         for entry, crop in candidates:
             found = verify_at(screen, crop, entry.crop.x, entry.crop.y)
             if found.score.matches:
-                self.stats.hits += 1
-                return self._use(rec, "hit", entry, found, moved=False)
+                if self._row_matches(screen, entry, found):
+                    self.stats.hits += 1
+                    return self._use(rec, "hit", entry, found, moved=False)
+                elsewhere = True
             if best is None or found.score.ncc > best.score.ncc:
                 best = found
         places = []
@@ -231,6 +246,9 @@ class LocateCache:
         for entry, crop in candidates:
             found = search(screen, crop)
             similar = [f for f in found if f.score.similar]
+            kept = [f for f in similar if self._row_matches(screen, entry, f)]
+            elsewhere = elsewhere or len(kept) < len(similar)
+            similar = kept
             matching = [f for f in similar if f.score.matches]
             if matching and len(similar) > 1:
                 ambiguous = True
@@ -245,6 +263,9 @@ class LocateCache:
         self.stats.misses += 1
         if ambiguous or len(spots) > 1:
             note = "the cached target matches at more than one place"
+        elif elsewhere:
+            note = ("the cached target's look-alike is there, but not its row (what is beside "
+                    "it changed): asking the model")  # fmt: skip
         else:
             note = "the cached target no longer matches (changed, or not on screen)"
         rec.cache = CacheUse(
@@ -254,6 +275,15 @@ class LocateCache:
             note=note,
         )
         return None
+
+    def _row_matches(self, screen: Screen, entry: Entry, found: Any) -> bool:
+        """Whether the entry's context strip (if it has one) matches beside where its crop was
+        found."""
+        if entry.context is None:
+            return True
+        pixels = self.snapshot.crops[entry.context.sha256]
+        dx, dy = found.x - entry.crop.x, found.y - entry.crop.y
+        return strip_matches(screen, pixels, entry.context.x + dx, entry.context.y + dy)
 
     def _use(
         self, rec: StepRecord, status: Literal["hit", "relocated"], entry: Entry, found: Any,
@@ -273,8 +303,13 @@ class LocateCache:
         )
         if moved and self.writes:
             crop = entry.crop.model_copy(update={"x": found.x, "y": found.y})
-            new = entry.model_copy(update={"point": point, "box": box, "crop": crop})
-            pixels = self.snapshot.crops[entry.crop.sha256]
+            context = entry.context and entry.context.model_copy(
+                update={"x": entry.context.x + dx, "y": entry.context.y + dy}
+            )
+            new = entry.model_copy(
+                update={"point": point, "box": box, "crop": crop, "context": context}
+            )
+            pixels = {sha: self.snapshot.crops[sha] for sha in entry.shas}
             self._pending[rec.index] = _Pending(new, pixels, replaces=entry)
         return point
 
@@ -308,6 +343,16 @@ class LocateCache:
             seen = shows_secret(pixels, list(secrets))
             if seen or (seen is None and (self.secrets.bands or self.secrets.everywhere)):
                 reason = "it may show a secret"
+        context, strip = None, None
+        if reason is None and sum(f.score.similar for f in search(Screen(obs.image), pixels)) > 1:
+            # look-alikes on screen: what tells them apart is beside the target (its row)
+            cx, cy, cw, ch = context_rect(rect, geometry.size, geometry.scale)
+            strip = np.asarray(obs.image.crop((cx, cy, cx + cw, cy + ch)).convert("RGB")).copy()
+            if secrets and shows_secret(strip, list(secrets)) is not False:
+                reason = "its row may show a secret"
+            c_sha = crop_digest(strip)
+            context = CropRef(file=crop_file_name(c_sha), x=cx, y=cy, width=cw, height=ch,
+                              sha256=c_sha)  # fmt: skip
         if reason is not None:
             note = f"not cached: {reason}"
             rec.cache = (rec.cache or CacheUse(status="off")).model_copy(update={"note": note})
@@ -322,9 +367,11 @@ class LocateCache:
             point=(round(point[0], 2), round(point[1], 2)),
             box=tuple(round(v, 2) for v in box) if box is not None else None,
             crop=CropRef(file=crop_file_name(sha), x=x, y=y, width=w, height=h, sha256=sha),
+            context=context,
             learned=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        self._pending[rec.index] = _Pending(entry, pixels)
+        crops = {sha: pixels} | ({context.sha256: strip} if context is not None else {})
+        self._pending[rec.index] = _Pending(entry, crops)
 
     def note_action(self, action: Any, secret: bool, scale: float = 1.0) -> None:
         """Called for every action sent: follows the pointer and typed secrets."""
@@ -336,8 +383,7 @@ class LocateCache:
         if pending is None or rec.status != "ok" or not rec.sent or not self.writes:
             return
         try:
-            self.add([pending.entry], {pending.entry.crop.sha256: pending.pixels},
-                     replaces=pending.replaces)  # fmt: skip
+            self.add([pending.entry], pending.pixels, replaces=pending.replaces)
         except Exception as exc:  # the cache must never fail a step that succeeded
             log.warning("cannot update the locate cache in %s: %s; not writing it any more",
                         self.folder, exc)  # fmt: skip

@@ -100,6 +100,9 @@ class Entry(_Strict):
     point: tuple[Coordinate, Coordinate]
     box: tuple[Coordinate, Coordinate, Coordinate, Coordinate] | None = None
     crop: CropRef
+    context: CropRef | None = None
+    """A wider strip of the target's row, kept when the crop alone had look-alikes on screen
+    (the same Delete button on every row): a hit needs it to match too."""
     source: Literal["run", "compile"] = "run"
     learned: Annotated[str, Field(max_length=40)] = ""
 
@@ -114,7 +117,22 @@ class Entry(_Strict):
         # a hit acts at the point after checking the crop: the point must be what was checked
         if not (c.x <= self.point[0] < c.x + c.width and c.y <= self.point[1] < c.y + c.height):
             raise ValueError(f"point {list(self.point)} is outside its crop")
+        k = self.context
+        if k is not None and not (
+            k.x <= c.x and k.y <= c.y and c.x + c.width <= k.x + k.width
+            and c.y + c.height <= k.y + k.height and k.x + k.width <= w and k.y + k.height <= h
+        ):  # fmt: skip
+            raise ValueError("context strip does not hold the crop inside the screen")
         return self
+
+    @property
+    def files(self) -> set[str]:
+        """The PNG files this entry names."""
+        return {self.crop.file} | ({self.context.file} if self.context is not None else set())
+
+    @property
+    def shas(self) -> set[str]:
+        return {self.crop.sha256} | ({self.context.sha256} if self.context else set())
 
     @property
     def key(self) -> LocateKey:
@@ -200,9 +218,10 @@ def parse_cache(text: str, path: Path) -> CacheFile:
         raise _problem(path, _line_of(node, loc), field, message) from None
 
 
-def _read_crop(folder: Path, entry: Entry) -> np.ndarray | None:
-    """An entry's crop, or None (with a warning) when it is missing or not what was stored."""
-    path = folder / entry.crop.file
+def _read_crop(folder: Path, ref: CropRef, instruction: str) -> np.ndarray | None:
+    """A crop an entry names, or None (with a warning) when it is missing or not what was
+    stored."""
+    path = folder / ref.file
     problem = None
     pixels = None
     if path.is_symlink() or not path.is_file():
@@ -210,16 +229,16 @@ def _read_crop(folder: Path, entry: Entry) -> np.ndarray | None:
     else:
         try:
             with Image.open(path) as image:
-                if image.size != (entry.crop.width, entry.crop.height):
+                if image.size != (ref.width, ref.height):
                     problem = f"{image.size[0]}x{image.size[1]}, not the recorded size"
                 else:
                     pixels = np.asarray(image.convert("RGB")).copy()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             problem = f"unreadable ({exc})"
-        if pixels is not None and crop_digest(pixels) != entry.crop.sha256:
+        if pixels is not None and crop_digest(pixels) != ref.sha256:
             problem, pixels = "changed since it was stored (checksum differs)", None
     if problem:
-        log.warning("%s: crop of %r is %s; that entry is ignored", path, entry.instruction, problem)
+        log.warning("%s: crop of %r is %s; that entry is ignored", path, instruction, problem)
     return pixels
 
 
@@ -232,11 +251,11 @@ class Snapshot(BaseModel):
     crops: dict[str, Any] = Field(default_factory=dict, description="sha256 -> pixels")
 
     def usable(self, key: LocateKey) -> list[tuple[Entry, np.ndarray]]:
-        """The entries for `key` whose crops could be read, in the file's order."""
+        """The entries for `key` whose crops (and context strip) could be read, in order."""
         return [
             (e, self.crops[e.crop.sha256])
             for e in self.entries
-            if e.key == key and e.crop.sha256 in self.crops
+            if e.key == key and all(sha in self.crops for sha in e.shas)
         ]
 
 
@@ -347,14 +366,14 @@ class LocateStore:
     def _snapshot(self, data: CacheFile, known: dict[str, Any] | None = None) -> Snapshot:
         crops: dict[str, Any] = {}
         for entry in data.entries:
-            sha = entry.crop.sha256
-            if sha in crops:
-                continue
-            pixels = (known or {}).get(sha)
-            if pixels is None:
-                pixels = _read_crop(self.folder, entry)
-            if pixels is not None:
-                crops[sha] = pixels
+            for ref in (entry.crop, entry.context):
+                if ref is None or ref.sha256 in crops:
+                    continue
+                pixels = (known or {}).get(ref.sha256)
+                if pixels is None:
+                    pixels = _read_crop(self.folder, ref, entry.instruction)
+                if pixels is not None:
+                    crops[ref.sha256] = pixels
         return Snapshot(entries=list(data.entries), crops=crops)
 
     def load(self) -> Snapshot:
@@ -385,10 +404,10 @@ class LocateStore:
             before = list(self._read_file().entries)
             entries = change(list(before))
             for sha, pixels in new_crops.items():
-                if any(e.crop.sha256 == sha for e in entries):
+                if any(sha in e.shas for e in entries):
                     self._write_crop(sha, pixels)
             self._write_entries(entries)
-            self._remove_unused({e.crop.file for e in before}, entries)
+            self._remove_unused(set().union(*(e.files for e in before)), entries)
             return self._snapshot(
                 CacheFile(format=FORMAT, version=VERSION, entries=entries),
                 {**(known or {}), **new_crops},
@@ -412,7 +431,7 @@ class LocateStore:
         with self._lock():
             try:
                 entries = self._read_file().entries
-                named = {e.crop.file for e in entries}
+                named = set().union(*(e.files for e in entries))
             except InputError:
                 if instruction is not None:
                     raise
@@ -484,7 +503,7 @@ class LocateStore:
         Never a file the index did not list: a hex-named PNG someone else put in the
         folder is not ours to delete.
         """
-        used = {e.crop.file for e in entries}
+        used = set().union(*(e.files for e in entries))
         for name in sorted(named - used):
             path = self.folder / name
             if _CROP_NAME.match(name) and (path.is_file() or path.is_symlink()):
