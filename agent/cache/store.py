@@ -34,9 +34,7 @@ import io
 import logging
 import os
 import re
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,6 +44,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from actions.errors import InputError
+from agent.cache.folder import check_folder, shared_lock
 from agent.cache.identity import LocateKey, ModelIdentity, ScreenIdentity
 
 log = logging.getLogger(__name__)
@@ -60,10 +59,6 @@ MAX_VARIANTS = 4
 """Entries kept per key: one instruction may name targets on several different screens."""
 _CROP_NAME = re.compile(r"^[0-9a-f]{16}\.png$")
 _NAMED_CROP = re.compile(r"\b([0-9a-f]{16}\.png)\b")
-_OWN_NAMES = re.compile(
-    r"^(cache\.yaml|\.lock|[0-9a-f]{16}\.png|\.(cache\.yaml|[0-9a-f]{16}\.png)\.\d+\.tmp)$"
-)
-"""Names this store writes: anything else in a folder means it is not (only) a cache."""
 MARK = "# screenpilot locate cache:"
 HEADER = (
     "# screenpilot locate cache: where scripted targets were found, and a crop of each\n"
@@ -260,25 +255,6 @@ class Snapshot(BaseModel):
 
 
 # -- the folder ------------------------------------------------------------------------
-def _check_chain(folder: Path, base: Path | None) -> None:
-    """An InputError when `folder` (or a part of it below `base`) is a symbolic link."""
-    parts = [folder]
-    if base is not None:
-        try:
-            relative = folder.absolute().relative_to(base.absolute())
-        except ValueError:
-            relative = None
-        if relative is not None:
-            parts = [base.absolute() / Path(*relative.parts[: i + 1])
-                     for i in range(len(relative.parts))]  # fmt: skip
-    for part in parts:
-        if part.is_symlink():
-            raise InputError(
-                f"{part}: the locate cache folder is (or goes through) a symbolic link; "
-                "refusing to follow it (use a real folder)"
-            )
-
-
 class LocateStore:
     """One cache folder: read it, change it under the lock, clear it."""
 
@@ -293,23 +269,8 @@ class LocateStore:
         self.base = Path(base) if base is not None else None
 
     def check(self, *, writing: bool = False) -> None:
-        """Refuse a folder that is not safe to use (an `InputError`, before anything runs).
-
-        Raises:
-            InputError: the folder or its path is a symbolic link, its ``.lock`` is not a
-                plain file, or (writing) it holds other files and no cache.yaml.
-        """
-        _check_chain(self.folder, self.base)
-        lock = self.folder / LOCK_FILE
-        if lock.is_symlink() or (lock.exists() and not lock.is_file()):
-            raise InputError(f"{lock}: not a plain file (a symbolic link?); refusing to lock it")
-        if writing and self.folder.is_dir() and not self.file.exists():
-            foreign = sorted(p.name for p in self.folder.iterdir() if not _OWN_NAMES.match(p.name))
-            if foreign:
-                raise InputError(
-                    f"{self.folder}: not a screenpilot locate cache (it holds {foreign[0]!r} "
-                    "and no cache.yaml); choose an empty or new folder for the cache"
-                )
+        """Refuse a folder that is not safe to use (`agent.cache.folder.check_folder`)."""
+        check_folder(self.folder, self.base, writing=writing)
 
     def _lock(self) -> Any:
         from filelock import FileLock
@@ -317,37 +278,9 @@ class LocateStore:
         self.check()
         return FileLock(str(self.folder / LOCK_FILE), timeout=LOCK_TIMEOUT)
 
-    @contextmanager
-    def _shared(self) -> Iterator[None]:
-        """A shared lock for reading, when the lock file is there; it is never created.
-
-        Writers replace files atomically, so a read without the lock still sees a whole
-        cache.yaml; the lock only keeps a writer from removing crops mid-read.
-        """
+    def _shared(self) -> Any:
         self.check()
-        try:
-            fd = os.open(
-                self.folder / LOCK_FILE,
-                os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
-            )
-        except OSError:  # no lock file yet, or not readable: read without it
-            yield
-            return
-        try:
-            import fcntl
-
-            deadline = time.monotonic() + LOCK_TIMEOUT
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        break  # a writer holds it too long: read anyway (writes are atomic)
-                    time.sleep(0.05)
-            yield
-        finally:
-            os.close(fd)  # releases the shared lock
+        return shared_lock(self.folder / LOCK_FILE, LOCK_TIMEOUT)
 
     def _read_file(self) -> CacheFile:
         if not self.file.exists():
