@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from actions.errors import InputError
@@ -193,3 +194,29 @@ def test_filelock_keeps_the_lock_file_so_waiters_share_one_inode(tmp_path) -> No
         assert path.stat().st_ino == inode
         with pytest.raises(filelock.Timeout):
             filelock.FileLock(str(path), timeout=0.2, is_singleton=False).acquire()
+
+
+def test_a_row_strip_is_compared_tile_by_tile() -> None:
+    """One score over a whole row misses a changed name (a few hundred pixels of ~50000);
+    the strip check does not, and still accepts the same row."""
+    from PIL import Image, ImageDraw
+
+    from agent.cache.fingerprint import MATCH_CHANGED, Screen, score, strip_matches
+
+    def row(name: str) -> Image.Image:
+        image = Image.new("RGB", (900, 56), "#f0f0f0")
+        draw = ImageDraw.Draw(image)
+        for x, text in ((40, name), (300, "Delete")):
+            draw.rectangle((x, 10, x + 120, 46), fill="#d9d9d9", outline="#404040")
+            draw.text((x + 20, 22), text, fill="black")
+        return image
+
+    alice = np.asarray(row("Alice")).copy()
+    bob = Image.new("RGB", (1000, 200), "#f0f0f0")
+    bob.paste(row("Bob"), (20, 60))
+    whole = score(alice, np.asarray(bob.crop((20, 60, 920, 116))))
+    assert whole.changed <= MATCH_CHANGED and whole.ncc > 0.95  # over the whole row: near-blind
+    assert not strip_matches(Screen(bob), alice, 20, 60)
+    same = Image.new("RGB", (1000, 200), "#f0f0f0")
+    same.paste(row("Alice"), (21, 61))  # a pixel of jitter is allowed
+    assert strip_matches(Screen(same), alice, 20, 60)
