@@ -69,7 +69,7 @@ def show_command(
     snapshot = store.load()
     if as_json:
         rows = [
-            {**e.model_dump(mode="json"), "crop_ok": e.crop.sha256 in snapshot.crops}
+            {**e.model_dump(mode="json"), "crop_ok": e.shas <= snapshot.crops.keys()}
             for e in snapshot.entries
         ]
         typer.echo(json.dumps({"file": str(store.file), "entries": rows}, indent=2))
@@ -83,6 +83,9 @@ def show_command(
         if e.model.profile:
             model += f" ({e.model.profile})"
         crop = e.crop.file if e.crop.sha256 in snapshot.crops else f"{e.crop.file} (missing)"
+        if e.context is not None:
+            crop += " + row " + e.context.file + ("" if e.context.sha256 in snapshot.crops
+                                                  else " (missing)")  # fmt: skip
         typer.echo(
             f"{number:>3}. {e.verb} {e.instruction!r} -> ({e.point[0]:.0f}, {e.point[1]:.0f})  "
             f"{e.platform} {e.screen.width}x{e.screen.height}  {model}  crop {crop}  "
