@@ -163,7 +163,7 @@ def test_each_action_of_an_answer_gets_its_own_words() -> None:
 
 
 # -- on a real screen: Tk apps on Xvfb, a scripted model, confirm: risky, nobody to ask --------
-LABELS = ("Delete", "Place order", "Order history", "删除")
+LABELS = ("Delete", "Place order", "Order history", "删除", "Sign-out", "退出")
 FRAME_SIZE = (1920, 1080)  # the session's Xvfb
 
 
@@ -218,7 +218,7 @@ def pressed(app, since: int = 0) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("label", ["Delete", "Place order", "删除"])
+@pytest.mark.parametrize("label", ["Delete", "Place order", "删除", "Sign-out", "退出"])
 def test_a_click_on_a_risky_label_is_refused_and_nothing_is_sent(
     labelled_app, desktop, tmp_path, label
 ) -> None:
