@@ -79,14 +79,19 @@ def shared_lock(path: Path, timeout: float) -> Iterator[None]:
     link (O_NOFOLLOW).
     """
     try:
-        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        import fcntl
+    except ImportError:  # Windows: writes are atomic, read without it
+        yield
+        return
+    flags = os.O_RDONLY
+    for name in ("O_NONBLOCK", "O_CLOEXEC", "O_NOFOLLOW"):
+        flags |= getattr(os, name, 0)
+    try:
         fd = os.open(path, flags)
     except OSError:  # no lock file yet, or not readable: read without it
         yield
         return
     try:
-        import fcntl
-
         deadline = time.monotonic() + timeout
         while True:
             try:
