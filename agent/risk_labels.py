@@ -4,8 +4,9 @@ A click is judged by the text it lands on: the screen is read (OCR) in a crop
 around the point, and the label under the point is matched against
 `RISKY_TERMS` (English and Chinese). Matching is label-level, not substring:
 
-* English terms match as whole words or phrases, case-insensitively:
-  "Delete", "Place order", "Sign out" match; "Deleted items", "Sent",
+* English terms match as whole words or phrases, case-insensitively, with
+  hyphens, dashes and underscores read as spaces: "Delete", "Place order",
+  "Sign out", "Sign-out", "FORCE_QUIT" match; "Deleted items", "Sent",
   "Orders", "Payments" do not (a past tense or plural names a place, not an act).
 * Words that are also nouns (order, purchase, transfer, format, pay) do not
   match when a noun follows or a qualifier precedes them ("Order history",
@@ -14,6 +15,8 @@ around the point, and the label under the point is matched against
 * Chinese terms match as substrings, except after 已 (已发送 "sent", 已删除
   "deleted") or before a noun suffix for the noun-like ones (支付方式,
   转账记录, 支付宝).
+* A term inside a harmless phrase (`SAFE_PHRASES`: "Find and Replace",
+  "Exit full screen", 退出全屏) does not count.
 * A long line (a menu bar read as one line, a sentence) is judged only by the
   words near the point, so clicking "File" in "File Edit Format" is not risky.
 * Only text under the point counts: an icon without text, or an empty field
@@ -54,9 +57,32 @@ RISKY_TERMS: dict[str, str] = {
     "reset": "resets",
     "factory reset": "erases the device",
     "sign out": "ends the session",
+    "signout": "ends the session",
+    "sign off": "ends the session",
     "log out": "ends the session",
     "logout": "ends the session",
     "log off": "ends the session",
+    "logoff": "ends the session",
+    "move to trash": "moves to the trash",
+    "move to the trash": "moves to the trash",
+    "move to bin": "moves to the bin",
+    "clear history": "clears the history",
+    "clear all data": "clears all data",
+    "clear data": "clears data",
+    "clear browsing data": "clears browsing data",
+    "close account": "closes the account",
+    "close my account": "closes the account",
+    "delete account": "deletes the account",
+    "cancel subscription": "cancels a subscription",
+    "cancel my subscription": "cancels a subscription",
+    "unsubscribe": "unsubscribes",
+    "overwrite": "overwrites (the old contents are lost)",
+    "over write": "overwrites (the old contents are lost)",
+    "replace": "replaces (the old contents are lost)",
+    "destroy": "destroys",
+    "quit": "quits the application",
+    "exit": "quits the application",
+    "force quit": "force-quits an application (unsaved work is lost)",
     "deactivate": "deactivates an account",
     "discard": "throws away changes",
     "close without saving": "throws away changes",
@@ -89,6 +115,11 @@ RISKY_TERMS: dict[str, str] = {
     "注销": "ends the session or account (注销)",
     "登出": "ends the session (登出)",
     "放弃": "throws away changes (放弃)",
+    "清除": "clears (清除)",
+    "退出": "quits (退出)",
+    "强制退出": "force-quits (强制退出)",
+    "移到废纸篓": "moves to the trash (移到废纸篓)",
+    "移至回收站": "moves to the trash (移至回收站)",
     "不保存": "throws away changes (不保存)",
     "关机": "turns the device off (关机)",
     "重启": "restarts (重启)",
@@ -99,6 +130,11 @@ NOUN_FOLLOWERS = frozenset(
     "limit limits fee fees options settings type types painter preview records record info".split()
 )
 NOUN_QUALIFIERS = frozenset("sort my your in recent past last previous work file date".split())
+SAFE_PHRASES = (
+    "find and replace", "find & replace", "search and replace", "exit full screen",
+    "exit fullscreen", "quit full screen", "退出全屏",
+)  # fmt: skip
+"""Labels holding a risky word that name a harmless act: a term inside one does not count."""
 CJK_NOUN_TERMS = ("支付", "付款", "购买", "转账", "汇款", "提交")
 CJK_NOUN_SUFFIXES = ("记录", "方式", "历史", "明细", "详情", "设置", "状态", "说明", "限额", "宝")
 SHORT_LABEL_WORDS = 3
@@ -110,15 +146,31 @@ def _is_cjk(term: str) -> bool:
     return any(unicodedata.east_asian_width(c) in "WF" for c in term)
 
 
+_SEPARATORS = "-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u00b7"
+"""Hyphens, dashes, underscores and middle dots read as spaces: Sign-out, log_out, Force-Quit."""
+
+
 def _normalize(text: str) -> str:
-    """Lower case, straight apostrophes (Don’t Save), spaces: one character for one, so
-    that positions in the result are positions in the OCR line."""
+    """Lower case, straight apostrophes (Don’t Save), spaces for separators: one character
+    for one, so that positions in the result are positions in the OCR line."""
     out = []
     for c in text:
         low = c.lower()
         c = low if len(low) == 1 else c
-        out.append("'" if c in "\u2018\u2019" else (" " if c.isspace() else c))
+        if c in "\u2018\u2019":
+            c = "'"
+        elif c.isspace() or c in _SEPARATORS:
+            c = " "
+        out.append(c)
     return "".join(out)
+
+
+def _safe_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for phrase in SAFE_PHRASES:
+        words = r"\s+".join(re.escape(w) for w in phrase.split())
+        spans += [(m.start(), m.end()) for m in re.finditer(words, text)]
+    return spans
 
 
 def _width(c: str) -> float:
@@ -131,6 +183,7 @@ _WORD_EDGE = r"[a-z0-9]"
 def _occurrences(text: str) -> list[tuple[int, int, str]]:
     """(start, end, term) of every risky term in `text` (normalized), exemptions applied."""
     found: list[tuple[int, int, str]] = []
+    safe = _safe_spans(text)
     for term in RISKY_TERMS:
         if _is_cjk(term):
             for m in re.finditer(re.escape(term), text):
@@ -155,7 +208,7 @@ def _occurrences(text: str) -> list[tuple[int, int, str]]:
                 if preceding and preceding.group(1) in NOUN_QUALIFIERS:
                     continue
             found.append((m.start(), m.end(), term))
-    return found
+    return [f for f in found if not any(a <= f[0] and f[1] <= b for a, b in safe)]
 
 
 def text_risk(text: str) -> str | None:

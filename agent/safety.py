@@ -11,7 +11,10 @@ when it
   Chinese (`agent.risk_labels`: the label under the point, read by OCR, or
   the model's own words for this action);
 * presses a key combo that closes, quits, deletes, locks or ends the session,
-  or opens a shell or a run dialog (`RISKY_COMBOS`);
+  or opens a shell or a run dialog (`RISKY_COMBOS`), with or without more keys
+  held (ctrl+shift+alt+backspace still holds ctrl+alt+backspace: `combo_risk`);
+* presses Enter right after typing text (`Typed`): typing and submitting in two
+  actions is judged as the one submission it is, like text with a line break;
 * types or presses keys into a terminal window (the focused window's X11
   WM_CLASS, `TERMINAL_CLASSES`), types text with a line break (Enter submits
   or runs it), or types into a field the model calls a password;
@@ -72,6 +75,7 @@ RISKY_COMBOS: dict[frozenset[str], str] = {
         *((("ctrl", "alt", f"f{i}"), "switches to a text console") for i in range(1, 13)),
     )
 }
+SUBMIT_KEY = "enter"
 _PASSWORD = re.compile(r"pass\s*word|passwd|passcode|passphrase|\bpin\b|secret", re.IGNORECASE)
 TERMINAL_CLASSES = frozenset(
     name.lower()
@@ -84,6 +88,45 @@ TERMINAL_CLASSES = frozenset(
         "io.elementary.terminal blackbox com.raggesilver.blackbox contour"
     ).split()
 )
+
+
+def combo_risk(keys: list[str] | tuple[str, ...]) -> str | None:
+    """Why pressing `keys` together is risky, or None.
+
+    A combo is judged by what it holds, not by its exact set: pressing extra keys
+    with a risky combo (another modifier, a second key) still sends that combo
+    (ctrl+alt+shift+delete is ctrl+alt+delete to the system), so any combo that
+    contains a risky one is risky; the largest risky combo it contains names the
+    reason. Harmless combos stay harmless (ctrl+shift+t contains none).
+    """
+    pressed = frozenset(keys)
+    found = [(combo, why) for combo, why in RISKY_COMBOS.items() if combo <= pressed]
+    if not found:
+        return None
+    combo, why = max(found, key=lambda f: len(f[0]))
+    return why
+
+
+class Typed:
+    """Text typed since the last submission or click: what an Enter would submit.
+
+    The one place this state lives (a `Session` holds one). `note` follows every
+    action judged; `risk_of(..., typed=...)` reads `text`.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def note(self, action: Action) -> None:
+        kind = getattr(action, "type", None)
+        if kind == "type":
+            text = self.text + action.text  # type: ignore[union-attr]
+            self.text = re.split(r"[\r\n]", text)[-1]  # a line break submitted what came before
+        elif kind == "key":
+            if SUBMIT_KEY in action.keys:  # type: ignore[union-attr]
+                self.text = ""
+        elif kind not in ("move", "scroll", "wait", "hold_key"):
+            self.text = ""  # a click, a drag, an app opened: the focus is elsewhere
 
 
 def is_terminal(wm_class: tuple[str, ...] | None) -> bool:
@@ -155,13 +198,17 @@ class Decision(BaseModel):
     reason: str | None = None
 
 
-def risk_of(action: Action, *, context: str = "", seen: Surroundings | None = None) -> str | None:
+def risk_of(
+    action: Action, *, context: str = "", seen: Surroundings | None = None, typed: str = ""
+) -> str | None:
     """Why `action` is risky, or None.
 
     Args:
         context: the model's words for this action (`action_texts`), or the step's words.
         seen: what `look_around` read on the screen; without it only the action and
             the words are judged.
+        typed: text typed since the last submission or click (`Typed.text`): an
+            Enter after it submits it.
     """
     seen = seen or Surroundings()
     if isinstance(action, (Type, Key)):
@@ -170,8 +217,12 @@ def risk_of(action: Action, *, context: str = "", seen: Surroundings | None = No
         if seen.window_unreadable:
             return seen.window_unreadable
     if isinstance(action, Key):
-        why = RISKY_COMBOS.get(frozenset(action.keys))
-        return f"key {action.combo} {why}" if why else None
+        why = combo_risk(action.keys)
+        if why:
+            return f"key {action.combo} {why}"
+        if SUBMIT_KEY in action.keys and typed:
+            return f"key {action.combo} right after typing text submits or runs what was typed"
+        return None
     if isinstance(action, Type):
         if re.search(r"[\r\n]", action.text):
             return "types a line break (Enter submits or runs what was typed)"

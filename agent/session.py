@@ -27,7 +27,7 @@ from agent.cache.policy import LocateCache
 from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
 from agent.models.ocr_match import TextMatch
 from agent.provenance import Provenance, trust
-from agent.safety import ConfirmPolicy, launch_reason, look_around, risk_of
+from agent.safety import ConfirmPolicy, Typed, launch_reason, look_around, risk_of
 from agent.secrets import Redactor
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
 from env.base import Env, Observation
@@ -71,6 +71,7 @@ class Session:
         self.retries = retries
         self.on_step = on_step
         self.locate = locate or LocateCache.disabled()  # scripted targets: agent.cache
+        self.typed = Typed()  # what an Enter would submit: judged with it (agent.safety)
         self.model_calls = 0
         self.steps_done = 0
         self.last_observation: Observation | None = None
@@ -173,7 +174,8 @@ class Session:
         from agent.grounding import ground
 
         scripted = rec.source == "script"  # goal-mode steps never act from the cache
-        cached = self.locate.lookup(rec, obs, target) if scripted else None
+        secrets = self.redactor.secrets
+        cached = self.locate.lookup(rec, obs, target, secrets) if scripted else None
         if cached is not None:
             return cached
         model = self._need_model(f"finding {target!r}")
@@ -194,8 +196,7 @@ class Session:
         rec.timings.model += total_seconds(result.seconds)
         if result.error is None and result.point is not None:
             if scripted:
-                self.locate.propose(rec, obs, target, result.point, result.bbox,
-                                    self.redactor.secrets)  # fmt: skip
+                self.locate.propose(rec, obs, target, result.point, result.bbox, secrets)
             return result.point
         if self.dry_run:
             rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"
@@ -228,11 +229,12 @@ class Session:
         if self.policy.judges(provenance):  # reading the screen costs; only when it counts
             image = self.last_observation.image if self.last_observation is not None else None
             seen = look_around(self.env, image, action)
-        reason = risk_of(action, context=context, seen=seen)
+        reason = risk_of(action, context=context, seen=seen, typed=self.typed.text)
         decision = self.policy.check(description, reason, provenance)
         if not decision.allowed:
             rec.status = "denied"
             raise ActionDenied(decision.reason or f"not allowed: {description}")
+        self.typed.note(action)
         if (
             isinstance(action, Type)
             and self.writer is not None

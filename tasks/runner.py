@@ -129,7 +129,8 @@ def open_cache(
     folder = cache_folder(loaded.path, task.cache)
     if chosen == "off" or not grounded or folder is None:
         return LocateCache.disabled()
-    return LocateCache(LocateStore(folder), model_identity(task.model), chosen, dry_run=dry_run)
+    store = LocateStore(folder, base=Path(loaded.path).resolve().parent)  # no link below it
+    return LocateCache(store, model_identity(task.model), chosen, dry_run=dry_run)
 
 
 # -- steps -----------------------------------------------------------------------------

@@ -177,3 +177,56 @@ def test_a_goal_with_a_grounding_only_profile_is_rejected_before_running(tmp_pat
     path.write_text(android.format(model="mPLUG/GUI-Owl-1.5-8B-Instruct", extra=""))
     with pytest.raises(InputError, match="no goal mode on phones"):
         load_task(path)
+
+
+@pytest.mark.parametrize(
+    "served",
+    [
+        "Qwen/Qwen2-VL-7B-Instruct",
+        "qwen2-vl-7b-instruct",
+        "Qwen2_VL_2B_Instruct",
+        "bytedance-research/UI-TARS-7B-DPO",
+        "bytedance-research/UI-TARS-2B-SFT",
+        "ui-tars-72b-sft",
+        "UI_TARS_7B_DPO",
+    ],
+)
+def test_zero_to_1000_models_are_refused_not_read_as_pixels(served):
+    """Issue 19.11: these answer in 0-1000; reading them as qwen2.5-vl pixels clicks far off."""
+    with pytest.raises(InputError) as err:
+        resolve_profile(served, read_config=False)
+    message = str(err.value)
+    assert "\n" not in message and served in message and "0-1000" in message
+    assert "--family qwen2-vl" in message and "--profile" in message
+    # A served model spec is refused the same way, before anything is sent.
+    with pytest.raises(InputError, match="0-1000"):
+        ModelSpec(backend="openai", base_url="http://127.0.0.1:9/v1", model=served)
+    # Saying how to read it is enough: 0-1000 on the default prompt, or a chosen profile.
+    spec = ModelSpec(backend="openai", base_url="http://127.0.0.1:9/v1", model=served,
+                     family="qwen2-vl")  # fmt: skip
+    assert spec.coordinate_override().value == "rel1000"
+    assert resolve_profile(served, "qwen2.5-vl", read_config=False).profile.name == "qwen2.5-vl"
+
+
+def test_ui_tars_1_5_and_qwen2_5_vl_are_not_caught_by_the_refusal():
+    assert resolve_profile("ByteDance-Seed/UI-TARS-1.5-7B", read_config=False).profile.name == (
+        "ui-tars-1.5"
+    )
+    assert resolve_profile("ui_tars_1.5_7b", read_config=False).profile.name == "ui-tars-1.5"
+    assert resolve_profile("qwen2.5-vl-7b", read_config=False).profile.name == "qwen2.5-vl"
+
+
+def test_a_qwen2_vl_checkpoint_folder_is_refused_and_the_cli_says_so_in_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    from agent.cli.main import main
+
+    folder = checkpoint(tmp_path, "my-grounder", "qwen2_vl")
+    with pytest.raises(InputError, match="qwen2_vl"):
+        resolve_profile(str(folder))
+    shot = tmp_path / "shot.png"
+    Image.new("RGB", (320, 200)).save(shot)
+    code = main(["ground", str(shot), "Save", "--backend", "openai", "--base-url",
+                 "http://127.0.0.1:9/v1", "--model", "Qwen/Qwen2-VL-7B-Instruct"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--family qwen2-vl" in err[0], err

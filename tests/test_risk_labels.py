@@ -15,12 +15,22 @@ RISKY = [
     "Delete history", "Yes, delete it", "Shut down",
     "删除", "确认删除", "移除", "发送", "立即支付", "购买", "下单", "转账", "提交订单", "卸载",
     "格式化", "重置", "退出登录", "注销", "放弃", "不保存",
+    # issue 19.10: hyphens, underscores, case, and the acts that were missing
+    "Sign-out", "SIGN_OUT", "sign‐out", "Signout", "Log-out", "Log-Out", "log_out",
+    "Log-off", "Move to Trash", "Move to trash", "move-to-trash", "Clear history",
+    "Clear History", "Clear all data", "Clear-all-data", "Close account", "Close Account",
+    "Cancel subscription", "Cancel Subscription", "Unsubscribe", "UNSUBSCRIBE", "Overwrite",
+    "Over-write", "Replace", "Replace All", "Destroy", "Quit", "QUIT", "Exit", "Force Quit",
+    "Force-Quit", "force_quit", "清除", "清除历史记录", "退出", "强制退出",
 ]  # fmt: skip
 SAFE = [
     "OK", "Cancel", "Save", "Open", "Settings", "File", "Deleted items", "Sent", "Orders",
     "Order history", "Order status", "Sort order", "Purchase history", "Transfer status",
     "Format: PNG", "Format options", "Payment methods", "Sender", "Resetting", "Submitted",
     "已删除", "已发送", "支付方式", "支付宝", "转账记录", "订单历史", "设置", "保存",
+    "Sign in", "Sign-in", "Log-in", "Cancel", "Subscribe", "Clear", "History", "Account",
+    "Find and Replace", "Find & Replace", "Exit full screen", "Exit Fullscreen", "Quite good",
+    "Exits", "Replaced", "Destroyed", "退出全屏", "Move", "Trash",
 ]  # fmt: skip
 
 
@@ -37,6 +47,13 @@ def test_ordinary_labels_are_not(label: str) -> None:
 def test_the_reason_names_the_word_that_matched() -> None:
     assert text_risk("Place order") == "places an order ('order')"
     assert text_risk("确认删除") == "deletes (删除) ('删除')"
+
+
+def test_the_reason_quotes_the_label_as_written() -> None:
+    assert text_risk("Sign-out") == "ends the session ('Sign-out')"
+    assert text_risk("Force-Quit") == (
+        "force-quits an application (unsaved work is lost) ('Force-Quit')"
+    )
 
 
 def test_a_long_line_is_judged_by_the_words_under_the_point() -> None:

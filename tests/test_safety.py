@@ -8,7 +8,14 @@ import pytest
 
 from actions.types import Click, Key, OpenApp, Type
 from agent.provenance import Provenance
-from agent.safety import ConfirmPolicy, Surroundings, action_texts, is_terminal, risk_of
+from agent.safety import (
+    ConfirmPolicy,
+    Surroundings,
+    Typed,
+    action_texts,
+    is_terminal,
+    risk_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +49,59 @@ from agent.safety import ConfirmPolicy, Surroundings, action_texts, is_terminal,
 )
 def test_risk_of(action, context: str, risky: bool) -> None:
     assert (risk_of(action, context=context) is not None) is risky
+
+
+@pytest.mark.parametrize(
+    ("combo", "risky"),
+    [
+        # an extra modifier (or key) does not take a combo out of its rule (issue 19.10)
+        ("ctrl+shift+alt+backspace", True),
+        ("ctrl+alt+shift+delete", True),
+        ("super+shift+l", True),
+        ("ctrl+shift+alt+t", True),
+        ("alt+shift+f4", True),
+        ("ctrl+super+q", True),
+        ("alt+f4+a", True),
+        ("ctrl+shift+delete", True),
+        # combos that contain no risky combo stay allowed
+        ("ctrl+shift+t", False),
+        ("ctrl+t", False),
+        ("shift+tab", False),
+        ("ctrl+shift+z", False),
+        ("ctrl+alt+left", False),
+        ("alt+tab", False),
+        ("ctrl+backspace", False),
+        ("super", False),
+    ],
+)
+def test_combos_are_judged_by_what_they_hold(combo: str, risky: bool) -> None:
+    assert (risk_of(Key(keys=combo)) is not None) is risky, combo
+
+
+def test_the_largest_risky_combo_held_names_the_reason() -> None:
+    assert "kills the display server" in str(risk_of(Key(keys="ctrl+shift+alt+backspace")))
+    assert "deletes permanently" in str(risk_of(Key(keys="shift+delete")))
+
+
+def test_enter_after_typed_text_is_one_submission() -> None:
+    typed = Typed()
+    assert risk_of(Key(keys="enter"), typed=typed.text) is None  # nothing typed: harmless
+    typed.note(Type(text="rm -rf ~"))
+    assert "right after typing text" in str(risk_of(Key(keys="enter"), typed=typed.text))
+    assert risk_of(Key(keys="kp_enter"), typed=typed.text) is not None
+    assert risk_of(Key(keys="ctrl+enter"), typed=typed.text) is not None
+    assert risk_of(Key(keys="tab"), typed=typed.text) is None
+    typed.note(Key(keys="tab"))  # focus moved on in the same form: Enter still submits it
+    assert risk_of(Key(keys="enter"), typed=typed.text) is not None
+    typed.note(Key(keys="enter"))  # submitted: the next Enter submits nothing typed
+    assert risk_of(Key(keys="enter"), typed=typed.text) is None
+    typed.note(Type(text="abc"))
+    typed.note(Click(x=1, y=2))  # a click puts the focus elsewhere
+    assert risk_of(Key(keys="enter"), typed=typed.text) is None
+    typed.note(Type(text="first\n"))  # the line break already submitted it
+    assert typed.text == ""
+    typed.note(Type(text="a\nb"))
+    assert typed.text == "b"
 
 
 def test_policy_asks_about_planned_risky_actions_only() -> None:
@@ -103,7 +163,7 @@ def test_each_action_of_an_answer_gets_its_own_words() -> None:
 
 
 # -- on a real screen: Tk apps on Xvfb, a scripted model, confirm: risky, nobody to ask --------
-LABELS = ("Delete", "Place order", "Order history", "删除")
+LABELS = ("Delete", "Place order", "Order history", "删除", "Sign-out", "退出")
 FRAME_SIZE = (1920, 1080)  # the session's Xvfb
 
 
@@ -158,7 +218,7 @@ def pressed(app, since: int = 0) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("label", ["Delete", "Place order", "删除"])
+@pytest.mark.parametrize("label", ["Delete", "Place order", "删除", "Sign-out", "退出"])
 def test_a_click_on_a_risky_label_is_refused_and_nothing_is_sent(
     labelled_app, desktop, tmp_path, label
 ) -> None:
@@ -237,6 +297,32 @@ def test_text_with_a_line_break_is_refused(labelled_app, desktop, tmp_path) -> N
         goal(desktop, [answer], tmp_path)
     time.sleep(0.3)
     assert labelled_app.events("key") == [] and labelled_app.text() is None
+
+
+def test_typing_a_command_then_enter_in_two_actions_is_refused(
+    labelled_app, desktop, tmp_path
+) -> None:
+    """`type "rm -rf ~"` then `key enter` as two answers: the Enter is judged with the text
+    it submits, so it is refused and never reaches the app (issue 19.10)."""
+    from agent.errors import ActionDenied
+    from tests.test_loop import tool_call
+
+    answers = [
+        click_at(labelled_app, "entry") + "\n" + tool_call("type", text="rm -rf ~"),
+        tool_call("key", keys=["enter"]),
+    ]
+    with pytest.raises(ActionDenied, match="right after typing text"):
+        goal(desktop, answers, tmp_path)
+    labelled_app.wait_for(lambda e: e["event"] == "text" and e["value"] == "rm -rf ~")
+    time.sleep(0.3)
+    keys = [e.get("keysym") or e.get("key") for e in labelled_app.events("key")]
+    assert "Return" not in keys, keys
+    # Enter alone, with nothing typed since the last click, is not a submission of text
+    mark = labelled_app.mark()
+    goal(desktop, [click_at(labelled_app, "entry"), tool_call("key", keys=["enter"])], tmp_path,
+         name="plain")  # fmt: skip
+    time.sleep(0.3)
+    assert any("Return" in str(e) for e in labelled_app.events("key", mark))
 
 
 def test_without_ocr_a_click_fails_closed_and_says_why(

@@ -2,7 +2,8 @@
 
     fingerprint.py   crops around targets; is it still there, or uniquely elsewhere?
     store.py         cache.yaml + PNG crops in one folder: validated, locked, atomic
-    identity.py      the model and screen an entry is valid for
+    folder.py        the folder as untrusted input: links refused, reads share the lock
+    identity.py      the model and screen an entry is valid for; secrets as keyed hashes
     policy.py        hit / relocated / miss / off during a run; secrets kept out
 
 Where a cache lives: next to its task file (``notes.yaml`` -> ``notes.cache/``)
@@ -18,7 +19,12 @@ import os
 import re
 from pathlib import Path
 
-from agent.cache.identity import ModelIdentity, identity_of, model_identity
+from agent.cache.identity import (
+    ModelIdentity,
+    identity_of,
+    instruction_identity,
+    model_identity,
+)
 from agent.cache.policy import CACHE_MODES, CacheMode, LocateCache, parse_mode
 from agent.cache.store import LocateStore
 
@@ -30,6 +36,7 @@ __all__ = [
     "ModelIdentity",
     "api_folder",
     "identity_of",
+    "instruction_identity",
     "model_identity",
     "parse_mode",
     "task_folder",

@@ -111,6 +111,23 @@ def crop_rect(
     return left, top, int(w), int(h)
 
 
+CONTEXT_SIDE = 480
+"""How far (pixels at scale 1) the context strip reaches left and right of the crop: far
+enough for a row's name column beside its buttons."""
+
+
+def context_rect(crop: Rect, image_size: tuple[int, int], scale: float = 1.0) -> Rect:
+    """The target's row: the crop's band, widened by `CONTEXT_SIDE` each way (inside the image).
+
+    Kept for targets whose crop has look-alikes on screen; what tells "Delete in Alice's row"
+    from "Delete in Bob's row" is beside the button, not in its crop.
+    """
+    x, y, w, h = crop
+    side = int(round(CONTEXT_SIDE * max(1.0, scale)))
+    left, right = max(0, x - side), min(image_size[0], x + w + side)
+    return left, y, right - left, h
+
+
 def to_array(image: Image.Image) -> np.ndarray:
     """An RGB image as a uint8 array (height, width, 3)."""
     return np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
@@ -172,6 +189,30 @@ class Screen:
         s1 = np.pad(c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
         s2 = np.pad(c * c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
         return spectrum, shape, s1, s2
+
+
+STRIP_TILE = 64
+"""Width of the tiles a context strip is compared in: a name that differs ("Alice" / "Bob")
+changes a few hundred pixels, under 1 % of a whole row but several % of its tile."""
+
+
+def strip_matches(screen: Screen, strip: np.ndarray, x: int, y: int) -> bool:
+    """Whether a context strip is still there at (x, y), tile by tile (`STRIP_TILE`).
+
+    A row is wide and mostly background, so one score over all of it misses a changed
+    name; each tile must match on its own (plain tiles by their colours alone).
+    """
+    found = verify_at(screen, strip, x, y)
+    if not found.score.matches:
+        return False
+    h, w = strip.shape[:2]
+    window = screen.region((found.x, found.y, w, h))
+    for left in range(0, w, STRIP_TILE):
+        a, b = strip[:, left : left + STRIP_TILE], window[:, left : left + STRIP_TILE]
+        tile = score(a, b)
+        if tile.changed > MATCH_CHANGED or (distinct(a) and tile.ncc < MATCH_NCC):
+            return False
+    return True
 
 
 def _fast_length(n: int) -> int:

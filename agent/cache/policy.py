@@ -6,6 +6,10 @@ For a scripted step that names a target (``click: "the Save button"``):
   still matches the screenshot at its cached place: act there, no model call;
 * **relocated**: the crop matches at exactly one other place (the window
   moved): act there, and remember the new place;
+* a target whose crop had look-alikes on screen when it was learned (the same
+  Delete button on every row) also keeps its row (`context_rect`): a hit or a
+  relocation then needs the row to match too, so "Delete in Alice's row" never
+  lands on Bob's after the rows were re-sorted;
 * **miss**: no entry, or the crop matches nowhere, or at two comparable places
   (never guess between them): the model is asked, and what it found is stored
   once the step has succeeded;
@@ -15,7 +19,9 @@ Modes: ``read-write`` (default), ``read`` (use, never change: e.g. a cache
 committed for CI), ``write`` (always ask the model, refresh every entry),
 ``off``. A dry run reads but never writes. Goal-mode steps never come here.
 
-Secrets: after text holding a secret was typed, the band of the screen around
+Secrets: an instruction holding a secret is stored and looked up by a keyed
+hash, never in clear (`agent.cache.identity.instruction_identity`). After text
+holding a secret was typed, the band of the screen around
 the field it went to (the last point clicked) is never stored, nor is any crop
 in which OCR reads a secret. When the field was reached by keyboard (a key
 since the last click) or without OCR, nothing more is stored for the rest of
@@ -35,8 +41,21 @@ import numpy as np
 from PIL import Image
 
 from actions.errors import InputError
-from agent.cache.fingerprint import Screen, crop_rect, distinct, search, verify_at
-from agent.cache.identity import LocateKey, ModelIdentity, screen_identity
+from agent.cache.fingerprint import (
+    Screen,
+    context_rect,
+    crop_rect,
+    distinct,
+    search,
+    strip_matches,
+    verify_at,
+)
+from agent.cache.identity import (
+    LocateKey,
+    ModelIdentity,
+    instruction_identity,
+    screen_identity,
+)
 from agent.cache.store import MAX_VARIANTS, CropRef, Entry, LocateStore, Snapshot, crop_digest
 from agent.cache.store import crop_file as crop_file_name
 from agent.trajectory import CacheUse, StepRecord
@@ -45,6 +64,7 @@ log = logging.getLogger(__name__)
 
 CacheMode = Literal["off", "read", "write", "read-write"]
 CACHE_MODES: tuple[str, ...] = get_args(CacheMode)
+NO_KEY = "not cached: the target holds a secret and there is no key to hash it"
 SECRET_BAND = 64
 """Half-height (pixels at scale 1) of the band kept out of the cache around a typed secret."""
 
@@ -127,7 +147,7 @@ def shows_secret(pixels: np.ndarray, secrets: list[str]) -> bool | None:
 @dataclass
 class _Pending:
     entry: Entry
-    pixels: np.ndarray
+    pixels: dict[str, np.ndarray]  # sha256 -> the crop's (and context strip's) pixels
     replaces: Entry | None = None
 
 
@@ -152,6 +172,8 @@ class LocateCache:
         self.reads = self.mode in ("read", "read-write")
         self.writes = self.mode in ("write", "read-write") and not dry_run
         self.snapshot = store.load() if store is not None and self.mode != "off" else Snapshot()
+        if store is not None and self.writes:
+            store.check(writing=True)  # a folder that is not a cache is refused before running
         self.stats = CacheStats()
         self.secrets = SecretAreas()
         self._pending: dict[int, _Pending] = {}
@@ -176,19 +198,32 @@ class LocateCache:
         }
 
     # -- before the model ----------------------------------------------------------------
-    def lookup(self, rec: StepRecord, obs: Any, instruction: str) -> tuple[float, float] | None:
-        """The target's point from the cache, or None (ask the model); notes it in `rec`."""
+    def lookup(
+        self, rec: StepRecord, obs: Any, instruction: str,
+        secrets: list[str] | tuple[str, ...] | frozenset[str] = (),
+    ) -> tuple[float, float] | None:  # fmt: skip
+        """The target's point from the cache, or None (ask the model); notes it in `rec`.
+
+        `secrets`: the run's secret values; an instruction holding one is looked up by
+        its keyed hash (`instruction_identity`), never by its text.
+        """
         start = time.perf_counter()
         try:
-            return self._lookup(rec, obs, instruction)
+            return self._lookup(rec, obs, instruction, secrets)
         finally:
             rec.timings.cache += time.perf_counter() - start
 
-    def _lookup(self, rec: StepRecord, obs: Any, instruction: str) -> tuple[float, float] | None:
+    def _lookup(
+        self, rec: StepRecord, obs: Any, instruction: str, secrets: Any
+    ) -> tuple[float, float] | None:
         if not self.reads or self.identity is None:
             rec.cache = CacheUse(status="off")
             return None
-        key = self._key(obs, instruction)
+        identity = instruction_identity(instruction, secrets)
+        if identity is None:
+            rec.cache = CacheUse(status="off", note=NO_KEY)
+            return None
+        key = self._key(obs, identity)
         candidates = self.snapshot.usable(key)
         if not candidates:
             self.stats.misses += 1
@@ -196,11 +231,14 @@ class LocateCache:
             return None
         screen = Screen(obs.image)
         best = None
+        elsewhere = False  # the crop matched, but its row did not
         for entry, crop in candidates:
             found = verify_at(screen, crop, entry.crop.x, entry.crop.y)
             if found.score.matches:
-                self.stats.hits += 1
-                return self._use(rec, "hit", entry, found, moved=False)
+                if self._row_matches(screen, entry, found):
+                    self.stats.hits += 1
+                    return self._use(rec, "hit", entry, found, moved=False)
+                elsewhere = True
             if best is None or found.score.ncc > best.score.ncc:
                 best = found
         places = []
@@ -208,6 +246,9 @@ class LocateCache:
         for entry, crop in candidates:
             found = search(screen, crop)
             similar = [f for f in found if f.score.similar]
+            kept = [f for f in similar if self._row_matches(screen, entry, f)]
+            elsewhere = elsewhere or len(kept) < len(similar)
+            similar = kept
             matching = [f for f in similar if f.score.matches]
             if matching and len(similar) > 1:
                 ambiguous = True
@@ -222,6 +263,9 @@ class LocateCache:
         self.stats.misses += 1
         if ambiguous or len(spots) > 1:
             note = "the cached target matches at more than one place"
+        elif elsewhere:
+            note = ("the cached target's look-alike is there, but not its row (what is beside "
+                    "it changed): asking the model")  # fmt: skip
         else:
             note = "the cached target no longer matches (changed, or not on screen)"
         rec.cache = CacheUse(
@@ -231,6 +275,15 @@ class LocateCache:
             note=note,
         )
         return None
+
+    def _row_matches(self, screen: Screen, entry: Entry, found: Any) -> bool:
+        """Whether the entry's context strip (if it has one) matches beside where its crop was
+        found."""
+        if entry.context is None:
+            return True
+        pixels = self.snapshot.crops[entry.context.sha256]
+        dx, dy = found.x - entry.crop.x, found.y - entry.crop.y
+        return strip_matches(screen, pixels, entry.context.x + dx, entry.context.y + dy)
 
     def _use(
         self, rec: StepRecord, status: Literal["hit", "relocated"], entry: Entry, found: Any,
@@ -250,8 +303,13 @@ class LocateCache:
         )
         if moved and self.writes:
             crop = entry.crop.model_copy(update={"x": found.x, "y": found.y})
-            new = entry.model_copy(update={"point": point, "box": box, "crop": crop})
-            pixels = self.snapshot.crops[entry.crop.sha256]
+            context = entry.context and entry.context.model_copy(
+                update={"x": entry.context.x + dx, "y": entry.context.y + dy}
+            )
+            new = entry.model_copy(
+                update={"point": point, "box": box, "crop": crop, "context": context}
+            )
+            pixels = {sha: self.snapshot.crops[sha] for sha in entry.shas}
             self._pending[rec.index] = _Pending(new, pixels, replaces=entry)
         return point
 
@@ -268,6 +326,10 @@ class LocateCache:
         """Prepare an entry for what the model found; stored by `finish` if the step succeeds."""
         if not self.writes or self.identity is None:
             return
+        identity = instruction_identity(instruction, secrets)
+        if identity is None:
+            rec.cache = (rec.cache or CacheUse(status="off")).model_copy(update={"note": NO_KEY})
+            return
         geometry = obs.geometry
         rect = crop_rect(point, box, geometry.size, geometry.scale)
         x, y, w, h = rect
@@ -281,13 +343,23 @@ class LocateCache:
             seen = shows_secret(pixels, list(secrets))
             if seen or (seen is None and (self.secrets.bands or self.secrets.everywhere)):
                 reason = "it may show a secret"
+        context, strip = None, None
+        if reason is None and sum(f.score.similar for f in search(Screen(obs.image), pixels)) > 1:
+            # look-alikes on screen: what tells them apart is beside the target (its row)
+            cx, cy, cw, ch = context_rect(rect, geometry.size, geometry.scale)
+            strip = np.asarray(obs.image.crop((cx, cy, cx + cw, cy + ch)).convert("RGB")).copy()
+            if secrets and shows_secret(strip, list(secrets)) is not False:
+                reason = "its row may show a secret"
+            c_sha = crop_digest(strip)
+            context = CropRef(file=crop_file_name(c_sha), x=cx, y=cy, width=cw, height=ch,
+                              sha256=c_sha)  # fmt: skip
         if reason is not None:
             note = f"not cached: {reason}"
             rec.cache = (rec.cache or CacheUse(status="off")).model_copy(update={"note": note})
             return
         sha = crop_digest(pixels)
         entry = Entry(
-            instruction=instruction.strip(),
+            instruction=identity,
             verb=rec.verb,
             model=self.identity,
             platform=obs.platform,
@@ -295,9 +367,11 @@ class LocateCache:
             point=(round(point[0], 2), round(point[1], 2)),
             box=tuple(round(v, 2) for v in box) if box is not None else None,
             crop=CropRef(file=crop_file_name(sha), x=x, y=y, width=w, height=h, sha256=sha),
+            context=context,
             learned=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        self._pending[rec.index] = _Pending(entry, pixels)
+        crops = {sha: pixels} | ({context.sha256: strip} if context is not None else {})
+        self._pending[rec.index] = _Pending(entry, crops)
 
     def note_action(self, action: Any, secret: bool, scale: float = 1.0) -> None:
         """Called for every action sent: follows the pointer and typed secrets."""
@@ -309,8 +383,7 @@ class LocateCache:
         if pending is None or rec.status != "ok" or not rec.sent or not self.writes:
             return
         try:
-            self.add([pending.entry], {pending.entry.crop.sha256: pending.pixels},
-                     replaces=pending.replaces)  # fmt: skip
+            self.add([pending.entry], pending.pixels, replaces=pending.replaces)
         except Exception as exc:  # the cache must never fail a step that succeeded
             log.warning("cannot update the locate cache in %s: %s; not writing it any more",
                         self.folder, exc)  # fmt: skip

@@ -6,12 +6,19 @@ Layout (by default next to the task file, ``notes.yaml`` -> ``notes.cache/``)::
     <sha16>.png          each entry's crop, named after its pixels' SHA-256
     .lock                held while the folder is written
 
-Reading takes a snapshot (the YAML and every crop it names) under the lock.
-Writing re-reads the file under the lock, applies the change, writes new crops
+Reading takes a snapshot (the YAML and every crop it names) under a shared
+lock (or none: it never creates or writes a file). Writing takes the
+exclusive lock, re-reads the file, applies the change, writes new crops
 (content-addressed, so a crop file never changes once written), then replaces
-the YAML atomically (temporary file, fsync, rename) and removes crops nothing
-names any more: two runs of the same task at once each see a whole file, and
-neither loses the other's entries.
+the YAML atomically (temporary file, fsync, rename) and removes the crops its
+own index named and no longer does: two runs of the same task at once each
+see a whole file, and neither loses the other's entries.
+
+The folder is untrusted too (it may come with a repository): a cache folder,
+or a component of the path from the task's folder to it, that is a symbolic
+link is refused, and so is a ``.lock`` that is not a plain file; a folder
+holding other files and no cache.yaml is not written into; `clear` removes
+only a file that carries this format's header, and only the crops it names.
 
 The file is untrusted input, like a task file: one that cannot be parsed, is
 not a locate cache, or holds an invalid entry is an `InputError` naming the
@@ -37,6 +44,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from actions.errors import InputError
+from agent.cache.folder import check_folder, shared_lock
 from agent.cache.identity import LocateKey, ModelIdentity, ScreenIdentity
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_VARIANTS = 4
 """Entries kept per key: one instruction may name targets on several different screens."""
 _CROP_NAME = re.compile(r"^[0-9a-f]{16}\.png$")
+_NAMED_CROP = re.compile(r"\b([0-9a-f]{16}\.png)\b")
+MARK = "# screenpilot locate cache:"
 HEADER = (
     "# screenpilot locate cache: where scripted targets were found, and a crop of each\n"
     "# (the PNG files beside this one) that must still match the screen before a\n"
@@ -85,6 +95,9 @@ class Entry(_Strict):
     point: tuple[Coordinate, Coordinate]
     box: tuple[Coordinate, Coordinate, Coordinate, Coordinate] | None = None
     crop: CropRef
+    context: CropRef | None = None
+    """A wider strip of the target's row, kept when the crop alone had look-alikes on screen
+    (the same Delete button on every row): a hit needs it to match too."""
     source: Literal["run", "compile"] = "run"
     learned: Annotated[str, Field(max_length=40)] = ""
 
@@ -99,7 +112,22 @@ class Entry(_Strict):
         # a hit acts at the point after checking the crop: the point must be what was checked
         if not (c.x <= self.point[0] < c.x + c.width and c.y <= self.point[1] < c.y + c.height):
             raise ValueError(f"point {list(self.point)} is outside its crop")
+        k = self.context
+        if k is not None and not (
+            k.x <= c.x and k.y <= c.y and c.x + c.width <= k.x + k.width
+            and c.y + c.height <= k.y + k.height and k.x + k.width <= w and k.y + k.height <= h
+        ):  # fmt: skip
+            raise ValueError("context strip does not hold the crop inside the screen")
         return self
+
+    @property
+    def files(self) -> set[str]:
+        """The PNG files this entry names."""
+        return {self.crop.file} | ({self.context.file} if self.context is not None else set())
+
+    @property
+    def shas(self) -> set[str]:
+        return {self.crop.sha256} | ({self.context.sha256} if self.context else set())
 
     @property
     def key(self) -> LocateKey:
@@ -185,9 +213,10 @@ def parse_cache(text: str, path: Path) -> CacheFile:
         raise _problem(path, _line_of(node, loc), field, message) from None
 
 
-def _read_crop(folder: Path, entry: Entry) -> np.ndarray | None:
-    """An entry's crop, or None (with a warning) when it is missing or not what was stored."""
-    path = folder / entry.crop.file
+def _read_crop(folder: Path, ref: CropRef, instruction: str) -> np.ndarray | None:
+    """A crop an entry names, or None (with a warning) when it is missing or not what was
+    stored."""
+    path = folder / ref.file
     problem = None
     pixels = None
     if path.is_symlink() or not path.is_file():
@@ -195,16 +224,16 @@ def _read_crop(folder: Path, entry: Entry) -> np.ndarray | None:
     else:
         try:
             with Image.open(path) as image:
-                if image.size != (entry.crop.width, entry.crop.height):
+                if image.size != (ref.width, ref.height):
                     problem = f"{image.size[0]}x{image.size[1]}, not the recorded size"
                 else:
                     pixels = np.asarray(image.convert("RGB")).copy()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             problem = f"unreadable ({exc})"
-        if pixels is not None and crop_digest(pixels) != entry.crop.sha256:
+        if pixels is not None and crop_digest(pixels) != ref.sha256:
             problem, pixels = "changed since it was stored (checksum differs)", None
     if problem:
-        log.warning("%s: crop of %r is %s; that entry is ignored", path, entry.instruction, problem)
+        log.warning("%s: crop of %r is %s; that entry is ignored", path, instruction, problem)
     return pixels
 
 
@@ -217,11 +246,11 @@ class Snapshot(BaseModel):
     crops: dict[str, Any] = Field(default_factory=dict, description="sha256 -> pixels")
 
     def usable(self, key: LocateKey) -> list[tuple[Entry, np.ndarray]]:
-        """The entries for `key` whose crops could be read, in the file's order."""
+        """The entries for `key` whose crops (and context strip) could be read, in order."""
         return [
             (e, self.crops[e.crop.sha256])
             for e in self.entries
-            if e.key == key and e.crop.sha256 in self.crops
+            if e.key == key and all(sha in self.crops for sha in e.shas)
         ]
 
 
@@ -229,14 +258,29 @@ class Snapshot(BaseModel):
 class LocateStore:
     """One cache folder: read it, change it under the lock, clear it."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, base: str | Path | None = None) -> None:
+        """
+        Args:
+            base: the trusted folder `folder` was named from (a task file's folder):
+                no part of the path below it may be a symbolic link.
+        """
         self.folder = Path(folder)
         self.file = self.folder / CACHE_FILE
+        self.base = Path(base) if base is not None else None
+
+    def check(self, *, writing: bool = False) -> None:
+        """Refuse a folder that is not safe to use (`agent.cache.folder.check_folder`)."""
+        check_folder(self.folder, self.base, writing=writing)
 
     def _lock(self) -> Any:
         from filelock import FileLock
 
+        self.check()
         return FileLock(str(self.folder / LOCK_FILE), timeout=LOCK_TIMEOUT)
+
+    def _shared(self) -> Any:
+        self.check()
+        return shared_lock(self.folder / LOCK_FILE, LOCK_TIMEOUT)
 
     def _read_file(self) -> CacheFile:
         if not self.file.exists():
@@ -255,14 +299,14 @@ class LocateStore:
     def _snapshot(self, data: CacheFile, known: dict[str, Any] | None = None) -> Snapshot:
         crops: dict[str, Any] = {}
         for entry in data.entries:
-            sha = entry.crop.sha256
-            if sha in crops:
-                continue
-            pixels = (known or {}).get(sha)
-            if pixels is None:
-                pixels = _read_crop(self.folder, entry)
-            if pixels is not None:
-                crops[sha] = pixels
+            for ref in (entry.crop, entry.context):
+                if ref is None or ref.sha256 in crops:
+                    continue
+                pixels = (known or {}).get(ref.sha256)
+                if pixels is None:
+                    pixels = _read_crop(self.folder, ref, entry.instruction)
+                if pixels is not None:
+                    crops[ref.sha256] = pixels
         return Snapshot(entries=list(data.entries), crops=crops)
 
     def load(self) -> Snapshot:
@@ -271,18 +315,11 @@ class LocateStore:
         Raises:
             InputError: cache.yaml is unreadable, foreign or invalid.
         """
+        self.check()
         if not self.file.exists():
             return Snapshot()
-        lock = self._lock()
-        try:
-            lock.acquire()
-        except OSError:  # a read-only folder, or held too long: writes are atomic, read anyway
-            lock = None
-        try:
+        with self._shared():
             return self._snapshot(self._read_file())
-        finally:
-            if lock is not None:
-                lock.release()
 
     def update(
         self,
@@ -294,14 +331,16 @@ class LocateStore:
 
         `new_crops` (sha256 -> pixels) are written before the YAML that names them.
         """
+        self.check(writing=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            entries = change(list(self._read_file().entries))
+            before = list(self._read_file().entries)
+            entries = change(list(before))
             for sha, pixels in new_crops.items():
-                if any(e.crop.sha256 == sha for e in entries):
+                if any(sha in e.shas for e in entries):
                     self._write_crop(sha, pixels)
             self._write_entries(entries)
-            self._remove_unused(entries)
+            self._remove_unused(set().union(*(e.files for e in before)), entries)
             return self._snapshot(
                 CacheFile(format=FORMAT, version=VERSION, entries=entries),
                 {**(known or {}), **new_crops},
@@ -310,32 +349,58 @@ class LocateStore:
     def clear(self, instruction: str | None = None) -> int | None:
         """Remove every entry (or those of one instruction); the number removed.
 
-        Clearing everything also works on an unreadable file (that is when it is
-        needed): then None is returned.
+        Clearing everything also works on an unreadable file of this format (that is
+        when it is needed): then None is returned. Only this store's own files go:
+        cache.yaml, the crops it names, its lock, and the folder if that leaves it empty.
+
+        Raises:
+            InputError: cache.yaml is not a screenpilot locate cache (nothing is removed),
+                or the folder is unsafe (`check`).
         """
+        self.check()
         if not self.file.exists() and not self.file.is_symlink():
             return 0
         unreadable = False
         with self._lock():
             try:
                 entries = self._read_file().entries
+                named = set().union(*(e.files for e in entries))
             except InputError:
                 if instruction is not None:
                     raise
+                named = self._names_in_unreadable_file()
                 entries, unreadable = [], True
             kept = [e for e in entries if instruction is not None and e.instruction != instruction]
             if kept:
                 self._write_entries(kept)
             else:
                 self.file.unlink()
-            self._remove_unused(kept)
+            self._remove_unused(named, kept)
         if not kept:
             for leftover in (self.folder / LOCK_FILE, self.folder):
                 try:
+                    if leftover.is_symlink():
+                        continue
                     leftover.unlink() if leftover.is_file() else leftover.rmdir()
                 except OSError:  # another run holds it, or the user keeps other files there
                     pass
         return None if unreadable else len(entries) - len(kept)
+
+    def _names_in_unreadable_file(self) -> set[str]:
+        """The crops a damaged cache.yaml names, if it is one of ours; else an InputError."""
+        if self.file.is_symlink() or not self.file.is_file():
+            raise _problem(self.file, None, "", "not a regular file; nothing removed")
+        try:
+            with open(self.file, "rb") as handle:
+                text = handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(f"{self.file}: cannot read: {exc}; nothing removed") from None
+        if not (text.startswith(MARK) or re.search(rf"(?m)^format:\s*{FORMAT}\s*$", text)):
+            raise InputError(
+                f"{self.file}: not a screenpilot locate cache (no '{MARK}' header, no "
+                f"'format: {FORMAT}'); nothing removed"
+            )
+        return set(_NAMED_CROP.findall(text))
 
     # -- writing ----------------------------------------------------------------------
     def _atomic_write(self, path: Path, data: bytes) -> None:
@@ -365,8 +430,14 @@ class LocateStore:
         )
         self._atomic_write(self.file, text.encode("utf-8"))
 
-    def _remove_unused(self, entries: list[Entry]) -> None:
-        used = {e.crop.file for e in entries}
-        for path in self.folder.glob("*.png"):
-            if _CROP_NAME.match(path.name) and path.name not in used:
-                path.unlink(missing_ok=True)
+    def _remove_unused(self, named: set[str], entries: list[Entry]) -> None:
+        """Remove the crops cache.yaml named (`named`) that `entries` no longer name.
+
+        Never a file the index did not list: a hex-named PNG someone else put in the
+        folder is not ours to delete.
+        """
+        used = set().union(*(e.files for e in entries))
+        for name in sorted(named - used):
+            path = self.folder / name
+            if _CROP_NAME.match(name) and (path.is_file() or path.is_symlink()):
+                path.unlink(missing_ok=True)  # a link itself, never what it points to

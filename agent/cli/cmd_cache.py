@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,6 +14,17 @@ app = typer.Typer(
 )
 
 TASK_HELP = "A task file (its cache is found as `agent run` finds it), or a cache folder."
+
+
+def store_of(task: Path) -> Any:
+    """The `LocateStore` of TASK (a task file or a cache folder), its path checked for links."""
+    from agent.cache import LocateStore
+
+    folder = cache_folder_of(task)
+    base = None if task.is_dir() else task.resolve().parent
+    store = LocateStore(folder, base=base)
+    store.check()
+    return store
 
 
 def cache_folder_of(task: Path) -> Path:
@@ -53,13 +65,11 @@ def show_command(
 
     Exit 2 if the cache file is corrupt (the error names the file and line).
     """
-    from agent.cache import LocateStore
-
-    store = LocateStore(cache_folder_of(task))
+    store = store_of(task)
     snapshot = store.load()
     if as_json:
         rows = [
-            {**e.model_dump(mode="json"), "crop_ok": e.crop.sha256 in snapshot.crops}
+            {**e.model_dump(mode="json"), "crop_ok": e.shas <= snapshot.crops.keys()}
             for e in snapshot.entries
         ]
         typer.echo(json.dumps({"file": str(store.file), "entries": rows}, indent=2))
@@ -73,6 +83,9 @@ def show_command(
         if e.model.profile:
             model += f" ({e.model.profile})"
         crop = e.crop.file if e.crop.sha256 in snapshot.crops else f"{e.crop.file} (missing)"
+        if e.context is not None:
+            crop += " + row " + e.context.file + ("" if e.context.sha256 in snapshot.crops
+                                                  else " (missing)")  # fmt: skip
         typer.echo(
             f"{number:>3}. {e.verb} {e.instruction!r} -> ({e.point[0]:.0f}, {e.point[1]:.0f})  "
             f"{e.platform} {e.screen.width}x{e.screen.height}  {model}  crop {crop}  "
@@ -90,12 +103,14 @@ def clear_command(
 
     Works on a corrupt cache file too (without --target).
     """
-    from agent.cache import LocateStore
+    from actions.errors import InputError
 
-    store = LocateStore(cache_folder_of(task))
+    store = store_of(task)
     removed = store.clear(target)
     if removed is None:
         typer.echo(f"removed the unreadable {store.file}")
+    elif removed == 0 and target is not None:
+        raise InputError(f"{store.file}: no entry for {target!r}; nothing removed")
     else:
         what = f" of {target!r}" if target is not None else ""
         typer.echo(

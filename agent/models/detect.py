@@ -9,6 +9,10 @@ plain profile (qwen2_5_vl -> qwen2.5-vl, qwen3_vl -> qwen3-vl), and with
 nothing known at all the default is qwen2.5-vl. An explicit profile whose
 architecture contradicts the checkpoint is an `InputError`, never a silent
 wrong click.
+
+Models known to answer in a space no profile reads (`ZERO_TO_1000`: Qwen2-VL
+and UI-TARS v1, 0-1000; any qwen2_vl checkpoint) are refused with an
+`InputError` saying what to pass, rather than read as qwen2.5-vl's pixels.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ BY_ARCHITECTURE = {
     "qwen3_vl": "qwen3-vl",
     "qwen3_vl_moe": "qwen3-vl",
 }
+
+# Names of models that answer in 0-1000 units, which no profile reads by default. Qwen2-VL:
+# REFERENCE.md section 1 ("Qwen2-VL answered in 0-1000 normalized units"). UI-TARS v1
+# (bytedance-research/UI-TARS-2B-SFT, -7B-SFT, -7B-DPO, -72B-*; Qwen2-VL fine-tunes): the v1
+# README of bytedance/UI-TARS, "Coordinate Mapping": "divide each component by 1000".
+# UI-TARS-1.5 answers in resized pixels and has its own profile (matched before this).
+ZERO_TO_1000 = {
+    r"qwen2-?vl": "Qwen2-VL",
+    r"ui-?tars(?!-?1\.5)": "UI-TARS v1",
+}
+UNREAD_ARCHITECTURES = {"qwen2_vl": "a qwen2_vl (Qwen2-VL) checkpoint"}
 
 
 class Resolved(BaseModel):
@@ -106,12 +121,29 @@ def check_architecture(profile: Profile, model_type: str | None, model: str) -> 
     )
 
 
+def refuse_unread_space(model: str, model_type: str | None) -> None:
+    """An InputError when `model` is known to answer in a space no profile reads by default."""
+    what = UNREAD_ARCHITECTURES.get(model_type or "")
+    for name in _names(model):
+        key = name.lower().replace("_", "-")
+        found = next((label for p, label in ZERO_TO_1000.items() if re.search(p, key)), None)
+        what = what or (f"a {found} model" if found else None)
+    if what is None:
+        return
+    raise InputError(
+        f"{model} looks like {what}, which answers in 0-1000 units, not the pixels "
+        "every matching profile reads: pass --family qwen2-vl (0-1000 on the qwen2.5-vl "
+        "prompt) or --profile NAME if you know better (see `agent models`)"
+    )
+
+
 def resolve_profile(
     model: str,
     profile: str | None = None,
     *,
     model_type: str | None = None,
     read_config: bool = True,
+    space_given: bool = False,
 ) -> Resolved:
     """The profile for `model` (hub id, folder, or served name).
 
@@ -120,6 +152,12 @@ def resolve_profile(
         model_type: the checkpoint's model_type when the caller already knows it.
         read_config: look for config.json (local folder or hub cache) when
             `model_type` is not given; False for served models.
+        space_given: the caller imposes the coordinate space (``--family qwen2-vl``):
+            a 0-1000 model is then not refused.
+
+    Raises:
+        InputError: an explicit profile contradicts the checkpoint, or nothing was
+            chosen for a model known to answer in 0-1000 (`refuse_unread_space`).
     """
     if model_type is None and read_config:
         model_type = checkpoint_model_type(model)
@@ -134,6 +172,8 @@ def resolve_profile(
             continue
         why = f"name {name!r} matches {candidate.name}{arch}"
         return Resolved(profile=candidate, reason=why, model_type=model_type)
+    if not space_given:
+        refuse_unread_space(model, model_type)
     if model_type in BY_ARCHITECTURE:
         chosen = get_profile(BY_ARCHITECTURE[model_type])
         why = f"a plain {model_type} checkpoint"

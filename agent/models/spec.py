@@ -132,6 +132,7 @@ class ModelSpec(BaseModel):
             self.profile,
             model_type=model_type,
             read_config=read_config and self.backend == "qwen",
+            space_given=self.coordinate_override() is not None,
         )
 
     def coordinate_override(self) -> CoordinateSpace | None:
