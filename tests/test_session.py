@@ -97,7 +97,7 @@ def test_a_model_chosen_wait_is_capped_at_30_seconds(adb_server, tmp_path) -> No
     step = json.loads((tmp_path / "run" / "steps.jsonl").read_text().splitlines()[0])
     assert step["action"] == {"type": "wait", "seconds": MAX_MODEL_WAIT}
     assert MAX_MODEL_WAIT == 30.0
-    assert "cut to 30.0 s (at most 30 s per model-chosen wait)" in step["note"]
+    assert "cut to 30.0 s (at most 30 s per wait the user did not write)" in step["note"]
 
 
 def test_a_scripted_wait_is_not_capped_but_keeps_to_the_budget(adb_server, tmp_path) -> None:
