@@ -109,6 +109,9 @@ def read_elements(env: Any, budget: float, to_pixels: Any = None) -> tuple[list[
         if seconds >= budget * 0.95:
             return [], f"a11y: the hierarchy was not dumped within {budget:g} s"
         return [], f"a11y: hierarchy dump failed ({type(exc).__name__}: {exc})"
+    if getattr(result, "returncode", 0) != 0:
+        said = ((getattr(result, "stderr", "") or "") + xml).strip().splitlines()
+        return [], f"a11y: uiautomator dump failed ({said[0][:200] if said else 'no output'})"
     try:
         return parse_hierarchy(xml, to_pixels), ""
     except ValueError as exc:
