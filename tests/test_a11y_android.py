@@ -8,6 +8,7 @@ model call would fail the step.
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -136,3 +137,37 @@ def test_locate_without_model_fails_the_step_with_the_reasons(adb_server, tmp_pa
     assert main(["run", str(task), "--out", str(tmp_path / "run")]) == 1
     (step,) = steps_of(tmp_path / "run")
     assert "no element named 'wi-fi'" in step["error"] and taps(device) == []
+
+
+# -- agent elements -------------------------------------------------------------------------
+def test_elements_lists_the_phone_screen_as_json_and_draws_it(
+    adb_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    device = adb_server.device()
+    device.hierarchy = settings_hierarchy()
+    out = tmp_path / "marked.png"
+    args = ["elements", "--android", "emulator-5554", "--adb-host", "127.0.0.1",
+            "--adb-port", str(adb_server.port)]  # fmt: skip
+    assert main([*args, "--json", "--draw", str(out)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["Search settings"]["role"] == "imagebutton"
+    assert by_name["Search settings"]["box"] == [933, 128, 1080, 275]
+    assert "Car kit" not in by_name  # disabled: listed only with --all
+    marked = Image.open(out)
+    assert marked.size == SIZE
+    assert marked.getpixel((933, 200)) == (255, 0, 255)  # the icon's left edge is marked
+    assert main([*args, "--all"]) == 0
+    table = capsys.readouterr().out
+    assert "Car kit" in table and "imagebutton" in table
+
+
+def test_elements_with_a_bad_draw_folder_is_exit_2(adb_server, tmp_path: Path) -> None:
+    device = adb_server.device()
+    device.hierarchy = settings_hierarchy()
+    bad = str(tmp_path / "no" / "x.png")
+    code = main(["elements", "--android", "emulator-5554", "--adb-host", "127.0.0.1",
+                 "--adb-port", str(adb_server.port), "--draw", bad])  # fmt: skip
+    assert code == 2 and not [c for c in device.calls if c[0] == "uiautomator"]

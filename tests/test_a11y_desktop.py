@@ -9,6 +9,7 @@ from what the agent says it sent.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -234,3 +235,15 @@ def test_a_tk_button_falls_back_to_the_model(
         assert clicked(app) == ["save"]
     finally:
         app.stop()
+
+
+def test_elements_command_lists_galculator_buttons(galculator: TkApp, tmp_path: Path) -> None:
+    result = agent("elements", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["+"]["role"] == "toggle button" and "showing" in rows["+"]["states"]
+    x1, y1, x2, y2 = rows["+"]["box"]
+    assert x2 - x1 > 20 and y2 - y1 > 20
+    assert "MR" not in rows  # insensitive until a value is stored
+    table = agent("elements").stdout
+    assert "toggle button" in table and " = " in table
