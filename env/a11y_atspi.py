@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 ROOT = "/org/a11y/atspi/accessible/root"
 NULL_PATH = "/org/a11y/atspi/null"
 ACCESSIBLE = "org.a11y.atspi.Accessible"
+COLLECTION = "org.a11y.atspi.Collection"
+COMPONENT = "org.a11y.atspi.Component"
+MATCH_ALL = 1  # AtspiCollectionMatchType
+SORT_CANONICAL = 1  # AtspiCollectionSortOrder
+MATCH_SIGNATURE = "(aiia{ss}iaiiasib)uib"  # rule, sort order, count (0 = all), traverse
+# every descendant that is SHOWING and VISIBLE (state bits 25 and 30); empty role,
+# attribute and interface sets match everything under MATCH_ALL
+SHOWING_RULE = ([1 << 25 | 1 << 30, 0], MATCH_ALL, {}, MATCH_ALL, [], MATCH_ALL, [], MATCH_ALL,
+                False)  # fmt: skip
 MAX_NODES = 4000
 BATCH = 200  # calls in flight at once: well under what the socket buffers hold
 RELATION_LABEL_FOR = 1
@@ -72,13 +81,18 @@ def states_of(bits: Iterable[int]) -> list[str]:
 class AtspiReader:
     """The elements of every app on one accessibility bus."""
 
-    def __init__(self, session_bus: str | None = None, *, a11y_bus: str | None = None) -> None:
+    def __init__(
+        self, session_bus: str | None = None, *, a11y_bus: str | None = None, bulk: bool = True
+    ) -> None:
         """
         Args:
             session_bus: the D-Bus session the apps run in (default
                 ``DBUS_SESSION_BUS_ADDRESS``).
             a11y_bus: the accessibility bus itself, when already known.
+            bulk: use Cache.GetItems / Collection.GetMatches where offered (False:
+                always walk, level by level; for comparison).
         """
+        self.bulk = bulk
         self.session_bus = session_bus or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
         self.a11y_bus = a11y_bus or os.environ.get("AT_SPI_BUS_ADDRESS")
         self._conn: Any = None
@@ -166,14 +180,11 @@ class AtspiReader:
             self._connect(max(budget, 0.05))
             apps = self._calls([("org.a11y.atspi.Registry", ROOT, ACCESSIBLE, "GetChildren",
                                  None, ())], deadline)[0]  # fmt: skip
-            found: list[Element] = []
-            for dest, path in apps[0] if apps else []:
-                found.extend(self._read_app(dest, path, deadline))
+            found = self._read_apps(apps[0] if apps else [], deadline)
             if keep is not None:
                 found = [e for e in found if keep(e)]
-            self._roles(found, deadline)
+            self._details(found, deadline, to_pixels if extents else False)
             if extents:
-                found = self._extents(found, deadline, to_pixels)
                 self._labels(found, deadline, to_pixels)
             return found, ""
         except TimeoutError:
@@ -182,17 +193,49 @@ class AtspiReader:
             self.close()
             return [], f"a11y: accessibility bus unavailable ({exc})"
 
-    def _read_app(self, dest: str, path: str, deadline: float) -> list[Element]:
-        name = self._calls([(dest, path, "org.freedesktop.DBus.Properties", "Get", "ss",
-                             (ACCESSIBLE, "Name"))], deadline)[0]  # fmt: skip
-        app = name[0][1] if name else ""
-        if dest not in self._no_cache:
-            items = self._calls([(dest, "/org/a11y/atspi/cache", "org.a11y.atspi.Cache",
-                                  "GetItems", None, ())], deadline)[0]  # fmt: skip
-            if items is not None:
-                return [self._from_cache_item(item, app) for item in items[0]]
-            self._no_cache.add(dest)
-        return self._walk(dest, path, app, deadline)
+    def _read_apps(self, apps: list[tuple[str, str]], deadline: float) -> list[Element]:
+        """Names of every app's showing elements: Cache.GetItems, else Collection, else a walk.
+
+        One batch asks every app for its name and its bulk answer; a second batch
+        reads the name and description of every element Collection returned.
+        """
+        if not self.bulk:
+            return [e for dest, path in apps for e in self._walk(dest, path, "", deadline)]
+        calls: list[tuple] = []
+        for dest, path in apps:
+            calls.append((dest, path, "org.freedesktop.DBus.Properties", "Get", "ss",
+                          (ACCESSIBLE, "Name")))  # fmt: skip
+            if dest in self._no_cache:
+                calls.append(_showing(dest, path))
+            else:
+                calls.append((dest, "/org/a11y/atspi/cache", "org.a11y.atspi.Cache",
+                              "GetItems", None, ()))  # fmt: skip
+        replies = self._calls(calls, deadline)
+        found: list[Element] = []
+        matched: list[tuple[str, str, str]] = []  # (app, dest, path) from Collection
+        for i, (dest, path) in enumerate(apps):
+            name, bulk = replies[2 * i], replies[2 * i + 1]
+            app = name[0][1] if name else ""
+            if dest not in self._no_cache:
+                if bulk is not None:
+                    found += [self._from_cache_item(item, app) for item in bulk[0]]
+                    continue
+                self._no_cache.add(dest)  # GTK's atk-bridge 2.46 here: no GetItems
+                bulk = self._calls([_showing(dest, path)], deadline)[0]
+            if bulk is None:
+                found += self._walk(dest, path, app, deadline)  # no Collection either
+                continue
+            matched += [(app, d, p) for d, p in bulk[0] if p != NULL_PATH]
+        calls = [(d, p, "org.freedesktop.DBus.Properties", "GetAll", "s", (ACCESSIBLE,))
+                 for _, d, p in matched]  # fmt: skip
+        for (app, d, p), props in zip(matched, self._calls(calls, deadline), strict=True):
+            if props is None:
+                continue  # gone while we read it
+            values = {k: v[1] for k, v in props[0].items()}
+            found.append(Element(role="", name=values.get("Name", ""), source="atspi",
+                                 description=values.get("Description", ""), app=app,
+                                 ref=f"{d}\n{p}"))  # fmt: skip
+        return found
 
     @staticmethod
     def _from_cache_item(item: tuple, app: str) -> Element:
@@ -235,27 +278,31 @@ class AtspiReader:
             level = next_level
         return found
 
-    def _roles(self, found: list[Element], deadline: float) -> None:
-        unnamed = [e for e in found if not e.role]
-        calls = [(*e.ref.split("\n"), ACCESSIBLE, "GetRoleName", None, ()) for e in unnamed]
-        for element, reply in zip(unnamed, self._calls(calls, deadline), strict=True):  # type: ignore[arg-type]
-            element.role = reply[0] if reply else "unknown"
-
-    def _extents(self, found: list[Element], deadline: float, to_pixels: Any) -> list[Element]:
-        calls = []
+    def _details(self, found: list[Element], deadline: float, to_pixels: Any) -> None:
+        """Role and states where not read yet, and (unless `to_pixels` is False) boxes."""
+        calls: list[tuple] = []
+        asked: list[tuple[Element, int, int, int]] = []  # element, role, state, extents index
         for e in found:
             dest, path = e.ref.split("\n")
-            calls.append((dest, path, "org.a11y.atspi.Component", "GetExtents", "u", (0,)))
-        out = []
-        for element, reply in zip(found, self._calls(calls, deadline), strict=True):
-            if reply is None:  # no Component interface (e.g. some GTK nodes): no box
-                out.append(element)
-                continue
-            x, y, w, h = reply[0]
-            if w > 0 and h > 0:
-                element.box = _box(x, y, w, h, to_pixels)
-            out.append(element)
-        return out
+            role = state = box = -1
+            if not e.role:
+                role = len(calls)
+                calls.append((dest, path, ACCESSIBLE, "GetRoleName", None, ()))
+                state = len(calls)
+                calls.append((dest, path, ACCESSIBLE, "GetState", None, ()))
+            if to_pixels is not False:
+                box = len(calls)
+                calls.append((dest, path, COMPONENT, "GetExtents", "u", (0,)))
+            asked.append((e, role, state, box))
+        replies = self._calls(calls, deadline)
+        for e, role, state, box in asked:
+            if role >= 0:
+                e.role = replies[role][0] if replies[role] else "unknown"
+                e.states = states_of(replies[state][0]) if replies[state] else []
+            if box >= 0 and replies[box] is not None:  # some GTK nodes have no Component
+                x, y, w, h = replies[box][0]
+                if w > 0 and h > 0:
+                    e.box = _box(x, y, w, h, to_pixels)
 
     def _labels(self, found: list[Element], deadline: float, to_pixels: Any) -> None:
         """A label's LABEL_FOR widget becomes its `target` (read with its box)."""
@@ -286,6 +333,13 @@ class AtspiReader:
             if w > 0 and h > 0:
                 widget.box = _box(x, y, w, h, to_pixels)
             label.target = widget
+
+
+def _showing(dest: str, path: str) -> tuple:
+    """Collection.GetMatches for every showing, visible descendant of (dest, path)."""
+    return dest, path, COLLECTION, "GetMatches", MATCH_SIGNATURE, (
+        SHOWING_RULE, SORT_CANONICAL, 0, True,
+    )  # fmt: skip
 
 
 def _box(x: int, y: int, w: int, h: int, to_pixels: Any) -> tuple[int, int, int, int]:

@@ -130,6 +130,21 @@ def test_reader_gives_symbol_buttons_with_boxes_inside_the_window(galculator: Tk
     assert element is None and "none usable" in reason
 
 
+def test_the_level_walk_finds_what_the_bulk_read_finds(galculator: TkApp) -> None:
+    """Apps without Cache or Collection are walked; the answer is the same."""
+    from env.a11y_atspi import AtspiReader
+
+    bulk, why = AtspiReader().elements(2.0)
+    walked, why_walk = AtspiReader(bulk=False).elements(4.0)
+    assert why == why_walk == ""
+
+    def named(found: list) -> dict:
+        return {(e.role, e.name): e.box for e in found if e.name and "showing" in e.states}
+
+    assert named(bulk) == named(walked)
+    assert ("toggle button", "+") in named(bulk)
+
+
 def test_a_tk_app_publishes_nothing_and_falls_through_at_once(
     xvfb: object, session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
