@@ -1,10 +1,10 @@
 """One entry point for the accessibility tree of whatever an `Env` shows.
 
 Desktop (X11): the AT-SPI bus of the D-Bus session the env's apps are launched
-into: the env's ``session_bus`` attribute when it has one (a private display with
-its own bus), else ``DBUS_SESSION_BUS_ADDRESS`` (what `DesktopEnv.launch` passes
-on). Android: the view hierarchy over adb. Boxes come back in screenshot pixels
-of `geometry` (the latest observation's).
+into: the private display's own bus when the env started one (the
+``DBUS_SESSION_BUS_ADDRESS`` of its virtual display's ``child_env()``), else the
+user's session (``DBUS_SESSION_BUS_ADDRESS``). Android: the view hierarchy over
+adb. Boxes come back in screenshot pixels of `geometry` (the latest observation's).
 """
 
 from __future__ import annotations
@@ -24,11 +24,21 @@ def _to_pixels(geometry: ScreenGeometry) -> Callable[[float, float], tuple[float
     return lambda x, y: ((x - ox) * geometry.scale, (y - oy) * geometry.scale)
 
 
+def session_bus_of(env: Any) -> str | None:
+    """The D-Bus session `env` launches apps into (see the module docstring)."""
+    child_env = getattr(getattr(env, "virtual_display", None), "child_env", None)
+    if callable(child_env):
+        address = child_env().get("DBUS_SESSION_BUS_ADDRESS")
+        if address:
+            return address
+    return os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+
+
 def _atspi_reader(env: Any) -> Any:
     from env.a11y_atspi import AtspiReader
 
     reader = getattr(env, "_a11y_reader", None)
-    bus = getattr(env, "session_bus", None) or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    bus = session_bus_of(env)
     if reader is None or reader.session_bus != bus:
         reader = AtspiReader(bus)
         env._a11y_reader = reader  # one connection per env, reused step after step

@@ -145,6 +145,31 @@ def test_the_level_walk_finds_what_the_bulk_read_finds(galculator: TkApp) -> Non
     assert ("toggle button", "+") in named(bulk)
 
 
+def test_a_private_displays_own_bus_is_read_not_the_users(
+    galculator: TkApp, session_bus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps launched on a private display get its bus (child_env); the reader follows them."""
+    from env.a11y_read import read_elements
+    from env.base import ScreenGeometry
+
+    class PrivateDisplay:
+        def child_env(self) -> dict[str, str]:
+            return {"DISPLAY": galculator.display, "DBUS_SESSION_BUS_ADDRESS": session_bus}
+
+    class Screen:
+        platform = "desktop"
+        display_name = galculator.display
+        virtual_display = PrivateDisplay()
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/user-bus")
+    geometry = ScreenGeometry(width=1920, height=1080)
+    found, why = read_elements(Screen(), geometry, budget=2.0)
+    assert why == "" and any(e.name == "+" for e in found)
+    Screen.virtual_display = None  # type: ignore[assignment]
+    found, why = read_elements(Screen(), geometry, budget=2.0)
+    assert found == [] and "accessibility bus unavailable" in why
+
+
 def test_a_tk_app_publishes_nothing_and_falls_through_at_once(
     xvfb: object, session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
