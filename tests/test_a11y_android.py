@@ -171,3 +171,13 @@ def test_elements_with_a_bad_draw_folder_is_exit_2(adb_server, tmp_path: Path) -
     code = main(["elements", "--android", "emulator-5554", "--adb-host", "127.0.0.1",
                  "--adb-port", str(adb_server.port), "--draw", bad])  # fmt: skip
     assert code == 2 and not [c for c in device.calls if c[0] == "uiautomator"]
+
+
+def test_a_dump_that_never_goes_idle_is_cut_at_the_budget(adb_server, tmp_path: Path) -> None:
+    device = adb_server.device()
+    device.hierarchy = settings_hierarchy()
+    device.hierarchy_delay = 8.0  # longer than the read may take
+    task = task_file(tmp_path, adb_server.port, "  - click: Bluetooth\n", extra="locate: [a11y]\n")
+    assert main(["run", str(task), "--out", str(tmp_path / "run")]) == 1
+    (step,) = steps_of(tmp_path / "run")
+    assert "not dumped within 0.5 s" in step["error"] and taps(device) == []
