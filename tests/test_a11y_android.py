@@ -181,3 +181,34 @@ def test_a_dump_that_never_goes_idle_is_cut_at_the_budget(adb_server, tmp_path: 
     assert main(["run", str(task), "--out", str(tmp_path / "run")]) == 1
     (step,) = steps_of(tmp_path / "run")
     assert "not dumped within 0.5 s" in step["error"] and taps(device) == []
+
+
+@pytest.mark.parametrize("target, denied", [("OK", True), ("Bluetooth", False)])
+def test_confirm_policy_reads_what_the_tree_says_the_button_does(
+    adb_server, target: str, denied: bool
+) -> None:
+    """A client wrote "OK"; the app says that button removes a device: it is not clicked
+    unasked. A harmless row from the same client goes through."""
+    from agent.errors import ActionDenied
+    from agent.provenance import Provenance
+    from agent.safety import ConfirmPolicy
+    from agent.session import Session
+    from env.android import AndroidEnv
+
+    device = adb_server.device()
+    icon = 'text="" resource-id="" class="android.widget.ImageButton" ' \
+        'package="com.android.settings" content-desc="Search settings"'  # fmt: skip
+    assert icon in settings_hierarchy()
+    device.hierarchy = settings_hierarchy().replace(
+        icon, 'text="OK" resource-id="" class="android.widget.Button" '
+        'package="com.android.settings" content-desc="Remove Pixel Buds Pro"',
+    )  # fmt: skip
+    with AndroidEnv(port=adb_server.port) as env:
+        session = Session(env, None, policy=ConfirmPolicy("risky"), provenance=Provenance.CLIENT)
+        if denied:
+            with pytest.raises(ActionDenied, match="removes"):
+                session.point_step("click", target)
+            assert taps(device) == []
+        else:
+            session.point_step("click", target)
+            assert len(taps(device)) == 1
