@@ -333,8 +333,10 @@ class Session:
                 button = "right" if verb == "right_click" else "left"
                 action = Click(x=x, y=y, button=button, count=2 if verb == "double_click" else 1)
             # a tree answer carries the app's own name and role for the confirm policy
-            found = rec.located if rec.located is not None and rec.located.by == "a11y" else None
-            context = f"{found.role} {found.name} {found.description}" if found else target or ""
+            context = target or ""
+            if rec.located is not None and rec.located.by == "a11y":
+                found = rec.located
+                context = f"{context}; {found.role} {found.name}; {found.description}"
             self.act_into(rec, action, context=context)
             return x, y
 
