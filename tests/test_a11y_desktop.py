@@ -66,18 +66,18 @@ def galculator(
         app.stop()
 
 
-def _wait_registered(bus: str, timeout: float = 15.0) -> None:
+def _wait_registered(bus: str, timeout: float = 15.0, name: str = "=") -> None:
     from env.a11y_atspi import AtspiReader
 
     reader = AtspiReader(bus)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found, _ = reader.elements(2.0, extents=False)
-        if any(e.name == "=" for e in found):
+        if any(e.name == name for e in found):
             reader.close()
             return
         time.sleep(0.2)
-    raise AssertionError("galculator did not appear on the accessibility bus")
+    raise AssertionError(f"no element {name!r} appeared on the accessibility bus")
 
 
 def display_text(bus: str) -> str:
@@ -287,3 +287,31 @@ def test_elements_command_lists_galculator_buttons(galculator: TkApp, tmp_path: 
     assert "MR" not in rows  # insensitive until a value is stored
     table = agent("elements").stdout
     assert "toggle button" in table and " = " in table
+
+
+def test_a_label_stands_for_the_field_it_names(
+    xvfb: object, session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zenity's entry: `click: "New file name:"` lands in the field the label names (LABEL_FOR)."""
+    need(shutil.which("zenity") is not None, "apt-get install zenity")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
+    monkeypatch.setenv("GTK_A11Y", "atspi")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+    app = start_app(["zenity", "--entry", "--title", "Rename", "--text", "New file name:"],
+                    title="Rename", display=os.environ["DISPLAY"])  # fmt: skip
+    try:
+        _wait_registered(session_bus, name="OK")
+        task = tmp_path / "rename.yaml"
+        head = TASK.format(port=closed_port()).split("steps:")[0]
+        task.write_text(head + 'steps:\n  - click: "New file name:"\n  - type: report.txt\n'
+                        '  - click: the OK button\n')  # fmt: skip
+        result = agent("run", str(task), "--out", str(tmp_path / "run"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        out, _ = app.process.communicate(timeout=10)
+        assert out.decode().strip() == "report.txt"  # zenity prints what was typed, on OK
+        steps = steps_of(tmp_path / "run")
+        assert steps[0]["located"]["role"] == "text"  # the field, not the label above it
+        assert steps[2]["located"]["role"] == "push button"
+    finally:
+        app.stop()
