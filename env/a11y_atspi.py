@@ -22,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from actions.errors import InputError
@@ -82,7 +83,12 @@ class AtspiReader:
     """The elements of every app on one accessibility bus."""
 
     def __init__(
-        self, session_bus: str | None = None, *, a11y_bus: str | None = None, bulk: bool = True
+        self,
+        session_bus: str | None = None,
+        *,
+        a11y_bus: str | None = None,
+        bulk: bool = True,
+        display: str | None = None,
     ) -> None:
         """
         Args:
@@ -91,8 +97,12 @@ class AtspiReader:
             a11y_bus: the accessibility bus itself, when already known.
             bulk: use Cache.GetItems / Collection.GetMatches where offered (False:
                 always walk, level by level; for comparison).
+            display: only apps on this X display (``:3``): one bus can carry apps of
+                several displays, whose screen coordinates must not be mixed up.
         """
         self.bulk = bulk
+        self.display = display
+        self._displays: dict[str, str | None] = {}  # bus name -> its process's DISPLAY
         self.session_bus = session_bus or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
         self.a11y_bus = a11y_bus or os.environ.get("AT_SPI_BUS_ADDRESS")
         self._conn: Any = None
@@ -180,7 +190,7 @@ class AtspiReader:
             self._connect(max(budget, 0.05))
             apps = self._calls([("org.a11y.atspi.Registry", ROOT, ACCESSIBLE, "GetChildren",
                                  None, ())], deadline)[0]  # fmt: skip
-            found = self._read_apps(apps[0] if apps else [], deadline)
+            found = self._read_apps(self._on_display(apps[0] if apps else [], deadline), deadline)
             if keep is not None:
                 found = [e for e in found if keep(e)]
             self._details(found, deadline, to_pixels if extents else False)
@@ -192,6 +202,22 @@ class AtspiReader:
         except (OSError, ValueError) as exc:
             self.close()
             return [], f"a11y: accessibility bus unavailable ({exc})"
+
+    def _on_display(self, apps: list[tuple[str, str]], deadline: float) -> list[tuple[str, str]]:
+        """The apps whose process runs on `self.display` (all, when it cannot be told)."""
+        if self.display is None:
+            return apps
+        unknown = [dest for dest, _ in apps if dest not in self._displays]
+        calls = [("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                  "GetConnectionUnixProcessID", "s", (dest,)) for dest in unknown]  # fmt: skip
+        for dest, reply in zip(unknown, self._calls(calls, deadline), strict=True):
+            self._displays[dest] = _display_of(reply[0]) if reply else None
+        wanted = _screenless(self.display)
+        return [
+            (dest, path)
+            for dest, path in apps
+            if self._displays.get(dest) is None or _screenless(self._displays[dest]) == wanted
+        ]
 
     def _read_apps(self, apps: list[tuple[str, str]], deadline: float) -> list[Element]:
         """Names of every app's showing elements: Cache.GetItems, else Collection, else a walk.
@@ -333,6 +359,24 @@ class AtspiReader:
             if w > 0 and h > 0:
                 widget.box = _box(x, y, w, h, to_pixels)
             label.target = widget
+
+
+def _display_of(pid: int) -> str | None:
+    """The DISPLAY a process was started with (Linux /proc; None when unreadable)."""
+    try:
+        environ = Path(f"/proc/{int(pid)}/environ").read_bytes()
+    except OSError:
+        return None
+    for entry in environ.split(b"\0"):
+        if entry.startswith(b"DISPLAY="):
+            return entry[8:].decode(errors="replace")
+    return None
+
+
+def _screenless(display: str) -> str:
+    """':3.0' and ':3' name the same display; 'localhost:3' too."""
+    host, _, number = display.rpartition(":")
+    return f"{'' if host in ('', 'localhost', 'unix') else host}:{number.split('.')[0]}"
 
 
 def _showing(dest: str, path: str) -> tuple:

@@ -39,8 +39,9 @@ def _atspi_reader(env: Any) -> Any:
 
     reader = getattr(env, "_a11y_reader", None)
     bus = session_bus_of(env)
-    if reader is None or reader.session_bus != bus:
-        reader = AtspiReader(bus)
+    display = getattr(env, "display_name", None)
+    if reader is None or reader.session_bus != bus or reader.display != display:
+        reader = AtspiReader(bus, display=display)
         env._a11y_reader = reader  # one connection per env, reused step after step
     return reader
 

@@ -130,6 +130,16 @@ def test_reader_gives_symbol_buttons_with_boxes_inside_the_window(galculator: Tk
     assert element is None and "none usable" in reason
 
 
+def test_apps_of_another_display_on_the_same_bus_are_left_out(galculator: TkApp) -> None:
+    """One session bus, two displays: boxes of the other display's apps are not ours."""
+    from env.a11y_atspi import AtspiReader
+
+    here, _ = AtspiReader(display=galculator.display).elements(2.0)
+    assert any(e.name == "+" for e in here)
+    there, why = AtspiReader(display=":999").elements(2.0)
+    assert why == "" and not any(e.app == "galculator" for e in there)
+
+
 def test_the_level_walk_finds_what_the_bulk_read_finds(galculator: TkApp) -> None:
     """Apps without Cache or Collection are walked; the answer is the same."""
     from env.a11y_atspi import AtspiReader
@@ -264,6 +274,7 @@ def test_a_tk_button_falls_back_to_the_model(
         task = tmp_path / "tk.yaml"
         url = grounding_server.base_url  # type: ignore[attr-defined]
         head = TASK.format(port=1).replace("http://127.0.0.1:1/v1", url).split("steps:")[0]
+        head = head.replace("timeout: 5", "timeout: 120")  # the stand-in model OCRs the screen
         task.write_text(head + "steps:\n  - click: the Save button\n")
         result = agent("run", str(task), "--out", str(tmp_path / "run"))
         assert result.returncode == 0, result.stdout + result.stderr
