@@ -69,6 +69,8 @@ def desktop(repeat: int, size: str) -> None:
                             break
                         time.sleep(0.2)
                     print(f"desktop {size}: galculator registered ({why or 'ok'})")
+                    time.sleep(1.0)  # painted, for the OCR frame
+                    obs = env.observe()
                     tree: list[float] = []
                     for target in TARGETS:
                         times = []
