@@ -191,7 +191,7 @@ class Session:
                     box = rec.cache.box if rec.cache is not None else None
                     rec.located = Located(by="cache", box=box, fell_through=fell)
                     return cached
-                fell.append("cache: no usable entry")
+                fell.append(f"cache: {rec.cache.describe()}" if rec.cache else "cache: off")
             elif locator == "model":
                 break
         else:
