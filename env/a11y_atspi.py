@@ -7,11 +7,15 @@ send many calls before reading the replies. dbus-next is unmaintained since 2021
 
 How: the accessibility bus address comes from ``org.a11y.Bus.GetAddress`` on the
 session bus the apps were started with (``DBUS_SESSION_BUS_ADDRESS``), or from
-``AT_SPI_BUS_ADDRESS``. The registry lists the applications. Each app is read in
-bulk with ``org.a11y.atspi.Cache.GetItems`` where the app offers it, otherwise
-by a breadth-first walk that sends one level's calls at once (pipelined) and
-descends only into SHOWING nodes. Extents (``Component.GetExtents``, screen
-coordinates) are read only for the elements a caller asks about. Every read has a
+``AT_SPI_BUS_ADDRESS``. The registry lists the applications (only those whose
+process runs on the env's display, when it is given). Each app is read in bulk:
+``org.a11y.atspi.Cache.GetItems`` where the app offers it (Qt), else
+``Collection.GetMatches`` for every SHOWING+VISIBLE descendant followed by one
+pipelined batch of names (GTK 3's atk-bridge 2.46 here answers GetItems with
+"unknown method"), else a breadth-first walk that sends one level's calls at
+once and descends only into SHOWING nodes. Roles, states and extents
+(``Component.GetExtents``, screen coordinates) are read, in one more batch, only
+for the elements a caller keeps (those named like the target). Every read has a
 deadline: past it, the reader stops and says so, and the step falls through.
 Apps that publish nothing (Tk) give an empty list at once.
 """
