@@ -47,6 +47,8 @@ def step_markers(step: StepRecord) -> list[Marker]:
     box = step.model.box if step.model is not None else None
     if box is None and step.cache is not None:
         box = step.cache.box  # a target found by the locate cache, not by the model
+    if step.located is not None and step.located.by == "a11y":
+        box = step.located.box  # the element's own box, as the app reported it
     if box is not None:
         x1, y1, x2, y2 = box
         markers.append(Marker(kind="box", x=x1, y=y1, x2=x2, y2=y2))

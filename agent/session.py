@@ -30,6 +30,7 @@ from agent.provenance import Provenance, trust
 from agent.safety import ConfirmPolicy, Typed, launch_reason, look_around, risk_of
 from agent.secrets import Redactor
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
+from env.a11y import LOCATORS, Located
 from env.base import Env, Observation
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Session:
         on_step: Callable[[StepRecord], None] | None = None,
         locate: LocateCache | None = None,
         provenance: Provenance = Provenance.USER,
+        locate_order: tuple[str, ...] = LOCATORS,
     ) -> None:
         self.env = env
         self.provenance = provenance  # of steps that name none: who wrote this session's input
@@ -72,6 +74,7 @@ class Session:
         self.on_step = on_step
         self.locate = locate or LocateCache.disabled()  # scripted targets: agent.cache
         self.typed = Typed()  # what an Enter would submit: judged with it (agent.safety)
+        self.locate_order = locate_order  # scripted targets: a11y tree, cache, model
         self.model_calls = 0
         self.steps_done = 0
         self.last_observation: Observation | None = None
@@ -166,18 +169,40 @@ class Session:
         return self.model
 
     def ground_into(self, rec: StepRecord, obs: Observation, target: str) -> tuple[float, float]:
-        """Where `target` is, in screenshot pixels: from the locate cache, else from the model.
+        """Where `target` is, in screenshot pixels: tried in `locate_order` (scripted steps).
 
+        The accessibility tree answers only when exactly one usable element is
+        named; the locate cache when it holds the target; else the model. Each
+        locator that gives no answer adds its reason to `rec.located`.
         In a dry run a miss does not fail: the record says so, and the screen's
         centre stands in so that the rest of the step can still be shown.
         """
         from agent.grounding import ground
 
-        scripted = rec.source == "script"  # goal-mode steps never act from the cache
-        secrets = self.redactor.secrets
-        cached = self.locate.lookup(rec, obs, target, secrets) if scripted else None
-        if cached is not None:
-            return cached
+        scripted = rec.source == "script"  # goal-mode steps never act from the tree or cache
+        fell: list[str] = []
+        for locator in self.locate_order if scripted else ("model",):
+            if locator == "a11y":
+                point = self._from_tree(rec, obs, target, fell)
+                if point is not None:
+                    return point
+            elif locator == "cache":
+                cached = self.locate.lookup(rec, obs, target, self.redactor.secrets)
+                if cached is not None:
+                    box = rec.cache.box if rec.cache is not None else None
+                    rec.located = Located(by="cache", box=box, fell_through=fell)
+                    return cached
+                fell.append(f"cache: {rec.cache.describe()}" if rec.cache else "cache: off")
+            elif locator == "model":
+                break
+        else:
+            why = "; ".join(fell) or "no locator"
+            if self.dry_run:
+                rec.note = f"dry run: {target!r} was not located ({why})"
+                width, height = obs.geometry.size
+                return width / 2, height / 2
+            raise StepFailed(f"could not find {target!r} without a model: {why}")
+        rec.located = Located(by="model", fell_through=fell)
         model = self._need_model(f"finding {target!r}")
         result = ground(model, obs.image, target)
         self.model_calls += 1
@@ -196,13 +221,31 @@ class Session:
         rec.timings.model += total_seconds(result.seconds)
         if result.error is None and result.point is not None:
             if scripted:
-                self.locate.propose(rec, obs, target, result.point, result.bbox, secrets)
+                self.locate.propose(rec, obs, target, result.point, result.bbox,
+                                    self.redactor.secrets)  # fmt: skip
             return result.point
         if self.dry_run:
             rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"
             width, height = obs.geometry.size
             return width / 2, height / 2
         raise StepFailed(f"could not find {target!r} on screen: {result.error}")
+
+    def _from_tree(
+        self, rec: StepRecord, obs: Observation, target: str, fell: list[str]
+    ) -> tuple[float, float] | None:
+        """The centre of the one element the accessibility tree names `target`, or None."""
+        from env.a11y_read import locate
+
+        element, why, seconds = locate(self.env, obs.geometry, target)
+        rec.timings.model += seconds
+        if element is None or element.box is None:
+            fell.append(why)
+            log.info("%s", why)
+            return None
+        rec.located = Located(by="a11y", role=element.role, name=element.name,
+                              description=element.description, box=element.box,
+                              seconds=seconds, fell_through=fell)  # fmt: skip
+        return element.center
 
     def act_into(
         self,
@@ -291,7 +334,12 @@ class Session:
             else:
                 button = "right" if verb == "right_click" else "left"
                 action = Click(x=x, y=y, button=button, count=2 if verb == "double_click" else 1)
-            self.act_into(rec, action, context=target or "")
+            # a tree answer carries the app's own name and role for the confirm policy
+            context = target or ""
+            if rec.located is not None and rec.located.by == "a11y":
+                found = rec.located
+                context = f"{context}; {found.role} {found.name}; {found.description}"
+            self.act_into(rec, action, context=context)
             return x, y
 
     def perform(

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actions.errors import InputError
 from agent.provenance import Provenance
 from agent.secrets import Redactor
+from env.a11y import Located
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ class StepRecord(BaseModel):
     geometry: dict[str, Any] | None = Field(None, description="observation size, scale, offset")
     model: ModelCall | None = None
     cache: CacheUse | None = None
+    located: Located | None = Field(
+        None, description="where a target's point came from: a11y tree, cache or model"
+    )
     action: dict[str, Any] | None = Field(None, description="screenshot pixels")
     screen_points: list[tuple[float, float]] = Field(
         default_factory=list, description="input coordinates the action was sent to"

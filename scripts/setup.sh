@@ -14,7 +14,8 @@ mode=${1:-}
 apt_pkgs=(xvfb xdotool zenity python3-venv python3-tk fonts-dejavu-core)
 if [ "$mode" = "--test" ]; then
   # scrot: bench/loop_overhead.py's cookbook baseline (pyautogui.screenshot on X11)
-  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot)
+  # galculator: a real GTK app for the accessibility-first locate tests and bench/a11y_locate.py
+  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot galculator)
 fi
 
 missing=()

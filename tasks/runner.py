@@ -35,6 +35,7 @@ from agent.safety import Ask, ConfirmPolicy
 from agent.secrets import Redactor, redacted_logging
 from agent.session import Session
 from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
+from env.a11y import LOCATORS
 from env.base import Env
 from env.factory import open_env
 from tasks.loader import PYTHON_NAMES, LoadedTask
@@ -259,6 +260,7 @@ def run_task(
         on_step=on_step,
         on_ready=on_ready,
         locate=locate,
+        locate_order=tuple(task.locate),
     )
 
 
@@ -280,6 +282,7 @@ def execute(
     on_step: Callable[[StepRecord], None] | None = None,
     on_ready: Callable[[Path], None] | None = None,
     locate: LocateCache | None = None,
+    locate_order: tuple[str, ...] = LOCATORS,
 ) -> RunResult:
     """Open display, model and env; run `body` on a recorded session; always finish the folder.
 
@@ -312,6 +315,7 @@ def execute(
             on_ready=on_ready,
             started=started,
             locate=locate,
+            locate_order=locate_order,
         )
 
 
@@ -331,6 +335,7 @@ def record_run(
     started: float | None = None,
     locate: LocateCache | None = None,
     provenance: Provenance = Provenance.USER,
+    locate_order: tuple[str, ...] = LOCATORS,
 ) -> RunResult:
     """Run `body` on a recorded session over an open env; always finish the run folder.
 
@@ -353,6 +358,7 @@ def record_run(
         on_step=on_step,
         locate=locate,
         provenance=provenance,
+        locate_order=locate_order,
     )
     status: Literal["success", "failed", "interrupted", "error"]
     try:

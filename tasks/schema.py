@@ -28,6 +28,7 @@ from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
 from agent.cache.policy import CacheMode
 from agent.models.spec import ModelSpec
+from env.a11y import LOCATORS
 from env.desktop_monitors import parse_monitor
 from env.factory import AndroidOptions, DesktopOptions
 from env.virtual_display import parse_size
@@ -309,6 +310,16 @@ class CacheSettings(_Strict):
         return {"mode": value} if isinstance(value, str) else value
 
 
+Locators = Annotated[list[Literal["a11y", "cache", "model"]], Field(min_length=1, max_length=3)]
+
+
+def check_locators(order: list[str]) -> tuple[str, ...]:
+    """The locate order as a tuple; each locator at most once."""
+    if len(set(order)) != len(order):
+        raise ValueError(f"locate: each of a11y, cache, model at most once (got {order})")
+    return tuple(order)
+
+
 # -- the task --------------------------------------------------------------------------
 class Task(_Strict):
     """A whole task file."""
@@ -336,6 +347,11 @@ class Task(_Strict):
     cache: CacheSettings = Field(
         default_factory=CacheSettings, description="the locate cache of scripted targets"
     )
+    locate: Locators = Field(
+        default=list(LOCATORS),
+        description="where scripted targets are looked for, in order: a11y (the app's "
+        "accessibility tree), cache (the locate cache), model",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -345,6 +361,12 @@ class Task(_Strict):
             if "backend" not in data["model"]:
                 data = {**data, "model": {"backend": "ocr", **data["model"]}}
         return data
+
+    @field_validator("locate")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        check_locators(value)
+        return value
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Task:

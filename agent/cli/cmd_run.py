@@ -39,10 +39,25 @@ def format_step(rec: StepRecord, budget: int | None) -> str:
         where = f" -> ({action['x']:.0f}, {action['y']:.0f})"
     extra = f"  {rec.error}" if rec.error else (f"  {rec.note}" if rec.note else "")
     cache = f"  cache {rec.cache.describe()}" if rec.cache is not None else ""
+    if rec.located is not None and rec.located.by == "a11y":
+        cache = f"  a11y {rec.located.role} {rec.located.name!r}"
     return (
         f"[{rec.index:>2}{total}] {what}{where}  {rec.status}  {rec.timings.total:.2f} s{cache}"
         f"{extra}"
     )
+
+
+def parse_locate(text: str) -> list[str]:
+    """``a11y,cache,model`` -> a checked list (InputError, exit 2, on anything else)."""
+    from actions.errors import InputError
+
+    order = [part.strip().lower() for part in text.split(",") if part.strip()]
+    bad = [part for part in order if part not in ("a11y", "cache", "model")]
+    if not order or bad or len(set(order)) != len(order):
+        raise InputError(
+            f"--locate: expected a11y, cache and/or model, each at most once, got {text!r}"
+        )
+    return order
 
 
 def summary_line(result: RunResult) -> str:
@@ -83,6 +98,12 @@ def run_command(
         help="Locate cache of scripted targets: off|read|write|read-write "
         "(default: the task's cache:, else read-write).",
     ),
+    locate: str = typer.Option(
+        None,
+        "--locate",
+        help="Where scripted targets are looked for, in order, comma-separated: "
+        "a11y,cache,model (default: the task's locate:, else all three in that order).",
+    ),
 ) -> None:
     """Run a task file: scripted steps and/or a goal, on a desktop or a phone.
 
@@ -118,6 +139,8 @@ def run_command(
         overrides["timeout"] = timeout
     if confirm is not None:
         overrides["confirm"] = confirm
+    if locate is not None:
+        overrides["locate"] = parse_locate(locate)
     if overrides:
         data = {**task.model_dump(by_alias=True, exclude_none=True), **overrides}
         loaded = loaded.with_task(type(task).model_validate(data))
