@@ -170,10 +170,16 @@ def test_dry_run_prints_and_sends_nothing(event_app: TkApp) -> None:
     assert app.events(since=mark) == []
 
 
+def person_moves_pointer(display: str, x: int, y: int) -> None:
+    """Put the pointer somewhere as a person would, outside the agent (xdotool)."""
+    env = {**os.environ, "DISPLAY": display}
+    subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=env, check=True)
+
+
 def test_failsafe_corner_aborts_with_nothing_sent(event_app: TkApp) -> None:
     app = event_app
     x, y = app.center("ok")
-    ok(agent("do", "move", "0", "0", display=app.display))
+    person_moves_pointer(app.display, 0, 0)
     try:
         mark = app.mark()
         result = agent("do", "click", str(x), str(y), display=app.display)
@@ -183,6 +189,38 @@ def test_failsafe_corner_aborts_with_nothing_sent(event_app: TkApp) -> None:
         assert app.events("press", mark) == [] and app.events("button", mark) == []
     finally:
         ok(agent("do", "--no-failsafe", "move", str(x), str(y + 300), display=app.display))
+
+
+@pytest.mark.parametrize("corner", ["0 0", "1919 1079", "1919 0"])
+def test_clicking_a_corner_is_refused_and_nothing_is_sent(event_app: TkApp, corner: str) -> None:
+    app = event_app
+    x, y = app.center("ok")
+    person_moves_pointer(app.display, x, y)
+    mark = app.mark()
+    result = agent("do", "click", *corner.split(), display=app.display)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "is a screen corner" in result.stderr
+    assert "Traceback" not in result.stderr
+    # the pointer stayed where it was, so the next command is not trapped by the fail-safe
+    result = agent("do", "move", *corner.split(), display=app.display)
+    assert result.returncode == 2 and "is a screen corner" in result.stderr
+    ok(agent("do", "click", str(x), str(y), display=app.display))
+    app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+    assert presses(app, mark) == [("ok", 1, x, y)]  # only the last click arrived
+
+
+def test_a_move_out_of_the_corner_frees_a_stuck_display(event_app: TkApp) -> None:
+    # The fail-safe message says "move it away to go on": `agent do move` must be allowed to.
+    app = event_app
+    x, y = app.center("ok")
+    person_moves_pointer(app.display, 0, 0)
+    mark = app.mark()
+    result = agent("do", "click", str(x), str(y), display=app.display)
+    assert result.returncode == 1 and "fail-safe" in result.stderr
+    ok(agent("do", "move", str(x), str(y + 300), display=app.display))
+    ok(agent("do", "click", str(x), str(y), display=app.display))
+    app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+    assert presses(app, mark) == [("ok", 1, x, y)]
 
 
 WAYLAND = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0"}
