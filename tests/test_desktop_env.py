@@ -367,7 +367,10 @@ def test_dry_run_and_failsafe_send_nothing(event_app: TkApp) -> None:
     assert app.events(since=mark) == []
     with desktop() as env:
         try:
-            env.act(Move(x=0, y=0))  # the emergency corner
+            with pytest.raises(InputError, match="is a screen corner"):
+                env.act(Move(x=0, y=0))  # never sent there by the agent itself
+            env_display = {**os.environ, "DISPLAY": app.display}
+            subprocess.run(["xdotool", "mousemove", "0", "0"], env=env_display, check=True)
             time.sleep(0.2)
             mark = app.mark()
             for action in (Click(x=ok[0], y=ok[1]), Type(text="x"), Key(keys="ctrl+s")):
