@@ -138,6 +138,10 @@ def test_every_pointer_and_key_verb(event_app: TkApp) -> None:
         (["--virtual-display", "12x", "click", "1", "1"], "invalid screen size '12x'"),
         (["--android", "--virtual-display", "800x600", "click", "1", "1"], "cannot go with"),
         (["--adb-port", "5038", "click", "1", "1"], "need --android"),
+        (
+            ["--virtual-display", "640x480", "--window-manager", "kde", "click", "1", "1"],
+            "window_manager: unknown window manager 'kde': expected one of openbox, none",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_sent(
