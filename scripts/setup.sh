@@ -14,9 +14,9 @@ mode=${1:-}
 apt_pkgs=(xvfb openbox dbus xdotool zenity python3-venv python3-tk fonts-dejavu-core)
 if [ "$mode" = "--test" ]; then
   # scrot: bench/loop_overhead.py's cookbook baseline (pyautogui.screenshot on X11)
-  # galculator, mousepad, x11-apps (xcalc): real GTK/X apps the window-manager tests drive
+  # galculator, mousepad: real GTK apps the window-manager tests drive (tests/test_real_apps.py)
   apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot
-             galculator mousepad x11-apps)
+             galculator mousepad)
 fi
 
 missing=()
