@@ -308,6 +308,36 @@ def test_ctrl_c_stops_the_virtual_display() -> None:
     assert xvfb_processes("656x496") == []
 
 
+def test_a_killed_agent_leaves_no_xvfb() -> None:
+    # Issue 21: `kill -9` of `agent do --virtual-display` left its Xvfb running (and its socket).
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    process = subprocess.Popen(
+        [str(AGENT), "do", "--virtual-display", "664x504", "wait", "60"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (
+            mine := [p for p in xvfb_processes("664x504") if p.split()[1] == str(process.pid)]
+        ):
+            assert time.monotonic() < deadline and process.poll() is None, "no Xvfb started"
+            time.sleep(0.05)
+        number = mine[0].split()[3].lstrip(":")
+        time.sleep(1.0)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while xvfb_processes("664x504") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert xvfb_processes("664x504") == []
+    assert not Path(f"/tmp/.X11-unix/X{number}").exists()  # stopped by SIGTERM: socket removed
+
+
 def test_screenshot_saves_what_the_app_drew(event_app: TkApp, tmp_path: Path) -> None:
     app = event_app
     png = tmp_path / "shot.png"
