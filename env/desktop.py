@@ -266,8 +266,11 @@ class DesktopEnv(Env):
     def launch(self, target: str | list[str]) -> None:
         """Start a desktop app (no shell; a string is split like a command line).
 
-        The app runs on this env's display and is terminated when the env closes.
-        The new process is `launched[-1]`.
+        The app runs on this env's display and is terminated when the env closes (or
+        when the agent is killed: `env.reaper`). On X11 this returns once the app's
+        first window is shown and has been given the keyboard focus, so that typing
+        right after reaches it; at most `FOCUS_SECONDS`, at once for a program that
+        exits. The new process is `launched[-1]`.
         """
         self._ensure_open()
         argv = shlex.split(target) if isinstance(target, str) else list(target)
