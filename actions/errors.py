@@ -8,7 +8,9 @@ sent to a screen); `ModelOutputError` means the model answered nothing usable
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -56,13 +58,26 @@ def require(module: str, extra: str, *, package: str | None = None) -> ModuleTyp
         ) from exc
 
 
+_PYDANTIC_PREFIX = re.compile(r"^(Value error|Assertion failed), ")
+
+
 def format_validation_error(exc: ValidationError, where: str = "") -> str:
     """One line naming the first failing field of a pydantic error."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
     prefix = f"{where}: " if where else ""
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{prefix}{loc + ': ' if loc else ''}{err.get('msg', 'invalid value')}{more}"
+    return f"{prefix}{loc + ': ' if loc else ''}{_message(err)}{more}"
+
+
+def _message(err: Any) -> str:
+    """The error's own words: our validators' messages without pydantic's "Value error, "."""
+    cause = (err.get("ctx") or {}).get("error")
+    if err.get("type") in ("value_error", "assertion_error") and cause is not None:
+        text = str(cause)
+        if text:
+            return text
+    return _PYDANTIC_PREFIX.sub("", str(err.get("msg", "invalid value")))
 
 
 def first_line(exc: BaseException) -> str:

@@ -66,6 +66,8 @@ from env.desktop_monitors import (
     select_monitor,
 )
 from env.desktop_wheel import plan_wheel
+from env.display_services import DEFAULT_WINDOW_MANAGER, WindowManagerName
+from env.reaper import watch
 from env.virtual_display import VirtualDisplay, ensure_display, started_here
 from env.x11 import WAYLAND_MESSAGE, LayoutWatch, is_x11, open_display, wayland_session
 
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FOCUS_SECONDS = 15.0
+"""How long `launch` waits for the app's window to focus it (less if the app exits)."""
 TERMINATE_SECONDS = 3.0
 """How long a launched app (and what it started) gets to exit before it is killed."""
 
@@ -86,6 +90,8 @@ class DesktopEnv(Env):
             ``"primary"``.
         virtual_display: ``"WxH"`` starts an Xvfb of that size for the life of
             the env (DISPLAY points at it meanwhile); None uses $DISPLAY.
+        window_manager: what manages the windows of that Xvfb: ``openbox`` (titles,
+            focus, dialogs kept on screen) or ``none``. $DISPLAY keeps its own.
         failsafe: a pointer resting in a screen corner stops the next action,
             sending nothing.
         xwayland: in a Wayland session, drive $DISPLAY (XWayland) anyway: only X11
@@ -100,6 +106,7 @@ class DesktopEnv(Env):
         *,
         monitor: MonitorChoice = "primary",
         virtual_display: str | tuple[int, int] | None = None,
+        window_manager: WindowManagerName = DEFAULT_WINDOW_MANAGER,
         failsafe: bool = True,
         xwayland: bool = False,
         dry_run: bool = False,
@@ -118,7 +125,9 @@ class DesktopEnv(Env):
         on_own_xvfb = virtual_display is not None or started_here(os.environ.get("DISPLAY"))
         if wayland_session() and not (on_own_xvfb or xwayland):
             raise InputError(WAYLAND_MESSAGE)
-        self.virtual_display: VirtualDisplay | None = ensure_display(virtual_display)
+        self.virtual_display: VirtualDisplay | None = ensure_display(
+            virtual_display, window_manager=window_manager
+        )
         try:
             self.display_name = os.environ.get("DISPLAY") if is_x11() else None
             self._sct = self._open_mss()
@@ -227,7 +236,8 @@ class DesktopEnv(Env):
         if isinstance(action, Terminate):
             return
         pointer = self.pointer
-        pointer.check_failsafe()
+        if not isinstance(action, Move):  # a move is the way out of a corner (desktop_pointer)
+            pointer.check_failsafe()
         if isinstance(action, Click):
             pointer.click(action.x, action.y, button=action.button, count=action.count)
         elif isinstance(action, Move):
@@ -256,8 +266,11 @@ class DesktopEnv(Env):
     def launch(self, target: str | list[str]) -> None:
         """Start a desktop app (no shell; a string is split like a command line).
 
-        The app runs on this env's display and is terminated when the env closes.
-        The new process is `launched[-1]`.
+        The app runs on this env's display and is terminated when the env closes (or
+        when the agent is killed: `env.reaper`). On X11 this returns once the app's
+        first window is shown and has been given the keyboard focus, so that typing
+        right after reaches it; at most `FOCUS_SECONDS`, at once for a program that
+        exits. The new process is `launched[-1]`.
         """
         self._ensure_open()
         argv = shlex.split(target) if isinstance(target, str) else list(target)
@@ -269,9 +282,13 @@ class DesktopEnv(Env):
         if self.dry_run:
             log.info("dry run: would launch %s", shlex.join(argv))
             return
-        env = dict(os.environ)
+        if self.virtual_display is not None:  # its own session bus, too (display_services)
+            env = self.virtual_display.child_env()
+        else:
+            env = dict(os.environ)
         if self.display_name:
             env["DISPLAY"] = self.display_name
+        before = self._windows()
         process = subprocess.Popen(
             argv,
             env=env,
@@ -283,7 +300,26 @@ class DesktopEnv(Env):
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
         )
         self.launched.append(process)
+        watch(process.pid)  # ended with the agent, even when the agent is killed
         log.info("launched %s (pid %d)", shlex.join(argv), process.pid)
+        if before is not None:
+            self._focus_new_window(process, before)
+
+    def _windows(self) -> set[int] | None:
+        """The top-level windows now, to tell a launched app's window apart (X11 only)."""
+        if self.display_name is None or not is_x11():
+            return None
+        from env.x11_windows import top_level_windows
+
+        return top_level_windows(self.display_name)
+
+    def _focus_new_window(self, process: subprocess.Popen[bytes], before: set[int]) -> None:
+        """Give the launched app's first window the keyboard, so typing goes there."""
+        from env.x11_windows import focus_new_window
+
+        window = focus_new_window(self.display_name, process.pid, before, timeout=FOCUS_SECONDS)
+        if window is None:
+            log.info("no new window of pid %d to focus", process.pid)
 
     def _stop_launched(self) -> None:
         """Terminate each launched app and every process it started, then kill what is left.

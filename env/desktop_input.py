@@ -19,7 +19,7 @@ from types import ModuleType
 
 from actions.errors import InputError, require
 from env.desktop_keys import check_combo, check_text, pyautogui_name, text_lines
-from env.desktop_pointer import Button, FailSafeError, failsafe_message, px
+from env.desktop_pointer import Button, FailSafeError, corner_message, failsafe_message, px
 from env.desktop_wheel import WHEEL_SCALES, wheel_platform
 
 log = logging.getLogger(__name__)
@@ -50,21 +50,38 @@ class PyautoguiPointer:
         x, y = self._pg.position()
         return int(x), int(y)
 
+    def corners(self) -> set[tuple[int, int]]:
+        width, height = self._pg.size()
+        return {(0, 0), (0, height - 1), (width - 1, 0), (width - 1, height - 1)}
+
     def check_failsafe(self) -> None:
         """Raise `FailSafeError` when the fail-safe is on and the pointer is in a corner."""
         if not self.failsafe:
             return
-        width, height = self._pg.size()
-        corners = {(0, 0), (0, height - 1), (width - 1, 0), (width - 1, height - 1)}
-        if self.position in corners:
+        if self.position in self.corners():
             raise FailSafeError(failsafe_message(self.position))
 
+    def refuse_corners(self, *points: tuple[float, float]) -> None:
+        """Raise `InputError` when the fail-safe is on and a target point is a screen corner."""
+        if not self.failsafe:
+            return
+        corners = self.corners()
+        for x, y in points:
+            if (px(x), px(y)) in corners:
+                raise InputError(corner_message((px(x), px(y))))
+
     def move(self, x: float, y: float) -> None:
-        self.check_failsafe()
-        self._pg.moveTo(px(x), px(y), _pause=False)
+        """Move the pointer; from a corner too (the way out of a tripped fail-safe)."""
+        self.refuse_corners((x, y))
+        saved, self._pg.FAILSAFE = self._pg.FAILSAFE, False  # pyautogui would refuse the way out
+        try:
+            self._pg.moveTo(px(x), px(y), _pause=False)
+        finally:
+            self._pg.FAILSAFE = saved
 
     def click(self, x: float, y: float, *, button: Button = "left", count: int = 1) -> None:
         self.check_failsafe()
+        self.refuse_corners((x, y))
         self._pg.click(px(x), px(y), clicks=count, interval=0.0, button=button, _pause=False)
 
     def drag(
@@ -77,6 +94,7 @@ class PyautoguiPointer:
     ) -> None:
         """Press at `start` (or where the pointer is), glide to `end`, release."""
         self.check_failsafe()
+        self.refuse_corners(end, *([start] if start is not None else []))
         if start is not None:
             self._pg.moveTo(px(start[0]), px(start[1]), _pause=False)
         self._pg.mouseDown(button=button, _pause=False)
@@ -90,12 +108,15 @@ class PyautoguiPointer:
     def scroll(self, notches: int, x: float | None, y: float | None, *, horizontal: bool) -> None:
         """Turn the wheel `notches` times: positive = up (or right when horizontal)."""
         self.check_failsafe()
+        if x is not None and y is not None:
+            self.refuse_corners((x, y))
         at = {} if x is None or y is None else {"x": px(x), "y": px(y)}
         turn = self._pg.hscroll if horizontal else self._pg.scroll
         turn(notches * self._units, _pause=False, **at)
 
     def long_press(self, x: float, y: float, *, duration: float, button: Button = "left") -> None:
         self.check_failsafe()
+        self.refuse_corners((x, y))
         self._pg.mouseDown(px(x), px(y), button=button, _pause=False)
         try:
             time.sleep(duration)

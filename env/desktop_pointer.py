@@ -10,6 +10,11 @@ Fail-safe (as pyautogui's): a pointer resting in a corner of the screen means a
 person wants the automation to stop. It is checked before every action (a tripped
 fail-safe sends nothing) and between the steps of a drag or a long press (the held
 button is released, then it stops).
+
+The pointer is never sent into a corner (`refuse_corners`: a one-line input error,
+nothing sent): that would trip the fail-safe for every later command. A plain move
+is the way out: it is let through while the pointer rests in a corner, so that
+``agent do move X Y``, which the fail-safe message suggests, frees a stuck display.
 """
 
 from __future__ import annotations
@@ -42,6 +47,14 @@ def failsafe_message(position: tuple[int, int]) -> str:
     return (
         f"fail-safe: the pointer is in a screen corner {position}; nothing was sent "
         "(move it away to go on, or turn the fail-safe off with --no-failsafe)"
+    )
+
+
+def corner_message(point: tuple[int, int]) -> str:
+    return (
+        f"fail-safe: {point} is a screen corner, where the pointer would stop every later "
+        "action; nothing was sent (aim at least one pixel inside the screen, or pass "
+        "--no-failsafe)"
     )
 
 
@@ -90,6 +103,15 @@ class X11Pointer:
         if position in self.corners():
             raise FailSafeError(failsafe_message(position))
 
+    def refuse_corners(self, *points: tuple[float, float]) -> None:
+        """Raise `InputError` when the fail-safe is on and a target point is a screen corner."""
+        if not self.failsafe:
+            return
+        corners = self.corners()
+        for x, y in points:
+            if (px(x), px(y)) in corners:
+                raise InputError(corner_message((px(x), px(y))))
+
     # -- sending -----------------------------------------------------------------------------
     def _motion(self, x: float, y: float) -> None:
         self._fake_input(self._display, self._X.MotionNotify, x=px(x), y=px(y))
@@ -99,12 +121,14 @@ class X11Pointer:
         self._fake_input(self._display, kind, number)
 
     def move(self, x: float, y: float) -> None:
-        self.check_failsafe()
+        """Move the pointer; from a corner too (the way out of a tripped fail-safe)."""
+        self.refuse_corners((x, y))
         self._motion(x, y)
         self._display.sync()
 
     def click(self, x: float, y: float, *, button: Button = "left", count: int = 1) -> None:
         self.check_failsafe()
+        self.refuse_corners((x, y))
         self._motion(x, y)
         for _ in range(count):
             self._button(BUTTONS[button], True)
@@ -121,6 +145,7 @@ class X11Pointer:
     ) -> None:
         """Press at `start` (or where the pointer is), glide to `end` over `duration`, release."""
         self.check_failsafe()
+        self.refuse_corners(end, *([start] if start is not None else []))
         if start is not None:
             self._motion(*start)
             self._display.sync()
@@ -155,6 +180,7 @@ class X11Pointer:
         """Turn the wheel `notches` times: positive = up (or right when horizontal)."""
         self.check_failsafe()
         if x is not None and y is not None:
+            self.refuse_corners((x, y))
             self._motion(x, y)
         number = WHEEL_BUTTONS[("horizontal" if horizontal else "vertical", notches > 0)]
         for _ in range(abs(notches)):
@@ -164,6 +190,7 @@ class X11Pointer:
 
     def long_press(self, x: float, y: float, *, duration: float, button: Button = "left") -> None:
         self.check_failsafe()
+        self.refuse_corners((x, y))
         self._motion(x, y)
         self._button(BUTTONS[button], True)
         self._display.sync()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from actions.errors import InputError
 from env.base import Env
 from env.desktop_monitors import MonitorChoice, parse_monitor
+from env.display_services import DEFAULT_WINDOW_MANAGER, WindowManagerName, parse_window_manager
 from env.virtual_display import parse_size
 
 
@@ -23,6 +24,9 @@ class DesktopOptions(BaseModel):
 
     monitor: MonitorChoice = "primary"
     virtual_display: str | None = Field(None, description="WxH: start an Xvfb of this size")
+    window_manager: WindowManagerName = Field(
+        DEFAULT_WINDOW_MANAGER, description="on a virtual display: openbox, or none"
+    )
     failsafe: bool = True
     xwayland: bool = Field(False, description="in a Wayland session, drive X11 apps (XWayland)")
 
@@ -30,6 +34,14 @@ class DesktopOptions(BaseModel):
     @classmethod
     def _monitor(cls, value: object) -> MonitorChoice:
         return parse_monitor(value)  # type: ignore[arg-type]
+
+    @field_validator("window_manager", mode="before")
+    @classmethod
+    def _window_manager(cls, value: object) -> WindowManagerName:
+        try:
+            return parse_window_manager(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("virtual_display")
     @classmethod
@@ -74,6 +86,7 @@ def open_env(options: EnvOptions, *, dry_run: bool = False, settle: float = 0.0)
     return DesktopEnv(
         monitor=options.monitor,
         virtual_display=options.virtual_display,
+        window_manager=options.window_manager,
         failsafe=options.failsafe,
         xwayland=options.xwayland,
         dry_run=dry_run,

@@ -8,14 +8,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-}
-# The runtime needs only Xvfb (virtual displays); typing and clicks go through XTest in
-# Python. zenity and xdotool: `agent dataset make`'s GTK scenes (and tests that move the
-# pointer as a person would); python3-tk: the demo form.
-apt_pkgs=(xvfb xdotool zenity python3-venv python3-tk fonts-dejavu-core)
+# The runtime needs Xvfb, openbox and dbus (virtual displays: window manager, session bus);
+# typing and clicks go through XTest in Python. zenity and xdotool: `agent dataset make`'s GTK
+# scenes (and tests that move the pointer as a person would); python3-tk: the demo form.
+apt_pkgs=(xvfb openbox dbus xdotool zenity python3-venv python3-tk fonts-dejavu-core)
 if [ "$mode" = "--test" ]; then
   # scrot: bench/loop_overhead.py's cookbook baseline (pyautogui.screenshot on X11)
-  # galculator: a real GTK app for the accessibility-first locate tests and bench/a11y_locate.py
-  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot galculator)
+  # galculator, mousepad: real GTK apps for the window-manager tests (tests/test_real_apps.py),
+  # the accessibility-first locate tests and bench/a11y_locate.py
+  apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot
+             galculator mousepad)
 fi
 
 missing=()

@@ -288,6 +288,32 @@ def _validation_error(exc: ValidationError, lines: _Lines, secrets: set[str]) ->
     return TaskFileError(lines.path, lines.line_of(loc), format_loc(loc), message)
 
 
+def looks_like_path(arg: str) -> bool:
+    """True for a launch argument written as a path: it has a ``/`` or names a script file.
+
+    ``""``, ``.`` and plain words (``--entry-text``, ``report``) are never paths, even
+    when a file of that name lies beside the task file.
+    """
+    if not arg or arg.startswith("-"):
+        return False
+    return "/" in arg or arg.lower().endswith(_SCRIPT_SUFFIXES)
+
+
+def resolve_launch_argv(argv: list[str], base_dir: Path) -> list[str]:
+    """A desktop launch's argv with relative paths made relative to the task file's folder.
+
+    Only the program and the arguments that look like paths (`looks_like_path`) and
+    exist there are rewritten; every other argument is passed exactly as written.
+    """
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        # A bare program name (zenity) is looked up on PATH, never beside the task file.
+        pathlike = "/" in arg if index == 0 else looks_like_path(arg)
+        candidate = base_dir / os.path.expanduser(arg)
+        out.append(str(candidate) if pathlike and candidate.exists() else arg)
+    return out
+
+
 def _check_launch_files(task: Task, base_dir: Path, lines: _Lines) -> None:
     """A launch step's program and scripts must exist before anything runs."""
     if task.platform != "desktop":

@@ -38,7 +38,7 @@ from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
 from env.a11y import LOCATORS
 from env.base import Env
 from env.factory import open_env
-from tasks.loader import PYTHON_NAMES, LoadedTask
+from tasks.loader import PYTHON_NAMES, LoadedTask, resolve_launch_argv
 from tasks.schema import CacheSettings, EnvSection, Step, Task
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,7 @@ def _launch_target(step: Step, task: Task, base_dir: Path) -> str | list[str]:
     argv = step.launch_argv()
     if argv[0] in PYTHON_NAMES:
         argv[0] = sys.executable  # the agent's own Python: it has tkinter and the venv
-    out = [argv[0]]
-    for arg in argv[1:]:
-        candidate = base_dir / arg
-        out.append(str(candidate) if not arg.startswith("-") and candidate.exists() else arg)
-    return out
+    return resolve_launch_argv(argv, base_dir)
 
 
 def run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> None:

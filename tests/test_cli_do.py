@@ -127,7 +127,7 @@ def test_every_pointer_and_key_verb(event_app: TkApp) -> None:
             "click point (5000, 10) is outside the screen (0..1919, 0..1079)",
         ),
         (["drag", "1", "1", "1", "1080"], "outside the screen"),
-        (["key", "ctrl+nosuchkey"], "unknown key 'nosuchkey'"),
+        (["key", "ctrl+nosuchkey"], "error: keys: unknown key 'nosuchkey'"),
         (["key", ""], "empty key combo"),
         (["key", "power"], "cannot be sent on a desktop"),
         (["click", "10", "10", "--count", "4"], "count"),
@@ -138,6 +138,10 @@ def test_every_pointer_and_key_verb(event_app: TkApp) -> None:
         (["--virtual-display", "12x", "click", "1", "1"], "invalid screen size '12x'"),
         (["--android", "--virtual-display", "800x600", "click", "1", "1"], "cannot go with"),
         (["--adb-port", "5038", "click", "1", "1"], "need --android"),
+        (
+            ["--virtual-display", "640x480", "--window-manager", "kde", "click", "1", "1"],
+            "window_manager: unknown window manager 'kde': expected one of openbox, none",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_sent(
@@ -147,6 +151,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_sent(
     assert main(["do", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert "Value error" not in err  # pydantic's prefix is not for users (issue 24.11)
     time.sleep(0.2)
     assert event_app.events(since=mark) == []
 
@@ -170,10 +175,16 @@ def test_dry_run_prints_and_sends_nothing(event_app: TkApp) -> None:
     assert app.events(since=mark) == []
 
 
+def person_moves_pointer(display: str, x: int, y: int) -> None:
+    """Put the pointer somewhere as a person would, outside the agent (xdotool)."""
+    env = {**os.environ, "DISPLAY": display}
+    subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=env, check=True)
+
+
 def test_failsafe_corner_aborts_with_nothing_sent(event_app: TkApp) -> None:
     app = event_app
     x, y = app.center("ok")
-    ok(agent("do", "move", "0", "0", display=app.display))
+    person_moves_pointer(app.display, 0, 0)
     try:
         mark = app.mark()
         result = agent("do", "click", str(x), str(y), display=app.display)
@@ -183,6 +194,38 @@ def test_failsafe_corner_aborts_with_nothing_sent(event_app: TkApp) -> None:
         assert app.events("press", mark) == [] and app.events("button", mark) == []
     finally:
         ok(agent("do", "--no-failsafe", "move", str(x), str(y + 300), display=app.display))
+
+
+@pytest.mark.parametrize("corner", ["0 0", "1919 1079", "1919 0"])
+def test_clicking_a_corner_is_refused_and_nothing_is_sent(event_app: TkApp, corner: str) -> None:
+    app = event_app
+    x, y = app.center("ok")
+    person_moves_pointer(app.display, x, y)
+    mark = app.mark()
+    result = agent("do", "click", *corner.split(), display=app.display)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "is a screen corner" in result.stderr
+    assert "Traceback" not in result.stderr
+    # the pointer stayed where it was, so the next command is not trapped by the fail-safe
+    result = agent("do", "move", *corner.split(), display=app.display)
+    assert result.returncode == 2 and "is a screen corner" in result.stderr
+    ok(agent("do", "click", str(x), str(y), display=app.display))
+    app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+    assert presses(app, mark) == [("ok", 1, x, y)]  # only the last click arrived
+
+
+def test_a_move_out_of_the_corner_frees_a_stuck_display(event_app: TkApp) -> None:
+    # The fail-safe message says "move it away to go on": `agent do move` must be allowed to.
+    app = event_app
+    x, y = app.center("ok")
+    person_moves_pointer(app.display, 0, 0)
+    mark = app.mark()
+    result = agent("do", "click", str(x), str(y), display=app.display)
+    assert result.returncode == 1 and "fail-safe" in result.stderr
+    ok(agent("do", "move", str(x), str(y + 300), display=app.display))
+    ok(agent("do", "click", str(x), str(y), display=app.display))
+    app.wait_for(lambda e: e["event"] == "button" and e["name"] == "ok", since=mark)
+    assert presses(app, mark) == [("ok", 1, x, y)]
 
 
 WAYLAND = {"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0"}
@@ -263,6 +306,36 @@ def test_ctrl_c_stops_the_virtual_display() -> None:
             process.kill()
     assert process.returncode == 130, err
     assert xvfb_processes("656x496") == []
+
+
+def test_a_killed_agent_leaves_no_xvfb() -> None:
+    # Issue 21: `kill -9` of `agent do --virtual-display` left its Xvfb running (and its socket).
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    process = subprocess.Popen(
+        [str(AGENT), "do", "--virtual-display", "664x504", "wait", "60"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (
+            mine := [p for p in xvfb_processes("664x504") if p.split()[1] == str(process.pid)]
+        ):
+            assert time.monotonic() < deadline and process.poll() is None, "no Xvfb started"
+            time.sleep(0.05)
+        number = mine[0].split()[3].lstrip(":")
+        time.sleep(1.0)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while xvfb_processes("664x504") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert xvfb_processes("664x504") == []
+    assert not Path(f"/tmp/.X11-unix/X{number}").exists()  # stopped by SIGTERM: socket removed
 
 
 def test_screenshot_saves_what_the_app_drew(event_app: TkApp, tmp_path: Path) -> None:

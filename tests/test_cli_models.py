@@ -54,6 +54,21 @@ def test_models_table_names_the_out_of_scope_models(capsys):
     assert "infigui-g1" in out and "published" in out.lower() and "GUI-Actor" in out
 
 
+@pytest.mark.parametrize("columns", [80, 100])
+def test_models_is_readable_in_a_narrow_terminal(capsys, monkeypatch, columns):
+    # At 80 columns the seven-column table was a grid of ellipses (issue 24.11).
+    from agent.models.profiles import PROFILES
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = run(["models"], capsys)
+    assert code == 0
+    assert "\u2026" not in out and max(len(line) for line in out.splitlines()) <= columns
+    words = set(out.replace(",", " ").split())
+    for profile in PROFILES.values():
+        assert profile.name in words and set(profile.hub_ids) <= words, profile.name
+        assert f"{profile.agent_pixels.max_pixels:,}" in out
+
+
 def test_parse_with_the_mai_ui_profile(capsys):
     answer = '<grounding_think>.</grounding_think>\n<answer>\n{"coordinate": [250,500]}\n</answer>'
     code, out, _ = run(["parse", "--profile", "mai-ui", "--screen", "2560x1440", answer], capsys)

@@ -367,7 +367,10 @@ def test_dry_run_and_failsafe_send_nothing(event_app: TkApp) -> None:
     assert app.events(since=mark) == []
     with desktop() as env:
         try:
-            env.act(Move(x=0, y=0))  # the emergency corner
+            with pytest.raises(InputError, match="is a screen corner"):
+                env.act(Move(x=0, y=0))  # never sent there by the agent itself
+            env_display = {**os.environ, "DISPLAY": app.display}
+            subprocess.run(["xdotool", "mousemove", "0", "0"], env=env_display, check=True)
             time.sleep(0.2)
             mark = app.mark()
             for action in (Click(x=ok[0], y=ok[1]), Type(text="x"), Key(keys="ctrl+s")):
@@ -463,7 +466,8 @@ def test_close_ends_what_a_launched_app_started_even_outside_its_group(
 
 def test_virtual_display_api_starts_and_stops_its_own_xvfb(xvfb: object, tmp_path) -> None:
     outer = os.environ["DISPLAY"]
-    with desktop(virtual_display="800x600") as env:
+    # window_manager none: the test places the app's window itself (no title bar moves it)
+    with desktop(virtual_display="800x600", window_manager="none") as env:
         inner = env.display_name
         assert inner != outer and os.environ["DISPLAY"] == inner
         assert env.size == (800, 600)
@@ -583,8 +587,8 @@ def test_two_envs_on_two_displays_in_one_process_each_drive_their_own(tmp_path) 
     # Issue 15: pyautogui's one module-level display made a second env's clicks land on the
     # first env's display. Each env now sends through its own X connection.
     need(shutil.which("Xvfb") is not None, "Xvfb (apt-get install xvfb)")
-    first = desktop(virtual_display="1280x800")
-    second = desktop(virtual_display="1024x768")
+    first = desktop(virtual_display="1280x800", window_manager="none")  # apps placed by the test
+    second = desktop(virtual_display="1024x768", window_manager="none")
     apps: list[TkApp] = []
     try:
         assert first.display_name != second.display_name

@@ -243,7 +243,7 @@ def test_bad_calls_are_one_line_errors_and_the_server_goes_on(
     assert [a for a in answers[: len(cases)]] == [(True, line) for line in expected]
     missing, both = answers[len(cases) :]
     assert missing[0] and missing[1].startswith("could not find 'Zebra Quux Frobnicator' on screen")
-    assert both == (True, "Value error, give either a target description or x and y, not both")
+    assert both == (True, "give either a target description or x and y, not both")
     assert all("\n" not in line for _, line in answers)
 
 
@@ -427,7 +427,7 @@ def test_out_records_every_call_with_the_run_report(event_app: TkApp, tmp_path: 
     ]  # fmt: skip
     assert "outside the screen" in steps[3]["error"]
     assert steps[4]["error"] == "count: Input should be less than or equal to 3"
-    assert steps[5]["error"] == "keys: Value error, unknown key 'nokey'"
+    assert steps[5]["error"] == "keys: unknown key 'nokey'"
     assert len(list((out / "screens").glob("*.png"))) == 4  # refused calls saw no screen
     info = json.loads((out / "run.json").read_text())
     assert (info["name"], info["status"], info["steps"]) == ("mcp", "success", 6)

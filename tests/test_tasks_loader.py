@@ -192,3 +192,48 @@ def test_a_long_secret_is_masked_before_an_error_cuts_it(tmp_path: Path) -> None
     with pytest.raises(TaskFileError) as info:
         load_task(path, environ={"SP_LONG": secret})
     assert "***" in str(info.value) and secret[:20] not in str(info.value)
+
+
+def _launched_argv(path: Path) -> list[str]:
+    from tasks.runner import _launch_target
+
+    loaded = load_task(path, environ={})
+    step = next(s for s in loaded.task.steps if s.launch is not None)
+    target = _launch_target(step, loaded.task, loaded.base_dir)
+    assert isinstance(target, list)
+    return target
+
+
+def test_zenity_example_opens_with_an_empty_entry() -> None:
+    # `--entry-text ""` used to become the examples folder's path (issue 24.7).
+    example = Path(__file__).parent.parent / "tasks" / "examples" / "zenity_entry.yaml"
+    argv = _launched_argv(example)
+    assert argv[argv.index("--entry-text") + 1] == ""
+    assert argv[:2] == ["zenity", "--entry"]
+
+
+def test_launch_resolves_only_the_program_and_path_like_arguments(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.txt").write_text("x")
+    (tmp_path / "notes").mkdir()  # a plain word that happens to name a folder here
+    (tmp_path / "app.py").write_text("")
+    path = _write(
+        tmp_path,
+        "name: x\nenv: {desktop: {}}\nsteps:\n"
+        '  - launch: [bin/tool, "", notes, ".", --in, data/in.txt, ./app.py, app.py, '
+        "data/missing.txt, /etc/hostname]\n",
+    )
+    assert _launched_argv(path) == [
+        str(tmp_path / "bin" / "tool"),
+        "",
+        "notes",
+        ".",
+        "--in",
+        str(tmp_path / "data" / "in.txt"),
+        str(tmp_path / "app.py"),
+        str(tmp_path / "app.py"),
+        "data/missing.txt",
+        "/etc/hostname",
+    ]

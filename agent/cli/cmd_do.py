@@ -31,6 +31,7 @@ from agent.cli.env_options import (
     monitor_option,
     target_options,
     virtual_display_option,
+    window_manager_option,
     xwayland_option,
 )
 from env.factory import EnvOptions
@@ -58,6 +59,7 @@ def _do_options(
     ctx: typer.Context,
     monitor: str = monitor_option(),
     virtual_display: str = virtual_display_option(),
+    window_manager: str = window_manager_option(),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print what would be sent; send nothing."
     ),
@@ -81,6 +83,7 @@ def _do_options(
         adb_port=adb_port,
         failsafe=failsafe,
         xwayland=xwayland,
+        window_manager=window_manager,
     )
     ctx.obj = DoOptions(target=target, dry_run=dry_run, settle=settle)
 

@@ -232,6 +232,8 @@ def screenspot_command(
 
     if lang not in ("en", "cn", "all"):
         raise typer.BadParameter("choose en, cn or all", param_hint="--lang")
+    if not restart:
+        _refuse_other_language(out, lang)
     if parser not in ("official", "robust"):
         raise typer.BadParameter("choose official or robust", param_hint="--parser")
     filters = Filters(
@@ -301,6 +303,26 @@ def screenspot_command(
         + (f"; {skipped} bad record(s) skipped" if skipped else "")
         + ")"
     )
+
+
+def _refuse_other_language(out: Path, lang: str) -> None:
+    """A finished result file of another --lang at --out is kept, not silently replaced."""
+    from agent.eval.results import load_results
+
+    if not out.is_file():
+        return
+    try:
+        langs = {row.lang for row in load_results(out).details}
+    except InputError:
+        return  # not a result file: the run's own checks speak about it
+    wanted = {"en", "cn"} if lang == "all" else {lang}
+    if langs and langs != wanted:
+        shown = "all" if langs == {"en", "cn"} else ", ".join(sorted(langs))
+        raise InputError(
+            f"{out} holds results of --lang {shown}; this run is --lang {lang}: write it to "
+            f"another --out (e.g. {out.with_name(f'{out.stem}-{lang}{out.suffix}')}) "
+            "or pass --restart to replace it"
+        )
 
 
 @eval_app.command("report")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from collections.abc import Iterable
 from typing import Any
 
 import typer
@@ -10,6 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.models.profile import Profile
+
+WIDE_COLUMNS = 160
+"""Below this terminal width the table would cut its cells to ellipses: one block a profile."""
 
 
 def _modes(profile: Profile) -> list[str]:
@@ -62,30 +67,67 @@ def models_command(
         }
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
+    console = Console()
+    if console.width < WIDE_COLUMNS:
+        _print_narrow(console, PROFILES.values())
+    else:
+        _print_table(console, PROFILES.values())
+    console.print(
+        "Published figures come from the model cards and GUI-Agent/grounding-leaderboard; "
+        "they were not measured here (no weights). Not supported: " + OUT_OF_SCOPE + "."
+    )
+
+
+def _pixels(p: Profile) -> str:
+    return f"{p.agent_pixels.max_pixels:,} / {p.benchmark_pixels.max_pixels:,} (factor {p.factor})"
+
+
+def _published(p: Profile) -> str:
+    return ", ".join(f"{x.model} {x.ssp:.1f}" for x in p.published)
+
+
+def _print_narrow(console: Console, profiles: Iterable[Profile]) -> None:
+    """One block per profile, each field on its own wrapped line: readable at 80 columns."""
+    width = max(console.width, 40)
+    console.print("Model profiles", highlight=False)
+    for p in profiles:
+        console.print()
+        console.print(f"[bold]{p.name}[/bold]  {', '.join(_modes(p))}", highlight=False)
+        fields = (
+            ("architecture", "/".join(p.architectures)),
+            ("coordinates", p.space.value),
+            ("pixels (agent / bench)", _pixels(p)),
+            ("hub ids", ", ".join(p.hub_ids)),
+            ("ScreenSpot-Pro (published)", _published(p) or "-"),
+        )
+        for label, value in fields:
+            text = textwrap.fill(
+                f"{label}: {value}",
+                width=width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,  # hub ids stay whole, to copy from the terminal
+                break_long_words=False,
+            )
+            console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_table(console: Console, profiles: Iterable[Profile]) -> None:
     table = Table(title="Model profiles", title_justify="left")
     for column in ("profile", "architecture", "coords", "modes", "pixels (agent / bench)",
                    "hub ids", "ScreenSpot-Pro (published)"):  # fmt: skip
         table.add_column(column, no_wrap=column == "profile")
-    for p in PROFILES.values():
-        published = ", ".join(f"{x.model} {x.ssp:.1f}" for x in p.published)
-        pixels = (
-            f"{p.agent_pixels.max_pixels:,} / {p.benchmark_pixels.max_pixels:,} (factor {p.factor})"
-        )
+    for p in profiles:
         table.add_row(
             p.name,
             "/".join(p.architectures),
             p.space.value,
             ", ".join(_modes(p)),
-            pixels,
+            _pixels(p),
             "\n".join(p.hub_ids),
-            published,
+            _published(p),
         )
-    console = Console()
     console.print(table)
-    console.print(
-        "Published figures come from the model cards and GUI-Agent/grounding-leaderboard; "
-        "they were not measured here (no weights). Not supported: " + OUT_OF_SCOPE + "."
-    )
 
 
 def register(app: typer.Typer) -> None:

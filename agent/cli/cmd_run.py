@@ -30,11 +30,13 @@ def format_step(rec: StepRecord, budget: int | None) -> str:
     """The progress line of one step, e.g. ``[ 3/30] click 'Name' -> (75, 114)  ok  0.84 s``."""
     total = f"/{budget}" if budget else ""
     what = rec.verb
-    if rec.instruction:
-        shown = rec.instruction if len(rec.instruction) <= 60 else rec.instruction[:57] + "..."
+    action = rec.action or {}
+    # A goal step's instruction is the goal, the same on every line: show what was done.
+    detail = _action_detail(action) if rec.source == "goal" else rec.instruction
+    if detail:
+        shown = detail if len(detail) <= 60 else detail[:57] + "..."
         what += f" {shown!r}"
     where = ""
-    action = rec.action or {}
     if action.get("x") is not None and action.get("y") is not None:
         where = f" -> ({action['x']:.0f}, {action['y']:.0f})"
     extra = f"  {rec.error}" if rec.error else (f"  {rec.note}" if rec.note else "")
@@ -58,6 +60,23 @@ def parse_locate(text: str) -> list[str]:
             f"--locate: expected a11y, cache and/or model, each at most once, got {text!r}"
         )
     return order
+
+
+def _action_detail(action: dict[str, Any]) -> str | None:
+    """The words of a (redacted) action beyond its type and point: text, keys, amount."""
+    if action.get("text"):
+        return str(action["text"])
+    if action.get("keys"):
+        return "+".join(str(k) for k in action["keys"])
+    for field in ("app", "button", "answer"):
+        if action.get(field) and action.get("type") != "click":
+            return str(action[field])
+    if action.get("type") == "scroll":
+        amount, pixels = action.get("amount"), action.get("pixels")
+        return f"{amount}" if amount is not None else f"{pixels} px" if pixels is not None else None
+    if action.get("type") == "wait" and action.get("seconds") is not None:
+        return f"{action['seconds']:g} s"
+    return None
 
 
 def summary_line(result: RunResult) -> str:

@@ -32,6 +32,14 @@ def virtual_display_option() -> str | None:
     return typer.Option(None, "--virtual-display", metavar="WxH", help=VIRTUAL_DISPLAY_HELP)
 
 
+WINDOW_MANAGER_HELP = "With --virtual-display: openbox (titles, focus; default) or none."
+
+
+def window_manager_option() -> str:
+    return typer.Option("openbox", "--window-manager", metavar="openbox|none",
+                        help=WINDOW_MANAGER_HELP)  # fmt: skip
+
+
 def xwayland_option() -> bool:
     return typer.Option(False, "--xwayland", help=XWAYLAND_HELP)
 
@@ -92,6 +100,7 @@ def target_options(
     adb_port: int | None = None,
     failsafe: bool = True,
     xwayland: bool = False,
+    window_manager: str = "openbox",
 ) -> EnvOptions:
     """The validated environment options a command line asked for."""
     if android is not None:
@@ -105,5 +114,9 @@ def target_options(
     if adb_host is not None or adb_port is not None:
         raise InputError("--adb-host/--adb-port need --android")
     return DesktopOptions(
-        monitor=monitor, virtual_display=virtual_display, failsafe=failsafe, xwayland=xwayland
+        monitor=monitor,
+        virtual_display=virtual_display,
+        failsafe=failsafe,
+        xwayland=xwayland,
+        window_manager=window_manager,  # type: ignore[arg-type]
     )

@@ -30,10 +30,34 @@ app = typer.Typer(
 )
 
 
+def version() -> str:
+    """The installed screenpilot version ("unknown" when run from an uninstalled tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("screenpilot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"screenpilot {version()} (Python {sys.version.split()[0]})")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     verbose: int = typer.Option(
         0, "--verbose", "-v", count=True, help="More logging (-vv: debug)."
+    ),
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
 ) -> None:
     """screenpilot: drive desktop and Android GUIs with a vision-language model."""
