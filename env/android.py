@@ -18,7 +18,8 @@ OpenApp            `env.android_apps`, then ``am start -n`` (or ``monkey``)
 Wait / Terminate   sleep / nothing
 =================  =========================================================
 
-Move and right/middle clicks have no meaning on a touch screen: `InputError`.
+Move, hold_key and right/middle clicks have no meaning here: `InputError` (the refusals
+are declared in `actions.vocabulary`).
 
 Geometry: ``wm size`` (an "Override size" line wins) in the display's natural
 orientation, swapped when ``dumpsys display`` reports a quarter turn. If the
@@ -39,12 +40,10 @@ from PIL import Image
 
 from actions.errors import InputError, require
 from actions.types import (
-    Action,
     Click,
     Drag,
     Key,
     LongPress,
-    Move,
     OpenApp,
     Scroll,
     Swipe,
@@ -283,32 +282,36 @@ class AndroidEnv(Env):
         return image
 
     # -- validation ----------------------------------------------------------------------
-    def _check_supported(self, action: Action) -> None:
-        if isinstance(action, Move):
-            raise InputError("a phone has no pointer to move; tap, long_press or swipe instead")
-        if isinstance(action, Click):
-            if action.button != "left":
-                raise InputError(f"a phone has no {action.button} button; use long_press")
-            if action.count > 2:
-                raise InputError("a phone takes a tap or a double tap (count 1 or 2)")
-        elif isinstance(action, Drag) and action.x is None:
+    # what this env refuses of the types it performs (`Env._check_supported`)
+    def _check_click(self, action: Click) -> None:
+        if action.button != "left":
+            raise InputError(f"a phone has no {action.button} button; use long_press")
+        if action.count > 2:
+            raise InputError("a phone takes a tap or a double tap (count 1 or 2)")
+
+    def _check_drag(self, action: Drag) -> None:
+        if action.x is None:
             raise InputError("a drag on a phone needs its start point (x, y)")
-        elif isinstance(action, Key):
-            codes = keycodes(action.keys)
-            if len(codes) > 1 and self.sdk() < KEYCOMBINATION_SDK:
-                raise InputError(
-                    f"key combo {action.combo!r} needs Android 13 (`input keycombination`); "
-                    f"this phone runs API {self.sdk()}"
-                )
-        elif isinstance(action, SystemButton):
-            keycode(action.button)
-        elif isinstance(action, Type):
-            plan_text(action.text)
-            if needs_ime(action.text) and not self._ime_ready:
-                self.keyboard.require()
-                self._ime_ready = True
-        elif isinstance(action, OpenApp):
-            self.resolve_app(action.app)
+
+    def _check_key(self, action: Key) -> None:
+        codes = keycodes(action.keys)
+        if len(codes) > 1 and self.sdk() < KEYCOMBINATION_SDK:
+            raise InputError(
+                f"key combo {action.combo!r} needs Android 13 (`input keycombination`); "
+                f"this phone runs API {self.sdk()}"
+            )
+
+    def _check_system_button(self, action: SystemButton) -> None:
+        keycode(action.button)
+
+    def _check_type(self, action: Type) -> None:
+        plan_text(action.text)
+        if needs_ime(action.text) and not self._ime_ready:
+            self.keyboard.require()
+            self._ime_ready = True
+
+    def _check_open_app(self, action: OpenApp) -> None:
+        self.resolve_app(action.app)
 
     # -- actions -------------------------------------------------------------------------
     def _input(self, *words: object) -> str:
@@ -321,35 +324,44 @@ class AndroidEnv(Env):
         max_y = geometry.height / geometry.scale - 1
         return int(round(min(max(x, 0), max_x))), int(round(min(max(y, 0), max_y)))
 
-    def _perform(self, action: Action) -> None:
-        if isinstance(action, Click):
-            x, y = self._point(action.x, action.y)
-            self._run_all([self._input("tap", x, y)] * action.count)
-        elif isinstance(action, LongPress):
-            x, y = self._point(action.x, action.y)
-            self.shell(self._input("swipe", x, y, x, y, int(action.duration * 1000)))
-        elif isinstance(action, (Swipe, Drag)):
-            if action.x is None or action.y is None:  # _check_supported refused this already
-                raise InputError("a drag on a phone needs its start point (x, y)")
-            self._swipe(action.x, action.y, action.to_x, action.to_y, action.duration or 0.3)
-        elif isinstance(action, Scroll):
-            self._scroll(action)
-        elif isinstance(action, Key):
-            codes = keycodes(action.keys)
-            verb = "keyevent" if len(codes) == 1 else "keycombination"
-            self.shell(self._input(verb, *codes))
-        elif isinstance(action, SystemButton):
-            self.shell(self._input("keyevent", keycode(action.button)))
-        elif isinstance(action, Type):
-            self.type_text(action.text)
-        elif isinstance(action, OpenApp):
-            self.launch(action.app)
-        elif isinstance(action, Wait):
-            time.sleep(action.seconds)
-        elif isinstance(action, Terminate):
-            log.info("terminate: %s %s", action.status, action.answer or "")
-        else:  # pragma: no cover - the union is closed
-            raise InputError(f"{action.type} is not supported on Android")
+    # each action type's handler (`Env._perform`)
+    def _do_click(self, action: Click) -> None:
+        x, y = self._point(action.x, action.y)
+        self._run_all([self._input("tap", x, y)] * action.count)
+
+    def _do_long_press(self, action: LongPress) -> None:
+        x, y = self._point(action.x, action.y)
+        self.shell(self._input("swipe", x, y, x, y, int(action.duration * 1000)))
+
+    def _do_swipe(self, action: Swipe | Drag) -> None:
+        if action.x is None or action.y is None:  # _check_drag refused this already
+            raise InputError("a drag on a phone needs its start point (x, y)")
+        self._swipe(action.x, action.y, action.to_x, action.to_y, action.duration or 0.3)
+
+    _do_drag = _do_swipe
+
+    def _do_scroll(self, action: Scroll) -> None:
+        self._scroll(action)
+
+    def _do_key(self, action: Key) -> None:
+        codes = keycodes(action.keys)
+        verb = "keyevent" if len(codes) == 1 else "keycombination"
+        self.shell(self._input(verb, *codes))
+
+    def _do_system_button(self, action: SystemButton) -> None:
+        self.shell(self._input("keyevent", keycode(action.button)))
+
+    def _do_type(self, action: Type) -> None:
+        self.type_text(action.text)
+
+    def _do_open_app(self, action: OpenApp) -> None:
+        self.launch(action.app)
+
+    def _do_wait(self, action: Wait) -> None:
+        time.sleep(action.seconds)
+
+    def _do_terminate(self, action: Terminate) -> None:
+        log.info("terminate: %s %s", action.status, action.answer or "")
 
     def _swipe(self, x1: float, y1: float, x2: float, y2: float, seconds: float) -> None:
         (ax, ay), (bx, by) = self._point(x1, y1), self._point(x2, y2)

@@ -159,6 +159,8 @@ def run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> No
         session.type_text(arg, line=line, template=loaded.templates.get(index))
     elif verb == "key":
         session.key(arg, line=line)
+    elif verb == "hold_key":
+        session.perform(arg.action(), instruction=arg.action().combo, line=line)
     elif verb == "scroll":
         session.scroll(arg.amount, arg.target, x=arg.x, y=arg.y, axis=arg.axis, line=line)
     elif verb == "swipe":
