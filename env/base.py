@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from PIL import Image, ImageChops
@@ -135,6 +137,11 @@ class Env(ABC):
     """A screen the agent can look at and act on."""
 
     platform: ClassVar[Platform]
+    display_name: str | None = None
+    """The display this env drives (an X display such as ``:99``), None where there is none."""
+    settle_timeout: float
+    """After each action, wait up to this many seconds for the screen to settle (0 = not);
+    change it for a while with `settling`."""
 
     def __init__(self, *, dry_run: bool = False, settle: float = 0.0) -> None:
         """
@@ -284,6 +291,24 @@ class Env(ABC):
             previous = frame
             time.sleep(interval)
         return time.perf_counter() - start
+
+    @contextmanager
+    def settling(self, seconds: float) -> Iterator[None]:
+        """Settle up to `seconds` after each action inside the block (a task's own setting)."""
+        before, self.settle_timeout = self.settle_timeout, seconds
+        try:
+            yield
+        finally:
+            self.settle_timeout = before
+
+    def focused_window_class(self) -> tuple[str, ...] | None:
+        """The class names (WM_CLASS) of the window that has the keyboard: who receives
+        typed text. None where the platform has no such windows (a phone).
+
+        Raises:
+            Exception: the window system could not be asked (callers say so, not guess).
+        """
+        return None
 
     def launch(self, target: str | list[str]) -> None:
         """Start an app: a command line on desktops, a package or label on phones."""

@@ -177,6 +177,14 @@ class DesktopEnv(Env):
     def _layout_changed(self) -> bool:
         return self._layout is not None and self._layout.changed()
 
+    def focused_window_class(self) -> tuple[str, ...] | None:
+        """WM_CLASS of the X window with the keyboard focus (None off X11)."""
+        if self._x is None:
+            return None
+        from env.x11_windows import focused_window_class
+
+        return focused_window_class(self.display_name)
+
     # -- input ---------------------------------------------------------------------------
     @property
     def pointer(self) -> Pointer:

@@ -301,7 +301,7 @@ def execute(
         return record_run(
             env,
             model,
-            info=info(getattr(env, "display_name", None)),
+            info=info(env.display_name),
             body=body,
             out=out,
             redactor=redactor,
@@ -337,7 +337,7 @@ def record_run(
     for `agent run`, the MCP server passes the screen it already holds.
     """
     started = time.monotonic() if started is None else started
-    display_name = getattr(env, "display_name", None)
+    display_name = env.display_name
     writer = RunWriter(out, info, redactor=redactor)
     if on_ready is not None:
         on_ready(writer.dir)

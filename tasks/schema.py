@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
 from actions.types import HoldKey
-from actions.vocabulary import Platform, task_verbs, task_verbs_only_on
+from actions.vocabulary import PLATFORMS, Platform, task_verbs, task_verbs_only_on
 from agent.cache.policy import CacheMode
 from agent.models.spec import ModelSpec
 from env.desktop_monitors import parse_monitor
@@ -92,9 +92,9 @@ class EnvSection(_Strict):
         # `desktop:` with nothing after it is YAML null: it still selects the desktop
         if isinstance(data, dict):
             return {
-                k: ({} if v is None and k in ("desktop", "android") else v) for k, v in data.items()
+                k: ({} if v is None and k in PLATFORMS else v) for k, v in data.items()
             }
-        if isinstance(data, str) and data in ("desktop", "android"):
+        if isinstance(data, str) and data in PLATFORMS:
             return {data: {}}
         return data
 

@@ -8,10 +8,11 @@ every pixel elsewhere. Visual checks come on top of this; they never replace it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from actions.vocabulary import Platform
 from agent.models.spec import ModelSpec
 
 OCR_MODEL = "rapidocr"
@@ -44,7 +45,7 @@ class LocateKey(_Frozen):
 
     instruction: str
     model: ModelIdentity
-    platform: Literal["desktop", "android"]
+    platform: Platform
     screen: ScreenIdentity
 
 

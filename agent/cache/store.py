@@ -37,6 +37,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from actions.errors import InputError
+from actions.vocabulary import Platform
 from agent.cache.identity import LocateKey, ModelIdentity, ScreenIdentity
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Entry(_Strict):
     instruction: Annotated[str, Field(min_length=1, max_length=2000)]
     verb: Annotated[str, Field(min_length=1, max_length=40)] = "click"
     model: ModelIdentity
-    platform: Literal["desktop", "android"]
+    platform: Platform
     screen: ScreenIdentity
     point: tuple[Coordinate, Coordinate]
     box: tuple[Coordinate, Coordinate, Coordinate, Coordinate] | None = None

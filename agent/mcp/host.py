@@ -26,7 +26,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +44,7 @@ from actions.types import (
     SystemButton,
     Type,
 )
+from actions.vocabulary import Platform
 from agent.errors import StepFailed
 from agent.mcp import tool_models as tm
 from agent.models.load import load_model
@@ -167,7 +168,7 @@ class ScreenHost:
         )
 
     @property
-    def platform(self) -> Literal["desktop", "android"]:
+    def platform(self) -> Platform:
         return self.env.platform
 
     def set_ask(self, ask: Ask | None) -> None:
