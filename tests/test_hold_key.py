@@ -7,6 +7,7 @@ read from the app's side. A phone refuses it in one line and sends nothing.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,23 @@ def test_task_files_and_model_calls_know_hold_key() -> None:
     frame = CoordinateFrame.for_image((1920, 1080))
     text = to_tool_call(HoldKey(keys="shift", seconds=3), frame)
     assert parse_answer(text, frame).actions == [HoldKey(keys="shift", seconds=3)]
+
+
+def test_the_python_api_holds_a_key_and_takes_the_failsafe_setting(
+    event_app: TkApp, tmp_path: Path
+) -> None:
+    from agent import Agent
+
+    app = event_app
+    with Agent.desktop(failsafe=False, settle=0, out=tmp_path / "run") as agent:
+        assert agent.env.pointer.failsafe is False
+        agent.env.pointer.move(0, 0)  # a corner: with the fail-safe off, nothing stops
+        x, y = app.center("entry")
+        agent.click(x=x, y=y)
+        mark = app.mark()
+        agent.hold_key("shift", 0.5)
+    down, up = _held(app, "Shift_L", mark)
+    assert up - down >= 500
+    step = json.loads((tmp_path / "run" / "steps.jsonl").read_text().splitlines()[-1])
+    assert step["action"] == {"type": "hold_key", "keys": ["shift"], "seconds": 0.5}
+    assert step["status"] == "ok"
