@@ -2,7 +2,9 @@
 
 Every device command is one ``adb shell`` string built from validated numbers
 and `shlex.quote`-d words; nothing the model or user wrote reaches the device
-shell unquoted. Per action (input coordinates = screenshot pixels / scale):
+shell unquoted. Per action (input coordinates = screenshot pixels / scale), the
+gesture is worked out here and sent by the transport (`env.android_transport`;
+``adb shell input`` by default, shown below):
 
 =================  =========================================================
 Click count 1 / 2  ``input tap X Y`` / the same twice in one shell call
@@ -65,12 +67,12 @@ from env.android_capture import CaptureError, decode_png, decode_raw
 from env.android_keys import KEYCOMBINATION_SDK, keycode, keycodes
 from env.android_text import (
     AdbKeyboard,
-    input_prefix,
     needs_ime,
     plan_text,
     text_commands,
     typing_label,
 )
+from env.android_transport import AdbShellInput, AndroidTransport
 from env.base import Env, ScreenGeometry, ScrollSent
 
 if TYPE_CHECKING:
@@ -125,6 +127,8 @@ class AndroidEnv(Env):
         display: logical display id on multi-display devices (default: the main one).
         capture: "auto" (raw, PNG if undecodable), "raw" or "png".
         ime_switch_delay: seconds to let ADBKeyBoard bind after switching to it.
+        transport: how touches and keys are sent (default: ``adb shell input``,
+            `env.android_transport.AdbShellInput`).
         dry_run, settle: see `Env`.
     """
 
@@ -139,6 +143,7 @@ class AndroidEnv(Env):
         display: int | None = None,
         capture: CaptureMode = "auto",
         ime_switch_delay: float = 0.5,
+        transport: AndroidTransport | None = None,
         dry_run: bool = False,
         settle: float = 0.0,
     ) -> None:
@@ -150,6 +155,9 @@ class AndroidEnv(Env):
         self.display = display
         self.capture_mode: CaptureMode = capture
         self.keyboard = AdbKeyboard(self.shell, switch_delay=ime_switch_delay)
+        self.transport: AndroidTransport = transport or AdbShellInput(
+            self.shell, self._run_all, display
+        )
         self._shell_v2: bool | None = None
         self._physical_display: str | None = None
         self._last_capture_size: tuple[int, int] | None = None
@@ -314,10 +322,6 @@ class AndroidEnv(Env):
         self.resolve_app(action.app)
 
     # -- actions -------------------------------------------------------------------------
-    def _input(self, *words: object) -> str:
-        """An ``input`` command line from already-validated words."""
-        return " ".join([input_prefix(self.display), *(shlex.quote(str(w)) for w in words)])
-
     def _point(self, x: float, y: float) -> tuple[int, int]:
         geometry = self.geometry
         max_x = geometry.width / geometry.scale - 1
@@ -327,11 +331,11 @@ class AndroidEnv(Env):
     # each action type's handler (`Env._perform`)
     def _do_click(self, action: Click) -> None:
         x, y = self._point(action.x, action.y)
-        self._run_all([self._input("tap", x, y)] * action.count)
+        self.transport.tap(x, y, count=action.count)
 
     def _do_long_press(self, action: LongPress) -> None:
         x, y = self._point(action.x, action.y)
-        self.shell(self._input("swipe", x, y, x, y, int(action.duration * 1000)))
+        self.transport.swipe(x, y, x, y, ms=int(action.duration * 1000))
 
     def _do_swipe(self, action: Swipe | Drag) -> None:
         if action.x is None or action.y is None:  # _check_drag refused this already
@@ -344,12 +348,10 @@ class AndroidEnv(Env):
         self._scroll(action)
 
     def _do_key(self, action: Key) -> None:
-        codes = keycodes(action.keys)
-        verb = "keyevent" if len(codes) == 1 else "keycombination"
-        self.shell(self._input(verb, *codes))
+        self.transport.keys(keycodes(action.keys))
 
     def _do_system_button(self, action: SystemButton) -> None:
-        self.shell(self._input("keyevent", keycode(action.button)))
+        self.transport.keys([keycode(action.button)])
 
     def _do_type(self, action: Type) -> None:
         self.type_text(action.text)
@@ -365,7 +367,7 @@ class AndroidEnv(Env):
 
     def _swipe(self, x1: float, y1: float, x2: float, y2: float, seconds: float) -> None:
         (ax, ay), (bx, by) = self._point(x1, y1), self._point(x2, y2)
-        self.shell(self._input("swipe", ax, ay, bx, by, max(int(seconds * 1000), 1)))
+        self.transport.swipe(ax, ay, bx, by, ms=max(int(seconds * 1000), 1))
 
     def _plan_scroll(self, action: Scroll) -> ScrollSent:
         """The swipe length (input pixels) a scroll becomes: `pixels` as asked, or
