@@ -90,6 +90,9 @@ class ActionSpec:
     uitars_call: UitarsWriter | None = None
     caption: Callable[[Any], str] | None = None
     keystrokes: bool = False
+    compile_step: Callable[[Any], dict[str, Any]] | None = None
+    """The task-file step that performs the action again (`agent compile`), where it is
+    that simple; types whose step needs the run (grounded clicks, secrets) are compiled there."""
 
     @property
     def type(self) -> str:
@@ -332,6 +335,7 @@ SPECS: tuple[ActionSpec, ...] = (
         computer_call=lambda a, f: {"action": "hold_key", "keys": list(a.keys), "time": a.seconds},
         caption=lambda a: f"hold {a.combo} {a.seconds:g} s",
         keystrokes=True,
+        compile_step=lambda a: {"hold_key": {"keys": a.combo, "seconds": a.seconds}},
     ),
     ActionSpec(
         Wait,
@@ -463,6 +467,12 @@ def uitars_text(action: Action, frame: CoordinateFrame) -> str:
     if writer is None:
         raise ValueError(f"UI-TARS-1.5 has no action for {action.type}")
     return writer(action, frame)
+
+
+def compiled_step(action: Action) -> dict[str, Any] | None:
+    """The task-file step for `action` its declaration gives (None: it declares none)."""
+    spec = spec_of(action)
+    return spec.compile_step(action) if spec.compile_step is not None else None
 
 
 def caption(action: Action) -> str:

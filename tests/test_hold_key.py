@@ -145,3 +145,10 @@ def test_the_python_api_holds_a_key_and_takes_the_failsafe_setting(
     step = json.loads((tmp_path / "run" / "steps.jsonl").read_text().splitlines()[-1])
     assert step["action"] == {"type": "hold_key", "keys": ["shift"], "seconds": 0.5}
     assert step["status"] == "ok"
+    # the run compiles back into a task file step that holds the same key as long
+    from tasks.compile import compile_run
+
+    compiled = compile_run(tmp_path / "run")
+    assert "hold_key:" in compiled.text
+    last = compiled.task.steps[-1]
+    assert last.verb == "hold_key" and last.argument.action() == HoldKey(keys="shift", seconds=0.5)
