@@ -5,10 +5,10 @@ tool descriptions, wrapped the way qwen-agent's Nous function-calling prompt
 wraps them). The screen size announced is the smart_resized size of the
 screenshot, because that is the pixel space the model answers in.
 
-Each verb of the two tools is registered once below with the action type it
-produces; the parser (`actions.parse`) reads answers through the same table,
-and `to_tool_call` renders an action back into the model's own words (step
-history, training data).
+Each verb of the two tools is listed once below, in the cookbooks' words, with the
+action type it produces; which verb builds which action, and how `to_tool_call` renders
+an action back into the model's own words (step history, training data), is declared
+per action type in `actions.vocabulary`.
 """
 
 from __future__ import annotations

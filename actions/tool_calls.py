@@ -4,7 +4,8 @@ Covers the verbs of both tools (computer_use and mobile_use, plus Qwen3-VL's
 additions) and the real-world variants: the verb given as the function name
 (``{"name": "left_click", "arguments": {"coordinate": [x, y]}}``) and the
 arguments given as a bare point (``"arguments": [x, y]``). Coordinates are
-mapped from model space to screenshot pixels through the frame, clamped.
+mapped from model space to screenshot pixels through the frame, clamped. Which verb
+builds which action is declared in `actions.vocabulary` (`MODEL_VERBS`).
 """
 
 from __future__ import annotations
