@@ -91,9 +91,7 @@ class EnvSection(_Strict):
     def _empty_means_defaults(cls, data: Any) -> Any:
         # `desktop:` with nothing after it is YAML null: it still selects the desktop
         if isinstance(data, dict):
-            return {
-                k: ({} if v is None and k in PLATFORMS else v) for k, v in data.items()
-            }
+            return {k: ({} if v is None and k in PLATFORMS else v) for k, v in data.items()}
         if isinstance(data, str) and data in PLATFORMS:
             return {data: {}}
         return data
