@@ -5,16 +5,15 @@ tool descriptions, wrapped the way qwen-agent's Nous function-calling prompt
 wraps them). The screen size announced is the smart_resized size of the
 screenshot, because that is the pixel space the model answers in.
 
-Each verb of the two tools is registered once below with the action type it
-produces; the parser (`actions.parse`) reads answers through the same table,
-and `to_tool_call` renders an action back into the model's own words (step
-history, training data).
+Each verb of the two tools is listed once below, in the cookbooks' words, with the
+action type it produces; which verb builds which action, and how `to_tool_call` renders
+an action back into the model's own words (step history, training data), is declared
+per action type in `actions.vocabulary`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from actions.frames import CoordinateFrame
@@ -33,6 +32,7 @@ from actions.types import (
     Type,
     Wait,
 )
+from actions.vocabulary import tool_call_args
 
 SYSTEM_PREAMBLE = "You are a helpful assistant."
 
@@ -262,82 +262,8 @@ def system_prompt(model_size: tuple[int, int], *, mobile: bool = False) -> str:
     return f"{SYSTEM_PREAMBLE}\n\n{_TOOLS_HEADER}{tool}{_TOOLS_FOOTER}"
 
 
-def _model_point(frame: CoordinateFrame, x: float, y: float) -> list[int]:
-    mx, my = frame.image_to_model(x, y)
-    return [round(mx), round(my)]
-
-
-def _computer_args(action: Action, frame: CoordinateFrame) -> dict[str, Any]:
-    point: Callable[[float, float], list[int]] = lambda x, y: _model_point(frame, x, y)  # noqa: E731
-    if isinstance(action, Click):
-        verb = {
-            ("left", 1): "left_click",
-            ("left", 2): "double_click",
-            ("left", 3): "triple_click",
-            ("right", 1): "right_click",
-            ("middle", 1): "middle_click",
-        }.get((action.button, action.count), f"{action.button}_click")
-        return {"action": verb, "coordinate": point(action.x, action.y)}
-    if isinstance(action, Move):
-        return {"action": "mouse_move", "coordinate": point(action.x, action.y)}
-    if isinstance(action, Drag):
-        return {"action": "left_click_drag", "coordinate": point(action.to_x, action.to_y)}
-    if isinstance(action, Scroll):
-        if action.pixels is not None:  # back into pixels of the image the model saw
-            side = 0 if action.axis == "horizontal" else 1
-            pixels = round(action.pixels * frame.model_size[side] / frame.image_size[side])
-        else:
-            pixels = action.amount
-        args: dict[str, Any] = {"action": "scroll", "pixels": pixels}
-        if action.x is not None and action.y is not None:
-            args["coordinate"] = point(action.x, action.y)
-        return args
-    if isinstance(action, Type):
-        return {"action": "type", "text": action.text}
-    if isinstance(action, Key):
-        return {"action": "key", "keys": list(action.keys)}
-    if isinstance(action, Wait):
-        return {"action": "wait", "time": action.seconds}
-    if isinstance(action, Terminate):
-        return {"action": "terminate", "status": action.status}
-    raise ValueError(f"{action.type} is not part of the computer_use tool")
-
-
-def _mobile_args(action: Action, frame: CoordinateFrame) -> dict[str, Any]:
-    if isinstance(action, Click):
-        return {"action": "click", "coordinate": _model_point(frame, action.x, action.y)}
-    if isinstance(action, LongPress):
-        return {
-            "action": "long_press",
-            "coordinate": _model_point(frame, action.x, action.y),
-            "time": action.duration,
-        }
-    if isinstance(action, Swipe):
-        return {
-            "action": "swipe",
-            "coordinate": _model_point(frame, action.x, action.y),
-            "coordinate2": _model_point(frame, action.to_x, action.to_y),
-        }
-    if isinstance(action, Type):
-        return {"action": "type", "text": action.text}
-    if isinstance(action, Key):
-        return {"action": "key", "text": action.combo}
-    if isinstance(action, SystemButton):
-        labels = {"back": "Back", "home": "Home", "menu": "Menu", "enter": "Enter"}
-        if action.button not in labels:
-            return {"action": "key", "text": action.button}
-        return {"action": "system_button", "button": labels[action.button]}
-    if isinstance(action, OpenApp):
-        return {"action": "open", "text": action.app}
-    if isinstance(action, Wait):
-        return {"action": "wait", "time": action.seconds}
-    if isinstance(action, Terminate):
-        return {"action": "terminate", "status": action.status}
-    raise ValueError(f"{action.type} is not part of the mobile_use tool")
-
-
 def to_tool_call(action: Action, frame: CoordinateFrame, *, mobile: bool = False) -> str:
     """Render an action (screenshot pixels) as the model writes it, in model-space coordinates."""
-    args = _mobile_args(action, frame) if mobile else _computer_args(action, frame)
+    args = tool_call_args(action, frame, mobile=mobile)
     call = {"name": tool_name(mobile=mobile), "arguments": args}
     return f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call>"

@@ -10,7 +10,7 @@ model, CLI verbs, task-file steps, trajectories) is derived from these types.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -137,10 +137,9 @@ class Type(_Action):
     text: Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
-class Key(_Action):
-    """Press a key or a combo: modifiers held in order, released in reverse."""
+class KeyCombo(_Action):
+    """What every key-combo action shares: the keys, pressed in order, released in reverse."""
 
-    type: Literal["key"] = "key"
     keys: Annotated[list[str], Field(min_length=1, max_length=8)]
 
     @field_validator("keys", mode="before")
@@ -157,8 +156,24 @@ class Key(_Action):
     def combo(self) -> str:
         return "+".join(self.keys)
 
+
+class Key(KeyCombo):
+    """Press a key or a combo: modifiers held in order, released in reverse."""
+
+    type: Literal["key"] = "key"
+
     def describe(self) -> str:
         return f"key({self.combo})"
+
+
+class HoldKey(KeyCombo):
+    """Press a key or a combo and hold it down for `seconds`, then release in reverse."""
+
+    type: Literal["hold_key"] = "hold_key"
+    seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    def describe(self) -> str:
+        return f"hold_key({self.combo}, {self.seconds:g} s)"
 
 
 class Wait(_Action):
@@ -221,23 +236,6 @@ class OpenApp(_Action):
     app: Annotated[str, Field(min_length=1, max_length=256)]
 
 
-Action = Annotated[
-    Click
-    | Move
-    | Drag
-    | Scroll
-    | Type
-    | Key
-    | Wait
-    | Terminate
-    | Swipe
-    | LongPress
-    | SystemButton
-    | OpenApp,
-    Field(discriminator="type"),
-]
-"""Any action; pydantic picks the class by its ``type`` tag."""
-
 ACTION_TYPES: tuple[type[_Action], ...] = (
     Click,
     Move,
@@ -245,6 +243,7 @@ ACTION_TYPES: tuple[type[_Action], ...] = (
     Scroll,
     Type,
     Key,
+    HoldKey,
     Wait,
     Terminate,
     Swipe,
@@ -252,6 +251,11 @@ ACTION_TYPES: tuple[type[_Action], ...] = (
     SystemButton,
     OpenApp,
 )
+"""Every action type, the one hand-kept list: the union below and `actions.vocabulary`
+(what each layer knows of a type) are built from it."""
+
+Action = Annotated[Union[ACTION_TYPES], Field(discriminator="type")]  # noqa: UP007
+"""Any action; pydantic picks the class by its ``type`` tag."""
 
 _ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 

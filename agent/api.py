@@ -28,6 +28,7 @@ from typing import Any
 from PIL import Image
 
 from actions.errors import InputError
+from actions.types import HoldKey
 from agent.cache import LocateCache
 from agent.loop import GoalOutcome, run_goal
 from agent.models.ocr_match import TextMatch
@@ -173,15 +174,27 @@ class Agent:
         *,
         monitor: str | int = "primary",
         virtual_display: str | tuple[int, int] | None = None,
+        failsafe: bool = True,
+        xwayland: bool = False,
         dry_run: bool = False,
         settle: float = 1.0,
         **kwargs: Any,
     ) -> Agent:
-        """An agent on this machine's screen, or on a fresh Xvfb of `virtual_display` size."""
+        """An agent on this machine's screen, or on a fresh Xvfb of `virtual_display` size.
+
+        Args:
+            failsafe: a pointer resting in a screen corner stops the next action (`FailSafeError`).
+            xwayland: in a Wayland session, drive X11 apps under XWayland (else refused).
+        """
         from env.desktop import DesktopEnv
 
         env = DesktopEnv(
-            monitor=monitor, virtual_display=virtual_display, dry_run=dry_run, settle=settle
+            monitor=monitor,
+            virtual_display=virtual_display,
+            failsafe=failsafe,
+            xwayland=xwayland,
+            dry_run=dry_run,
+            settle=settle,
         )
         try:
             return cls(env, model, **kwargs)
@@ -243,6 +256,11 @@ class Agent:
     def key(self, combo: str | list[str]) -> None:
         """Press a key or combo, e.g. ``"ctrl+s"``."""
         self.session.key(combo)
+
+    def hold_key(self, combo: str | list[str], seconds: float = 1.0) -> None:
+        """Hold a key or combo down for `seconds`, e.g. ``("shift", 2)`` (desktops only)."""
+        action = HoldKey(keys=combo, seconds=seconds)  # type: ignore[arg-type]
+        self.session.perform(action, instruction=action.combo)
 
     def scroll(self, amount: int, target: str | None = None, *, x: float | None = None,
                y: float | None = None) -> None:  # fmt: skip

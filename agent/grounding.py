@@ -28,6 +28,7 @@ from actions.frames import CoordinateFrame
 from actions.parse import ParsedAnswer
 from actions.types import Action
 from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.profile import Profile
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -93,19 +94,29 @@ def load_image(source: ImageInput) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def parse_reply(reply: ModelReply, *, mobile: bool = False, grounding: bool) -> ParsedAnswer:
-    """Read a reply in its profile's answer format (any shape when it names none)."""
+def parse_reply(
+    reply: ModelReply, *, mobile: bool = False, grounding: bool, profile: Profile | None = None
+) -> ParsedAnswer:
+    """Read a reply in its profile's answer format (any shape when it names none).
+
+    `profile` is the answering model's own profile object: used as is when the reply
+    names it, so a hand-built profile is never replaced by a table entry of that name.
+    """
     fmt = None
-    if reply.profile is not None:
+    if profile is not None and reply.profile in (None, profile.name):
+        fmt = profile.answer
+    elif reply.profile is not None:
         from agent.models.profiles import get_profile
 
         fmt = get_profile(reply.profile).answer
     return parse_model_answer(reply.raw, reply.frame, fmt, mobile=mobile, grounding=grounding)
 
 
-def _grounding_result(reply: ModelReply, mobile: bool = False) -> GroundingResult:
+def _grounding_result(
+    reply: ModelReply, mobile: bool = False, profile: Profile | None = None
+) -> GroundingResult:
     frame = reply.frame
-    parsed = parse_reply(reply, mobile=mobile, grounding=True)
+    parsed = parse_reply(reply, mobile=mobile, grounding=True, profile=profile)
     error = parsed.error
     if error is None and parsed.point is None:
         error = "the answer has no point" + (
@@ -155,7 +166,7 @@ def ground_batch(
     results = []
     for reply in replies:
         t0 = time.perf_counter()
-        result = _grounding_result(reply, mobile)
+        result = _grounding_result(reply, mobile, model.profile)
         parse_seconds = time.perf_counter() - t0
         seconds = {**reply.seconds, "load": load_seconds, "parse": parse_seconds}
         seconds["total"] = sum(seconds.values())
@@ -199,7 +210,7 @@ def next_action(
     load_seconds = time.perf_counter() - start
     reply = model.answer([request])[0]
     t0 = time.perf_counter()
-    parsed = parse_reply(reply, mobile=mobile, grounding=False)
+    parsed = parse_reply(reply, mobile=mobile, grounding=False, profile=model.profile)
     seconds = {**reply.seconds, "load": load_seconds, "parse": time.perf_counter() - t0}
     seconds["total"] = sum(seconds.values())
     return NextAction(

@@ -22,6 +22,8 @@ import jinja2
 from pydantic import BaseModel
 
 from actions.errors import InputError
+from actions.types import parse_action
+from actions.vocabulary import caption
 from agent.trajectory import RunFolder, StepRecord, read_run
 
 log = logging.getLogger(__name__)
@@ -85,21 +87,15 @@ def _caption(step: StepRecord) -> str:
     """A banner for steps that have no point: what was typed, pressed, launched, waited."""
     action = step.action or {}
     kind = action.get("type")
-    if kind == "type":
-        text = str(action.get("text", ""))
-        return f"type {text[:60]!r}" + ("..." if len(text) > 60 else "")
-    if kind == "key":
-        return "key " + "+".join(action.get("keys", []))
-    if kind == "launch":
+    if kind == "launch":  # a launch step's record, not an action
         target = action.get("target")
         shown = target if isinstance(target, str) else " ".join(map(str, target or []))
         return "launch " + shown.rsplit("/", 1)[-1][:60]
-    if kind == "wait":
-        return f"wait {action.get('seconds', 0):g} s"
-    if kind == "terminate":
-        return f"terminate: {action.get('status', 'success')}"
     if kind is not None:
-        return kind
+        try:
+            return caption(parse_action(action))
+        except (ValueError, TypeError):  # a folder from another version: its type, as written
+            return str(kind)
     if step.verb in ("wait_for", "assert"):
         return (
             f"{step.verb} {step.instruction!r}: {'found' if step.status == 'ok' else 'not found'}"

@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from actions.types import Action, Click, Key, Type
+from actions.types import Action, Click, KeyCombo, Type
+from actions.vocabulary import spec_of
 from agent.provenance import Provenance, trust
+
+if TYPE_CHECKING:
+    from env.base import Env
 
 ConfirmMode = Literal["never", "risky", "always"]
 Ask = Callable[[str], bool]
@@ -165,7 +169,7 @@ def action_texts(raw: str, count: int) -> list[str]:
     return texts
 
 
-def look_around(env: Any, image: Any, action: Action) -> Surroundings:
+def look_around(env: Env | None, image: Any, action: Action) -> Surroundings:
     """Read what the rules for `action` need: the label under a click, the focused window.
 
     Costs an OCR of a strip around the point for clicks (0.6-1 s measured on two
@@ -177,16 +181,11 @@ def look_around(env: Any, image: Any, action: Action) -> Surroundings:
         from agent.risk_labels import click_risk
 
         seen.label_risk, seen.label_unreadable = click_risk(image, action.x, action.y)
-    if isinstance(action, (Type, Key)) and getattr(env, "platform", None) == "desktop":
-        from env.x11 import is_x11
-
-        if is_x11():
-            try:
-                from env.x11_windows import focused_window_class
-
-                seen.window_class = focused_window_class(getattr(env, "display_name", None))
-            except Exception as exc:  # no X connection: say so rather than guess
-                seen.window_unreadable = f"cannot tell which window has the keyboard: {exc}"
+    if spec_of(action).keystrokes and env is not None:
+        try:
+            seen.window_class = env.focused_window_class()
+        except Exception as exc:  # no X connection: say so rather than guess
+            seen.window_unreadable = f"cannot tell which window has the keyboard: {exc}"
     return seen
 
 
@@ -211,12 +210,12 @@ def risk_of(
             Enter after it submits it.
     """
     seen = seen or Surroundings()
-    if isinstance(action, (Type, Key)):
+    if isinstance(action, (Type, KeyCombo)):
         if is_terminal(seen.window_class):
             return f"sends keys to a terminal window ({'/'.join(seen.window_class or ())})"
         if seen.window_unreadable:
             return seen.window_unreadable
-    if isinstance(action, Key):
+    if isinstance(action, KeyCombo):  # a held combo does what a pressed one does
         why = combo_risk(action.keys)
         if why:
             return f"key {action.combo} {why}"

@@ -31,7 +31,7 @@ from agent.safety import ConfirmPolicy, Typed, launch_reason, look_around, risk_
 from agent.secrets import Redactor
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
 from env.a11y import LOCATORS, Located
-from env.base import Env, Observation
+from env.base import Env, FailSafeError, Observation
 
 log = logging.getLogger(__name__)
 
@@ -131,18 +131,15 @@ class Session:
         except KeyboardInterrupt:
             rec.status, rec.error = "stopped", "interrupted (Ctrl-C)"
             raise
+        except FailSafeError as exc:  # the user's emergency stop: nothing was sent
+            rec.status, rec.error = "stopped", str(exc)
+            raise RunStopped(str(exc)) from exc
         except ScreenpilotError as exc:
-            if type(exc).__name__ == "FailSafeError":  # env.desktop_input: nothing was sent
-                rec.status, rec.error = "stopped", str(exc)
-                raise RunStopped(str(exc)) from exc
             if rec.status == "ok":
                 rec.status = "denied" if isinstance(exc, ActionDenied) else "failed"
             rec.error = str(exc)
             raise
         except Exception as exc:
-            if type(exc).__name__ == "FailSafeException":
-                rec.status, rec.error = "stopped", "fail-safe: the pointer was moved to a corner"
-                raise RunStopped(rec.error) from exc
             rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:

@@ -2,7 +2,9 @@
 
 Every device command is one ``adb shell`` string built from validated numbers
 and `shlex.quote`-d words; nothing the model or user wrote reaches the device
-shell unquoted. Per action (input coordinates = screenshot pixels / scale):
+shell unquoted. Per action (input coordinates = screenshot pixels / scale), the
+gesture is worked out here and sent by the transport (`env.android_transport`;
+``adb shell input`` by default, shown below):
 
 =================  =========================================================
 Click count 1 / 2  ``input tap X Y`` / the same twice in one shell call
@@ -18,7 +20,8 @@ OpenApp            `env.android_apps`, then ``am start -n`` (or ``monkey``)
 Wait / Terminate   sleep / nothing
 =================  =========================================================
 
-Move and right/middle clicks have no meaning on a touch screen: `InputError`.
+Move, hold_key and right/middle clicks have no meaning here: `InputError` (the refusals
+are declared in `actions.vocabulary`).
 
 Geometry: ``wm size`` (an "Override size" line wins) in the display's natural
 orientation, swapped when ``dumpsys display`` reports a quarter turn. If the
@@ -39,12 +42,10 @@ from PIL import Image
 
 from actions.errors import InputError, require
 from actions.types import (
-    Action,
     Click,
     Drag,
     Key,
     LongPress,
-    Move,
     OpenApp,
     Scroll,
     Swipe,
@@ -66,12 +67,12 @@ from env.android_capture import CaptureError, decode_png, decode_raw
 from env.android_keys import KEYCOMBINATION_SDK, keycode, keycodes
 from env.android_text import (
     AdbKeyboard,
-    input_prefix,
     needs_ime,
     plan_text,
     text_commands,
     typing_label,
 )
+from env.android_transport import AdbShellInput, AndroidTransport
 from env.base import Env, ScreenGeometry, ScrollSent
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ class AndroidEnv(Env):
         display: logical display id on multi-display devices (default: the main one).
         capture: "auto" (raw, PNG if undecodable), "raw" or "png".
         ime_switch_delay: seconds to let ADBKeyBoard bind after switching to it.
+        transport: how touches and keys are sent (default: ``adb shell input``,
+            `env.android_transport.AdbShellInput`).
         dry_run, settle: see `Env`.
     """
 
@@ -140,6 +143,7 @@ class AndroidEnv(Env):
         display: int | None = None,
         capture: CaptureMode = "auto",
         ime_switch_delay: float = 0.5,
+        transport: AndroidTransport | None = None,
         dry_run: bool = False,
         settle: float = 0.0,
     ) -> None:
@@ -151,6 +155,9 @@ class AndroidEnv(Env):
         self.display = display
         self.capture_mode: CaptureMode = capture
         self.keyboard = AdbKeyboard(self.shell, switch_delay=ime_switch_delay)
+        self.transport: AndroidTransport = transport or AdbShellInput(
+            self.shell, self._run_all, display
+        )
         self._shell_v2: bool | None = None
         self._physical_display: str | None = None
         self._last_capture_size: tuple[int, int] | None = None
@@ -283,77 +290,84 @@ class AndroidEnv(Env):
         return image
 
     # -- validation ----------------------------------------------------------------------
-    def _check_supported(self, action: Action) -> None:
-        if isinstance(action, Move):
-            raise InputError("a phone has no pointer to move; tap, long_press or swipe instead")
-        if isinstance(action, Click):
-            if action.button != "left":
-                raise InputError(f"a phone has no {action.button} button; use long_press")
-            if action.count > 2:
-                raise InputError("a phone takes a tap or a double tap (count 1 or 2)")
-        elif isinstance(action, Drag) and action.x is None:
+    # what this env refuses of the types it performs (`Env._check_supported`)
+    def _check_click(self, action: Click) -> None:
+        if action.button != "left":
+            raise InputError(f"a phone has no {action.button} button; use long_press")
+        if action.count > 2:
+            raise InputError("a phone takes a tap or a double tap (count 1 or 2)")
+
+    def _check_drag(self, action: Drag) -> None:
+        if action.x is None:
             raise InputError("a drag on a phone needs its start point (x, y)")
-        elif isinstance(action, Key):
-            codes = keycodes(action.keys)
-            if len(codes) > 1 and self.sdk() < KEYCOMBINATION_SDK:
-                raise InputError(
-                    f"key combo {action.combo!r} needs Android 13 (`input keycombination`); "
-                    f"this phone runs API {self.sdk()}"
-                )
-        elif isinstance(action, SystemButton):
-            keycode(action.button)
-        elif isinstance(action, Type):
-            plan_text(action.text)
-            if needs_ime(action.text) and not self._ime_ready:
-                self.keyboard.require()
-                self._ime_ready = True
-        elif isinstance(action, OpenApp):
-            self.resolve_app(action.app)
+
+    def _check_key(self, action: Key) -> None:
+        codes = keycodes(action.keys)
+        if len(codes) > 1 and self.sdk() < KEYCOMBINATION_SDK:
+            raise InputError(
+                f"key combo {action.combo!r} needs Android 13 (`input keycombination`); "
+                f"this phone runs API {self.sdk()}"
+            )
+
+    def _check_system_button(self, action: SystemButton) -> None:
+        keycode(action.button)
+
+    def _check_type(self, action: Type) -> None:
+        plan_text(action.text)
+        if needs_ime(action.text) and not self._ime_ready:
+            self.keyboard.require()
+            self._ime_ready = True
+
+    def _check_open_app(self, action: OpenApp) -> None:
+        self.resolve_app(action.app)
 
     # -- actions -------------------------------------------------------------------------
-    def _input(self, *words: object) -> str:
-        """An ``input`` command line from already-validated words."""
-        return " ".join([input_prefix(self.display), *(shlex.quote(str(w)) for w in words)])
-
     def _point(self, x: float, y: float) -> tuple[int, int]:
         geometry = self.geometry
         max_x = geometry.width / geometry.scale - 1
         max_y = geometry.height / geometry.scale - 1
         return int(round(min(max(x, 0), max_x))), int(round(min(max(y, 0), max_y)))
 
-    def _perform(self, action: Action) -> None:
-        if isinstance(action, Click):
-            x, y = self._point(action.x, action.y)
-            self._run_all([self._input("tap", x, y)] * action.count)
-        elif isinstance(action, LongPress):
-            x, y = self._point(action.x, action.y)
-            self.shell(self._input("swipe", x, y, x, y, int(action.duration * 1000)))
-        elif isinstance(action, (Swipe, Drag)):
-            if action.x is None or action.y is None:  # _check_supported refused this already
-                raise InputError("a drag on a phone needs its start point (x, y)")
-            self._swipe(action.x, action.y, action.to_x, action.to_y, action.duration or 0.3)
-        elif isinstance(action, Scroll):
-            self._scroll(action)
-        elif isinstance(action, Key):
-            codes = keycodes(action.keys)
-            verb = "keyevent" if len(codes) == 1 else "keycombination"
-            self.shell(self._input(verb, *codes))
-        elif isinstance(action, SystemButton):
-            self.shell(self._input("keyevent", keycode(action.button)))
-        elif isinstance(action, Type):
-            self.type_text(action.text)
-        elif isinstance(action, OpenApp):
-            self.launch(action.app)
-        elif isinstance(action, Wait):
-            time.sleep(action.seconds)
-        elif isinstance(action, Terminate):
-            log.info("terminate: %s %s", action.status, action.answer or "")
-        else:  # pragma: no cover - the union is closed
-            raise InputError(f"{action.type} is not supported on Android")
+    # each action type's handler (`Env._perform`)
+    def _do_click(self, action: Click) -> None:
+        x, y = self._point(action.x, action.y)
+        self.transport.tap(x, y, count=action.count)
+
+    def _do_long_press(self, action: LongPress) -> None:
+        x, y = self._point(action.x, action.y)
+        self.transport.swipe(x, y, x, y, ms=int(action.duration * 1000))
+
+    def _do_swipe(self, action: Swipe | Drag) -> None:
+        if action.x is None or action.y is None:  # _check_drag refused this already
+            raise InputError("a drag on a phone needs its start point (x, y)")
+        self._swipe(action.x, action.y, action.to_x, action.to_y, action.duration or 0.3)
+
+    _do_drag = _do_swipe
+
+    def _do_scroll(self, action: Scroll) -> None:
+        self._scroll(action)
+
+    def _do_key(self, action: Key) -> None:
+        self.transport.keys(keycodes(action.keys))
+
+    def _do_system_button(self, action: SystemButton) -> None:
+        self.transport.keys([keycode(action.button)])
+
+    def _do_type(self, action: Type) -> None:
+        self.type_text(action.text)
+
+    def _do_open_app(self, action: OpenApp) -> None:
+        self.launch(action.app)
+
+    def _do_wait(self, action: Wait) -> None:
+        time.sleep(action.seconds)
+
+    def _do_terminate(self, action: Terminate) -> None:
+        log.info("terminate: %s %s", action.status, action.answer or "")
 
     def _swipe(self, x1: float, y1: float, x2: float, y2: float, seconds: float) -> None:
         (ax, ay), (bx, by) = self._point(x1, y1), self._point(x2, y2)
-        self.shell(self._input("swipe", ax, ay, bx, by, max(int(seconds * 1000), 1)))
+        self.transport.swipe(ax, ay, bx, by, ms=max(int(seconds * 1000), 1))
 
     def _plan_scroll(self, action: Scroll) -> ScrollSent:
         """The swipe length (input pixels) a scroll becomes: `pixels` as asked, or

@@ -20,18 +20,21 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
 
 from PIL import Image, ImageChops
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError
+from actions.errors import InputError, ScreenpilotError
 from actions.frames import CoordinateFrame, ModelFamily
 from actions.types import Action, Scroll
+from actions.vocabulary import Platform, spec_of
+
+__all__ = ["Platform"]
 
 log = logging.getLogger(__name__)
-
-Platform = Literal["desktop", "android"]
 
 PIL_CACHED_BLOCKS = 4
 """Freed 16 MB image blocks Pillow keeps for reuse (its default is 0: every block goes back
@@ -42,6 +45,13 @@ to the OS, and each new 1080p frame then costs ~2000 page faults; measured: `obs
 def _keep_image_memory() -> None:
     if Image.core.get_blocks_max() < PIL_CACHED_BLOCKS:
         Image.core.set_blocks_max(PIL_CACHED_BLOCKS)
+
+
+class FailSafeError(ScreenpilotError):
+    """The user's emergency stop (a desktop pointer resting in a screen corner): the one
+    fail-safe error of every environment, caught by type. Nothing was sent."""
+
+    exit_code = 1
 
 
 class ScreenGeometry(BaseModel):
@@ -127,6 +137,11 @@ class Env(ABC):
     """A screen the agent can look at and act on."""
 
     platform: ClassVar[Platform]
+    display_name: str | None = None
+    """The display this env drives (an X display such as ``:99``), None where there is none."""
+    settle_timeout: float
+    """After each action, wait up to this many seconds for the screen to settle (0 = not);
+    change it for a while with `settling`."""
 
     def __init__(self, *, dry_run: bool = False, settle: float = 0.0) -> None:
         """
@@ -150,12 +165,28 @@ class Env(ABC):
     def _capture(self) -> Image.Image:
         """Grab the screen as an RGB image of the geometry's size."""
 
-    @abstractmethod
     def _perform(self, action: Action) -> None:
-        """Send one action whose points are already in input coordinates."""
+        """Send one action whose points are already in input coordinates.
+
+        Each adapter has one handler per action type it performs, ``_do_<type>``.
+        """
+        handler = getattr(self, f"_do_{action.type}", None)
+        if handler is None:  # validate refused it already (`actions.vocabulary`)
+            raise InputError(f"the {self.platform} environment cannot perform {action.type}")
+        handler(action)
 
     def _check_supported(self, action: Action) -> None:
-        """Raise `InputError` when this platform cannot perform `action`."""
+        """Raise `InputError` when this platform cannot perform `action`.
+
+        Whether the platform performs the type at all is declared in `actions.vocabulary`;
+        what an adapter refuses of a type it performs is its ``_check_<type>``.
+        """
+        spec = spec_of(action)
+        if self.platform not in spec.platforms:
+            raise InputError(spec.refusal(self.platform, action))
+        check = getattr(self, f"_check_{action.type}", None)
+        if check is not None:
+            check(action)
 
     def _plan_scroll(self, action: Scroll) -> ScrollSent:
         """What a scroll sends here: wheel notches or a swipe length (platform units)."""
@@ -260,6 +291,24 @@ class Env(ABC):
             previous = frame
             time.sleep(interval)
         return time.perf_counter() - start
+
+    @contextmanager
+    def settling(self, seconds: float) -> Iterator[None]:
+        """Settle up to `seconds` after each action inside the block (a task's own setting)."""
+        before, self.settle_timeout = self.settle_timeout, seconds
+        try:
+            yield
+        finally:
+            self.settle_timeout = before
+
+    def focused_window_class(self) -> tuple[str, ...] | None:
+        """The class names (WM_CLASS) of the window that has the keyboard: who receives
+        typed text. None where the platform has no such windows (a phone).
+
+        Raises:
+            Exception: the window system could not be asked (callers say so, not guess).
+        """
+        return None
 
     def launch(self, target: str | list[str]) -> None:
         """Start an app: a command line on desktops, a package or label on phones."""

@@ -45,18 +45,18 @@ from actions.types import (
     Action,
     Click,
     Drag,
+    HoldKey,
     Key,
     LongPress,
     Move,
-    OpenApp,
     Scroll,
     Swipe,
-    SystemButton,
     Terminate,
     Type,
     Wait,
 )
-from env.base import Env, ScreenGeometry, ScrollSent
+from env.base import Env, FailSafeError, ScreenGeometry, ScrollSent
+from env.desktop_backends import Keyboard, Pointer
 from env.desktop_monitors import (
     MonitorChoice,
     MonitorInfo,
@@ -116,8 +116,8 @@ class DesktopEnv(Env):
         self.monitor_choice = parse_monitor(monitor)
         self.failsafe = failsafe
         self.launched: list[subprocess.Popen[bytes]] = []
-        self._pointer: Any = None
-        self._keyboard: Any = None
+        self._pointer: Pointer | None = None
+        self._keyboard: Keyboard | None = None
         self._x: Any = None  # this env's X connection: input and the layout watch
         self._layout: LayoutWatch | None = None
         self._monitor: dict[str, Any] = {}
@@ -186,9 +186,17 @@ class DesktopEnv(Env):
     def _layout_changed(self) -> bool:
         return self._layout is not None and self._layout.changed()
 
+    def focused_window_class(self) -> tuple[str, ...] | None:
+        """WM_CLASS of the X window with the keyboard focus (None off X11)."""
+        if self._x is None:
+            return None
+        from env.x11_windows import focused_window_class
+
+        return focused_window_class(self.display_name)
+
     # -- input ---------------------------------------------------------------------------
     @property
-    def pointer(self) -> Any:
+    def pointer(self) -> Pointer:
         """The pointer: XTest on this env's X connection, pyautogui elsewhere (on first use)."""
         if self._pointer is None:
             if self._x is not None:
@@ -202,7 +210,7 @@ class DesktopEnv(Env):
         return self._pointer
 
     @property
-    def keyboard(self) -> Any:
+    def keyboard(self) -> Keyboard:
         """The keyboard: XTest on X11 (exact Unicode), pyautogui elsewhere (ASCII)."""
         if self._keyboard is None:
             if self._x is not None:
@@ -219,48 +227,64 @@ class DesktopEnv(Env):
         geometry, axis = self.geometry, action.axis
         return plan_wheel(geometry, axis=axis, amount=action.amount, pixels=action.pixels)
 
-    def _check_supported(self, action: Action) -> None:
-        if isinstance(action, SystemButton):
-            raise InputError(f"system_button {action.button!r} is a phone button; use key instead")
-        if isinstance(action, OpenApp):
-            raise InputError("open_app is for phones; start desktop apps with launch")
-        if isinstance(action, Key):
-            self.keyboard.check_combo(action.keys)
-        elif isinstance(action, Type):
-            self.keyboard.check_text(action.text)
+    # each action type's handler (`Env._perform`); `actions.vocabulary` says which exist here
+    def _check_key(self, action: Key) -> None:
+        self.keyboard.check_combo(action.keys)
+
+    def _check_hold_key(self, action: HoldKey) -> None:
+        self.keyboard.check_combo(action.keys)
+
+    def _check_type(self, action: Type) -> None:
+        self.keyboard.check_text(action.text)
 
     def _perform(self, action: Action) -> None:
-        if isinstance(action, Wait):
-            time.sleep(action.seconds)
-            return
-        if isinstance(action, Terminate):
-            return
-        pointer = self.pointer
-        if not isinstance(action, Move):  # a move is the way out of a corner (desktop_pointer)
-            pointer.check_failsafe()
-        if isinstance(action, Click):
-            pointer.click(action.x, action.y, button=action.button, count=action.count)
-        elif isinstance(action, Move):
-            pointer.move(action.x, action.y)
-        elif isinstance(action, Drag):
-            start = None if action.x is None or action.y is None else (action.x, action.y)
-            end = (action.to_x, action.to_y)
-            pointer.drag(start, end, button=action.button, duration=action.duration)
-        elif isinstance(action, Swipe):
-            start, end = (action.x, action.y), (action.to_x, action.to_y)
-            pointer.drag(start, end, duration=action.duration)
-        elif isinstance(action, LongPress):
-            pointer.long_press(action.x, action.y, duration=action.duration)
-        elif isinstance(action, Scroll):
-            notches = self._plan_scroll(action).notches or 0
-            horizontal = action.axis == "horizontal"
-            pointer.scroll(notches, action.x, action.y, horizontal=horizontal)
-        elif isinstance(action, Type):
-            self.keyboard.type_text(action.text)
-        elif isinstance(action, Key):
-            self.keyboard.press_combo(action.keys)
-        else:  # _check_supported refused the rest already
-            raise InputError(f"the desktop cannot perform {action.type}")
+        # a move is the way out of a corner (desktop_pointer)
+        if action.type not in ("wait", "terminate", "move"):
+            self.pointer.check_failsafe()
+        try:
+            super()._perform(action)
+        except Exception as exc:
+            if type(exc).__name__ == "FailSafeException":  # pyautogui's own, off X11
+                raise FailSafeError("fail-safe: the pointer was moved to a corner") from exc
+            raise
+
+    def _do_wait(self, action: Wait) -> None:
+        time.sleep(action.seconds)
+
+    def _do_terminate(self, action: Terminate) -> None:
+        return
+
+    def _do_click(self, action: Click) -> None:
+        self.pointer.click(action.x, action.y, button=action.button, count=action.count)
+
+    def _do_move(self, action: Move) -> None:
+        self.pointer.move(action.x, action.y)
+
+    def _do_drag(self, action: Drag) -> None:
+        start = None if action.x is None or action.y is None else (action.x, action.y)
+        end = (action.to_x, action.to_y)
+        self.pointer.drag(start, end, button=action.button, duration=action.duration)
+
+    def _do_swipe(self, action: Swipe) -> None:
+        start, end = (action.x, action.y), (action.to_x, action.to_y)
+        self.pointer.drag(start, end, duration=action.duration)
+
+    def _do_long_press(self, action: LongPress) -> None:
+        self.pointer.long_press(action.x, action.y, duration=action.duration)
+
+    def _do_scroll(self, action: Scroll) -> None:
+        notches = self._plan_scroll(action).notches or 0
+        horizontal = action.axis == "horizontal"
+        self.pointer.scroll(notches, action.x, action.y, horizontal=horizontal)
+
+    def _do_type(self, action: Type) -> None:
+        self.keyboard.type_text(action.text)
+
+    def _do_key(self, action: Key) -> None:
+        self.keyboard.press_combo(action.keys)
+
+    def _do_hold_key(self, action: HoldKey) -> None:
+        self.keyboard.press_combo(action.keys, hold=action.seconds)
 
     # -- apps ------------------------------------------------------------------------------
     def launch(self, target: str | list[str]) -> None:

@@ -141,9 +141,21 @@ class PyautoguiKeyboard:
         if not text.isascii():
             raise InputError("typing non-ASCII text needs an X11 desktop on this version")
 
-    def press_combo(self, keys: list[str]) -> None:
+    def press_combo(self, keys: list[str], *, hold: float = 0.0) -> None:
         self._pointer.check_failsafe()
-        self._pg.hotkey(*[pyautogui_name(k) for k in keys], _pause=False)
+        names = [pyautogui_name(k) for k in keys]
+        if hold <= 0:
+            self._pg.hotkey(*names, _pause=False)
+            return
+        held: list[str] = []
+        try:
+            for name in names:
+                self._pg.keyDown(name, _pause=False)
+                held.append(name)
+            time.sleep(hold)
+        finally:
+            for name in reversed(held):
+                self._pg.keyUp(name, _pause=False)
 
     def type_text(self, text: str) -> None:
         self._pointer.check_failsafe()

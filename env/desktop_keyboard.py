@@ -207,8 +207,13 @@ class X11Keyboard:
             if self.capacity() == 0:
                 raise InputError("the keyboard map has no spare keycode to type non-keymap text")
 
-    def press_combo(self, keys: list[str]) -> None:
-        """Hold the keys in order, then release them in reverse (``ctrl+shift+t``)."""
+    def press_combo(self, keys: list[str], *, hold: float = 0.0) -> None:
+        """Hold the keys in order, then release them in reverse (``ctrl+shift+t``).
+
+        Args:
+            hold: seconds to keep them all down before the release (`HoldKey`); the
+                presses are flushed to the server first, so the app sees them at once.
+        """
         X = self._X
         keysyms = [self.key_keysym(k) for k in keys]
         resolved = self._bind(keysyms)
@@ -224,6 +229,12 @@ class X11Keyboard:
                 held.append(keycode)
                 if keycode in self._borrowed:
                     self._last_use[keycode] = time.monotonic()
+            if hold > 0:
+                self._display.sync()
+                time.sleep(hold)
+                for keycode in held:  # a borrowed keycode stays bound while it is down
+                    if keycode in self._borrowed:
+                        self._last_use[keycode] = time.monotonic()
         finally:
             for keycode in reversed(held):
                 self._fake_input(self._display, X.KeyRelease, keycode)

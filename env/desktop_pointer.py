@@ -20,11 +20,13 @@ is the way out: it is let through while the pointer rests in a corner, so that
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
-from actions.errors import InputError, ScreenpilotError
+from actions.errors import InputError
+from env.base import FailSafeError
+from env.desktop_backends import Button
 
-Button = Literal["left", "right", "middle"]
+__all__ = ["Button", "FailSafeError", "X11Pointer"]
 BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
 WHEEL_BUTTONS: dict[tuple[str, bool], int] = {
     ("vertical", True): 4,
@@ -35,12 +37,6 @@ WHEEL_BUTTONS: dict[tuple[str, bool], int] = {
 """X's wheel buttons, keyed by (axis, positive): 4 up, 5 down, 6 left, 7 right."""
 DRAG_STEP_SECONDS = 0.02
 """Time between the pointer moves of a drag: apps see it glide, not jump."""
-
-
-class FailSafeError(ScreenpilotError):
-    """The pointer sits in a screen corner: the emergency stop. Nothing was sent."""
-
-    exit_code = 1
 
 
 def failsafe_message(position: tuple[int, int]) -> str:

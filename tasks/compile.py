@@ -31,6 +31,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
+from actions.types import parse_action
+from actions.vocabulary import compiled_step
 from agent.cache import LocateCache, LocateStore, model_identity
 from agent.cache.fingerprint import crop_rect, distinct
 from agent.cache.identity import ScreenIdentity
@@ -213,7 +215,18 @@ def _compile_step(run: RunFolder, step: StepRecord) -> CompiledStep | None:
         return CompiledStep(step={"scroll": {**where, "amount": amount, "axis": axis}}, source=i)
     if kind in ("click", "long_press"):
         return _compile_point(run, step, action)
+    declared = _declared_step(action)
+    if declared is not None:
+        return CompiledStep(step=declared, source=i)
     raise InputError(f"step {i}: a {kind} action has no task-file step; it cannot be compiled")
+
+
+def _declared_step(action: dict[str, Any]) -> dict[str, Any] | None:
+    """The step `actions.vocabulary` declares for an action type (e.g. hold_key)."""
+    try:
+        return compiled_step(parse_action(action))
+    except ValueError:  # not an action this version reads: the caller refuses it
+        return None
 
 
 def _compile_point(run: RunFolder, step: StepRecord, action: dict[str, Any]) -> CompiledStep:

@@ -158,6 +158,8 @@ def run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> No
         session.type_text(arg, line=line, template=loaded.templates.get(index))
     elif verb == "key":
         session.key(arg, line=line)
+    elif verb == "hold_key":
+        session.perform(arg.action(), instruction=arg.action().combo, line=line)
     elif verb == "scroll":
         session.scroll(arg.amount, arg.target, x=arg.x, y=arg.y, axis=arg.axis, line=line)
     elif verb == "swipe":
@@ -300,7 +302,7 @@ def execute(
         return record_run(
             env,
             model,
-            info=info(getattr(env, "display_name", None)),
+            info=info(env.display_name),
             body=body,
             out=out,
             redactor=redactor,
@@ -340,7 +342,7 @@ def record_run(
     `provenance` is who wrote the steps (an MCP client's are judged as a model's).
     """
     started = time.monotonic() if started is None else started
-    display_name = getattr(env, "display_name", None)
+    display_name = env.display_name
     writer = RunWriter(out, info, redactor=redactor)
     if on_ready is not None:
         on_ready(writer.dir)

@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
+from actions.types import HoldKey
+from actions.vocabulary import PLATFORMS, Platform, task_verbs, task_verbs_only_on
 from agent.cache.policy import CacheMode
 from agent.models.spec import ModelSpec
 from env.a11y import LOCATORS
@@ -36,25 +38,12 @@ from env.virtual_display import parse_size
 Coordinate = Annotated[float, Field(ge=0, le=100_000)]
 Loc = tuple[str | int, ...]
 
-VERBS = (
-    "launch",
-    "click",
-    "double_click",
-    "right_click",
-    "long_press",
-    "type",
-    "key",
-    "scroll",
-    "swipe",
-    "wait",
-    "wait_for",
-    "assert",
-    "goal",
-)
+VERBS = ("launch", *task_verbs(), "wait_for", "assert", "goal")
+"""Every step verb: those that perform one action come from `actions.vocabulary`."""
 MODEL_TEXT_VERBS = ("click", "double_click", "right_click", "long_press", "scroll", "goal")
 """Steps whose target or goal text is sent to the model as its prompt."""
-DESKTOP_ONLY = ("double_click", "right_click")
-ANDROID_ONLY = ("long_press", "swipe")
+DESKTOP_ONLY = task_verbs_only_on("desktop")
+ANDROID_ONLY = task_verbs_only_on("android")
 
 
 class _Strict(BaseModel):
@@ -103,10 +92,8 @@ class EnvSection(_Strict):
     def _empty_means_defaults(cls, data: Any) -> Any:
         # `desktop:` with nothing after it is YAML null: it still selects the desktop
         if isinstance(data, dict):
-            return {
-                k: ({} if v is None and k in ("desktop", "android") else v) for k, v in data.items()
-            }
-        if isinstance(data, str) and data in ("desktop", "android"):
+            return {k: ({} if v is None and k in PLATFORMS else v) for k, v in data.items()}
+        if isinstance(data, str) and data in PLATFORMS:
             return {data: {}}
         return data
 
@@ -117,7 +104,7 @@ class EnvSection(_Strict):
         return self
 
     @property
-    def platform(self) -> Literal["desktop", "android"]:
+    def platform(self) -> Platform:
         return "desktop" if self.desktop is not None else "android"
 
     @property
@@ -199,6 +186,32 @@ class SwipeArgs(_Strict):
     duration: Annotated[float, Field(ge=0.01, le=60)] = 0.3
 
 
+class HoldKeyArgs(_Strict):
+    """Hold a key or combo down for `seconds`: ``hold_key: {keys: shift, seconds: 2}``
+    (a bare combo holds it one second)."""
+
+    keys: Annotated[list[str], Field(min_length=1, max_length=8)]
+    seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"keys": value} if isinstance(value, str) else value
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _combo(cls, value: Any) -> Any:
+        if not isinstance(value, (str, list)):
+            raise ValueError("keys is a combo such as ctrl+a or a list of key names")
+        try:
+            return parse_combo(value)
+        except KeyNameError as exc:
+            raise ValueError(str(exc)) from None
+
+    def action(self) -> HoldKey:
+        return HoldKey(keys=self.keys, seconds=self.seconds)
+
+
 class TextArgs(_Strict):
     """Text to look for on screen (OCR), and how long to wait for it."""
 
@@ -235,6 +248,7 @@ class Step(_Strict):
     long_press: PointTarget | None = None
     type: Annotated[str, Field(min_length=1, max_length=20_000)] | None = None
     key: Annotated[list[str], Field(min_length=1, max_length=8)] | None = None
+    hold_key: HoldKeyArgs | None = None
     scroll: ScrollArgs | None = None
     swipe: SwipeArgs | None = None
     wait: Annotated[float, Field(ge=0, le=3600)] | None = None
@@ -375,7 +389,7 @@ class Task(_Strict):
         return self
 
     @property
-    def platform(self) -> Literal["desktop", "android"]:
+    def platform(self) -> Platform:
         return self.env.platform
 
     @property

@@ -11,6 +11,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from actions.types import ACTION_TYPES
+from actions.vocabulary import PLATFORMS
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("actions", "env", "agent", "tasks")
 FRONT_ENDS = ("agent.cli", "agent.mcp")
@@ -141,3 +144,88 @@ def test_the_checker_sees_lazy_imports_and_cycles() -> None:
     assert "agent.loop" in visitor.found and "agent.session" not in visitor.found
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
     assert layer("agent.cli.main") > layer("tasks.runner") > layer("agent.session")
+
+
+# -- one action vocabulary, one platform list ----------------------------------------------
+ACTION_CLASSES = {cls.__name__ for cls in ACTION_TYPES}
+VOCABULARY = "actions.vocabulary"
+CHAIN = 4
+"""isinstance tests against this many action types in one function make a dispatch chain:
+what `actions.vocabulary` declares per type (its handlers, verbs, writers) instead."""
+
+
+def _checked_classes(node: ast.AST) -> set[str]:
+    """The action classes named in isinstance calls directly inside one function."""
+    names: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Call) and getattr(child.func, "id", None) == "isinstance":
+            if len(child.args) == 2:
+                for leaf in ast.walk(child.args[1]):
+                    name = getattr(leaf, "id", None) or getattr(leaf, "attr", None)
+                    if name in ACTION_CLASSES:
+                        names.add(name)
+    return names
+
+
+def isinstance_chains(source: str) -> list[tuple[str, int]]:
+    """(function, classes) for each function that tests `CHAIN` or more action types."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            classes = _checked_classes(node)
+            if len(classes) >= CHAIN:
+                found.append((node.name, len(classes)))
+    return found
+
+
+def platform_lists(source: str) -> list[int]:
+    """Lines that spell out the platform list (a Literal, tuple, list or set of both)."""
+    platforms = set(PLATFORMS)
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        elements = None
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            elements = node.elts
+        if elements is not None and len(elements) == len(platforms):
+            values = {getattr(e, "value", None) for e in elements}
+            if values == platforms:
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_no_isinstance_chain_over_the_action_union_outside_the_vocabulary() -> None:
+    chains = sorted(
+        f"{name}.{function} ({count} action types)"
+        for name, path in modules().items()
+        if name != VOCABULARY
+        for function, count in isinstance_chains(path.read_text(encoding="utf-8"))
+    )
+    assert chains == []
+
+
+def test_the_platform_list_is_written_once() -> None:
+    written = sorted(
+        f"{name}:{line}"
+        for name, path in modules().items()
+        for line in platform_lists(path.read_text(encoding="utf-8"))
+    )
+    assert written == [f"{VOCABULARY}:{platform_lists(_vocabulary_source())[0]}"]
+
+
+def _vocabulary_source() -> str:
+    return (ROOT / "actions" / "vocabulary.py").read_text(encoding="utf-8")
+
+
+def test_the_duplication_checkers_see_what_they_forbid() -> None:
+    chain = (
+        "def perform(a):\n"
+        "    if isinstance(a, Click): pass\n"
+        "    elif isinstance(a, (Drag, Swipe)): pass\n"
+        "    elif isinstance(a, types.Key): pass\n"
+        "def fine(a):\n    return isinstance(a, (Type, Key))\n"
+    )
+    assert isinstance_chains(chain) == [("perform", 4)]
+    assert platform_lists('P = Literal["desktop", "android"]\nQ = ("android", "desktop")\n') == [
+        1,
+        2,
+    ]

@@ -20,10 +20,11 @@ import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from actions.vocabulary import Platform
 from agent.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class LocateKey(_Frozen):
 
     instruction: str
     model: ModelIdentity
-    platform: Literal["desktop", "android"]
+    platform: Platform
     screen: ScreenIdentity
 
 

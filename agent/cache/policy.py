@@ -120,7 +120,7 @@ class SecretAreas:
             if secret:
                 self.typed_secret(scale)
             return
-        if kind in ("key", "system_button"):
+        if kind in ("key", "hold_key", "system_button"):
             self.last_point = None  # the focus may have moved (Tab): where is unknown now
             return
         x = getattr(action, "to_x", None) if kind in ("drag", "swipe") else None

@@ -44,6 +44,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from actions.errors import InputError
+from actions.vocabulary import Platform
 from agent.cache.folder import check_folder, shared_lock
 from agent.cache.identity import LocateKey, ModelIdentity, ScreenIdentity
 
@@ -90,7 +91,7 @@ class Entry(_Strict):
     instruction: Annotated[str, Field(min_length=1, max_length=2000)]
     verb: Annotated[str, Field(min_length=1, max_length=40)] = "click"
     model: ModelIdentity
-    platform: Literal["desktop", "android"]
+    platform: Platform
     screen: ScreenIdentity
     point: tuple[Coordinate, Coordinate]
     box: tuple[Coordinate, Coordinate, Coordinate, Coordinate] | None = None

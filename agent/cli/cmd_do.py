@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import typer
 
-from actions.types import Action, Click, Drag, Key, Move, Scroll, Type, Wait
+from actions.types import Action, Click, Drag, HoldKey, Key, Move, Scroll, Type, Wait
 from agent.cli.env_options import (
     AndroidOptionGroup,
     adb_host_option,
@@ -196,6 +196,16 @@ def key_verb(
 ) -> None:
     """Press a key or a key combo."""
     perform(ctx, Key(keys=combo))
+
+
+@do_app.command("hold_key")
+def hold_key_verb(
+    ctx: typer.Context,
+    combo: str = typer.Argument(..., help="A key or combo: shift, ctrl+a, right ..."),
+    seconds: float = typer.Argument(1.0, help="Seconds to hold it down (at most 60)."),
+) -> None:
+    """Press a key or combo and hold it SECONDS before the release (desktop only)."""
+    perform(ctx, HoldKey(keys=combo, seconds=seconds))
 
 
 @do_app.command("wait")

@@ -224,6 +224,7 @@ def screenspot_command(
     (and the code it follows) and every setting used.
     """
     from agent.eval.answers import ParserName
+    from agent.eval.protocol import pin_protocol
     from agent.eval.runner import RunSettings, ScreenSpotRun
     from agent.eval.zoom import parse_zoom_size
     from agent.models.load import load_model
@@ -258,17 +259,12 @@ def screenspot_command(
         spec_fields["model"] = model
     if family is not None:
         spec_fields["family"] = family
-    # The profile's own benchmark protocol: pinned in the spec, so the run's fingerprint and
-    # result file name it even when it was detected.
-    resolved = ModelSpec(**spec_fields).resolve()
-    chosen = resolved.profile
-    low, high = chosen.pixel_limits("benchmark", min_pixels=min_pixels, max_pixels=max_pixels)
-    spec_fields.update(profile=chosen.name, min_pixels=low, max_pixels=high)
-    spec = ModelSpec(**spec_fields)
+    spec, reason = pin_protocol(ModelSpec(**spec_fields), min_pixels=min_pixels,
+                                max_pixels=max_pixels)  # fmt: skip
     parser_name: ParserName = "robust" if parser == "robust" else "official"
     settings = RunSettings(
         spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size), parser=parser_name,
-        profile_reason=resolved.reason,
+        profile_reason=reason,
     )  # fmt: skip
     dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
                            skip_bad=skip_bad)  # fmt: skip

@@ -155,6 +155,17 @@ def answer_parser(
     ``--family`` that overrides the profile's coordinates. A one-line error when no
     official reader fits."""
     name = profile.name if profile is not None and backend != "ocr" else None
+    if backend == "ocr":
+        # the OCR backend answers with a point, not model text: nothing for a reader to
+        # judge, whichever parser was asked for; its rows are labelled (`deviations`)
+        return AnswerParser(
+            parser="robust",
+            reader="ocr-point",
+            source="agent.models.ocr (text search: the answer is the point found)",
+            kind="no model answer (the OCR backend's point)",
+            profile=None,
+            read=partial(read_robust, fmt=None),
+        )
     if parser == "robust":
         fmt = profile.answer if name is not None and profile is not None else None
         where = f" in profile {name}'s answer format" if name else ""
@@ -165,11 +176,6 @@ def answer_parser(
             kind="screenpilot's lenient parser",
             profile=name,
             read=partial(read_robust, fmt=fmt),
-        )
-    if backend == "ocr":
-        raise InputError(
-            "--parser official: no official answer reader exists for the OCR backend; "
-            "pass --parser robust (results are labelled non-official)"
         )
     if family is not None:
         entry = FAMILY_READERS.get(family)
@@ -190,12 +196,35 @@ def answer_parser(
     )  # fmt: skip
 
 
+OCR_DEVIATION = "--backend ocr: points from OCR text search, not a grounding model's answer"
+
+
+def pin_protocol(
+    spec: ModelSpec, *, min_pixels: int | None = None, max_pixels: int | None = None
+) -> tuple[ModelSpec, str | None]:
+    """`spec` with its profile's benchmark protocol pinned: the profile (even when detected)
+    and its benchmark pixel limits (`min_pixels` / `max_pixels` override them), so that the
+    run's fingerprint and result file name them. Also returns why that profile was chosen.
+
+    What `agent eval screenspot` runs with; call it to run `agent.eval.runner.ScreenSpotRun`
+    from Python with the same settings.
+    """
+    resolved = spec.resolve()
+    chosen = resolved.profile
+    low, high = chosen.pixel_limits("benchmark", min_pixels=min_pixels, max_pixels=max_pixels)
+    fields = spec.model_dump(exclude_unset=True)
+    fields.update(profile=chosen.name, min_pixels=low, max_pixels=high)
+    return ModelSpec(**fields), resolved.reason
+
+
 def deviations(
     parser: AnswerParser, spec: ModelSpec, profile: Profile | None, *, skipped: int
 ) -> list[str]:
     """What makes a run's official rows non-official, each said in one phrase."""
     found = []
-    if not parser.official:
+    if spec.backend == "ocr":
+        found.append(OCR_DEVIATION)
+    elif not parser.official:
         found.append(
             "--parser robust: answers read by the agent's lenient parser (malformed "
             "answers repaired), not by the official reader"

@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +44,7 @@ from actions.types import (
     SystemButton,
     Type,
 )
+from actions.vocabulary import Platform
 from agent.errors import StepFailed
 from agent.mcp import tool_models as tm
 from agent.mcp.view import View
@@ -143,7 +144,7 @@ class ScreenHost:
         )
 
     @property
-    def platform(self) -> Literal["desktop", "android"]:
+    def platform(self) -> Platform:
         return self.env.platform
 
     def set_ask(self, ask: Ask | None) -> None:

@@ -57,28 +57,23 @@ def run_task(host: ScreenHost, args: tm.RunTaskArgs) -> Outcome:
     folder = _run_folder(host, task.name)
     secrets = Redactor([*loaded.secrets, *host.redactor.secrets])
     steps: list[StepRecord] = []
-    info = task_run_info(loaded, host.env.dry_run, getattr(host.env, "display_name", None), None)
-    settle = host.env.settle_timeout
+    info = task_run_info(loaded, host.env.dry_run, host.env.display_name, None)
     with host.session.recording("run_task", instruction=task.name) as rec:
         host.session.observe_into(rec)  # the screen the task started from
-        host.env.settle_timeout = task.settle
-        try:
-            with redacted_logging(secrets):
-                result = record_run(
-                    host.env,
-                    model,
-                    info=info,
-                    body=lambda session: run_steps(session, loaded),
-                    out=folder,
-                    redactor=secrets,
-                    policy=host.session.policy,
-                    max_steps=task.max_steps,
-                    timeout=task.timeout,
-                    on_step=steps.append,
-                    provenance=Provenance.CLIENT,
-                )
-        finally:
-            host.env.settle_timeout = settle
+        with host.env.settling(task.settle), redacted_logging(secrets):
+            result = record_run(
+                host.env,
+                model,
+                info=info,
+                body=lambda session: run_steps(session, loaded),
+                out=folder,
+                redactor=secrets,
+                policy=host.session.policy,
+                max_steps=task.max_steps,
+                timeout=task.timeout,
+                on_step=steps.append,
+                provenance=Provenance.CLIENT,
+            )
         rec.note = f"{result.status}: {result.message}; report {result.report or result.run_dir}"
         if result.exit_code != 0:
             rec.status = "failed"

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from actions.vocabulary import Platform
+
 ViewPixel = Annotated[float, Field(ge=0, le=100_000)]
 """Pixels of the latest screenshot (see the module docstring)."""
 Point = tuple[float, float]
@@ -182,7 +184,7 @@ class PressButtonArgs(_Args):
 class ScreenInfo(BaseModel):
     """The screenshot's geometry: how its pixels relate to the screen."""
 
-    platform: Literal["desktop", "android"]
+    platform: Platform
     width: int = Field(description="width of the returned image")
     height: int = Field(description="height of the returned image")
     screen_width: int = Field(description="width of the full-resolution capture")

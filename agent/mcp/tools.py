@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from actions.vocabulary import PLATFORMS
 from agent.mcp import tool_models as tm
 from agent.mcp.host import Outcome, ScreenHost
 
-BOTH = ("desktop", "android")
+BOTH = PLATFORMS
 PHONE = ("android",)
 
 SERVER_INSTRUCTIONS = (

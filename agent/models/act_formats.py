@@ -26,21 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from actions.frames import CoordinateFrame
 from actions.schema import system_prompt, to_tool_call
-from actions.types import (
-    Action,
-    Click,
-    Drag,
-    Key,
-    LongPress,
-    Move,
-    OpenApp,
-    Scroll,
-    Swipe,
-    SystemButton,
-    Terminate,
-    Type,
-    Wait,
-)
+from actions.types import Action
+from actions.vocabulary import uitars_text
 from agent.models.grounder_prompts import (
     GUIOWL_COMPUTER_SYSTEM,
     UITARS_COMPUTER,
@@ -173,51 +160,10 @@ def history_text(
     return to_tool_call(action, frame, mobile=mobile)
 
 
-def _point(frame: CoordinateFrame, x: float, y: float) -> str:
-    mx, my = frame.image_to_model(x, y)
-    return f"<point>{round(mx)} {round(my)}</point>"
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
-
-
 def uitars_call(action: Action, frame: CoordinateFrame, *, mobile: bool = False) -> str:
-    """An action in UI-TARS-1.5's action space (prompt.py), points in resized pixels."""
-    p = lambda x, y: _point(frame, x, y)  # noqa: E731
-    if isinstance(action, Click):
-        verb = {2: "left_double"}.get(action.count, "click")
-        if action.button == "right":
-            verb = "right_single"
-        return f"{verb}(point='{p(action.x, action.y)}')"
-    if isinstance(action, LongPress):
-        return f"long_press(point='{p(action.x, action.y)}')"
-    if isinstance(action, (Drag, Swipe)) and action.x is not None and action.y is not None:
-        return (
-            f"drag(start_point='{p(action.x, action.y)}', "
-            f"end_point='{p(action.to_x, action.to_y)}')"
-        )
-    if isinstance(action, Scroll):
-        horizontal = action.axis == "horizontal"
-        direction = ("right" if horizontal else "up") if action.amount > 0 else "down"
-        if horizontal and action.amount < 0:
-            direction = "left"
-        where = f"point='{p(action.x, action.y)}', " if action.x is not None else ""
-        return f"scroll({where}direction='{direction}')"
-    if isinstance(action, Type):
-        return f"type(content='{_escape(action.text)}')"
-    if isinstance(action, Key):
-        return f"hotkey(key='{' '.join(k.lower() for k in action.keys)}')"
-    if isinstance(action, Move):
-        return f"hover(point='{p(action.x, action.y)}')"
-    if isinstance(action, OpenApp):
-        return f"open_app(app_name='{_escape(action.app)}')"
-    if isinstance(action, SystemButton):
-        return {"home": "press_home()", "back": "press_back()"}.get(
-            action.button, f"hotkey(key='{action.button}')"
-        )
-    if isinstance(action, Wait):
-        return "wait()"
-    if isinstance(action, Terminate):
-        return f"finished(content='{_escape(action.answer or '')}')"
-    return f"wait()  # {action.type}"
+    """An action in UI-TARS-1.5's action space (prompt.py), points in resized pixels.
+
+    Raises:
+        ValueError: UI-TARS has no verb for this action (`actions.vocabulary` says which).
+    """
+    return uitars_text(action, frame)

@@ -16,7 +16,8 @@ arrived, from the app's side. Lines (all coordinates are root/screen pixels):
   (Tk reports the horizontal wheel as Shift + vertical, so shift+wheel is horizontal too);
 * ``motion`` (``x``, ``y``, ``buttons`` held) over the pad;
 * ``button`` (``name``) when a Tk button's command runs;
-* ``key`` (``keysym``, ``char``, ``mods``: held modifiers, ``widget``) for every key press;
+* ``key`` (``keysym``, ``char``, ``mods``: held modifiers, ``widget``, ``server_ms``) for
+  every key press, ``key_release`` (``keysym``, ``server_ms``) for every release;
 * ``shortcut`` (``name``) for the app's bindings: Control-s save, F5 refresh, Escape cancel;
 * ``text`` (``widget``: entry or notes; ``value``) whenever a text field's content changes.
 """
@@ -128,6 +129,7 @@ class EventLogger:
         # Keys too: Tk's own "all" bindings (Alt-Key, Tab) would hide them from bind_all.
         root.bindtags(("LogKey", *root.bindtags()))
         root.bind_class("LogKey", "<KeyPress>", self._key)
+        root.bind_class("LogKey", "<KeyRelease>", self._key_release)
         root.bind_all("<Control-s>", lambda e: self.write("shortcut", name="save"), add="+")
         root.bind_all("<F5>", lambda e: self.write("shortcut", name="refresh"), add="+")
         root.bind_all("<Escape>", lambda e: self.write("shortcut", name="cancel"), add="+")
@@ -172,7 +174,11 @@ class EventLogger:
             char=event.char,
             mods=mods,
             widget=self._name(focus) if focus else None,
+            server_ms=event.time,
         )
+
+    def _key_release(self, event: tk.Event) -> None:
+        self.write("key_release", keysym=event.keysym, server_ms=event.time)
 
     def _text(self, widget: str, value: str) -> None:
         self.write("text", widget=widget, value=value)
