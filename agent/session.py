@@ -241,6 +241,7 @@ class Session:
             self.writer.secret_typed()  # screenshots from now on may show it
         result = self.env.act(action)
         secret = isinstance(action, Type) and self.redactor.contains(action.text)
+        rec.secret = bool(rec.secret) or secret  # tells a literal "***" from a masked secret
         self.locate.note_action(action, secret, rec.geometry["scale"] if rec.geometry else 1.0)
         rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
         if result.scroll is not None:
@@ -393,6 +394,7 @@ class Session:
         from agent.models.ocr import find_text
 
         with self.recording(verb, instruction=text, line=line) as rec:
+            rec.timeout = timeout  # kept by `agent compile`
             start = time.monotonic()
             left = self.seconds_left()
             until = start + (timeout if left is None else min(timeout, left))

@@ -215,6 +215,8 @@ def task_run_info(
         model=model,
         goal=task.goal,
         dry_run=dry_run,
+        timeout=task.timeout,
+        settle=task.settle,
         version=__version__,
     )
 
