@@ -36,6 +36,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -62,6 +63,7 @@ from tasks.schema import CacheSettings, Task
 
 log = logging.getLogger(__name__)
 
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as the loader reads them
 POINT_VERBS = {"click", "double_click", "right_click", "long_press"}
 PIXELS_PER_NOTCH = 90.0
 """A pixel scroll recorded without its notches becomes this many pixels per notch (X11's)."""
@@ -146,7 +148,9 @@ def _judged(step: StepRecord) -> Provenance | None:
     return step.provenance if step.provenance != Provenance.USER else None
 
 
-def _compile_record(run: RunFolder, step: StepRecord, allow_launch: bool) -> list[CompiledStep]:
+def _compile_record(
+    run: RunFolder, step: StepRecord, allow_launch: bool, variables: Collection[str]
+) -> list[CompiledStep]:
     """The compiled steps of one run step: several when one answer held several actions."""
     if step.actions is None and step.note and "actions; all were performed" in step.note:
         raise InputError(f"step {step.index}: one answer held several actions and only the last "
@@ -157,7 +161,8 @@ def _compile_record(run: RunFolder, step: StepRecord, allow_launch: bool) -> lis
         if not isinstance(action, dict):
             raise InputError(f"step {step.index}: unreadable action {action!r}")
         # only the first action of an answer saw the recorded screenshot as it was
-        item = _compile_step(run, step, action, seed=number == 0, allow_launch=allow_launch)
+        item = _compile_step(run, step, action, seed=number == 0, allow_launch=allow_launch,
+                             variables=variables)  # fmt: skip
         if item is not None:
             item.provenance = item.provenance or _judged(step)
             out.append(item)
@@ -214,8 +219,27 @@ def _scroll(step: StepRecord, action: dict[str, Any]) -> CompiledStep:
                         source=step.index)  # fmt: skip
 
 
+def _template(step: StepRecord, variables: Collection[str]) -> str:
+    """A recorded ``${VAR}`` template, kept only when the user named each of its variables:
+    else the compiled task would type whatever the user's ${VAR} holds where the folder said."""
+    assert step.template is not None
+    for name in _VAR.findall(step.template):
+        if name and name not in variables:
+            raise InputError(
+                f"step {step.index} typed ${{{name}}}, recorded as {MASK}: pass --secret {name} "
+                "to keep it as a variable of the compiled task"
+            )
+    return step.template
+
+
 def _compile_step(
-    run: RunFolder, step: StepRecord, action: dict[str, Any], *, seed: bool, allow_launch: bool
+    run: RunFolder,
+    step: StepRecord,
+    action: dict[str, Any],
+    *,
+    seed: bool,
+    allow_launch: bool,
+    variables: Collection[str],
 ) -> CompiledStep | None:
     kind = action.get("type")
     i = step.index
@@ -234,8 +258,8 @@ def _compile_step(
     if kind == "type":
         text = str(action.get("text", ""))
         if step.template and "${" in step.template:
-            return CompiledStep(step={"type": step.template}, source=i, comment="secret",
-                                template=True)  # fmt: skip
+            return CompiledStep(step={"type": _template(step, variables)}, source=i,
+                                comment="secret", template=True)  # fmt: skip
         if MASK in text and step.secret is not False:
             raise InputError(f"step {i} typed a secret that was not recorded as ${{VAR}}; "
                              "it cannot be compiled")  # fmt: skip
@@ -296,6 +320,7 @@ def compile_run(
     allow_launch: bool = False,
     virtual_display: str | None = None,
     base_url: str | None = None,
+    secrets: Collection[str] = (),
 ) -> Compiled:
     """Compile a run folder; nothing is written (see `write_compiled`).
 
@@ -303,6 +328,8 @@ def compile_run(
         allow_launch: write the recorded launches as steps (else commented out).
         virtual_display: the env's virtual display (WxH), instead of the run's size.
         base_url: the model's endpoint (a folder's own is never taken).
+        secrets: the variables whose recorded ``${NAME}`` may stay in the task
+            (``--secret NAME``); a template with any other refuses the compile.
 
     Raises:
         InputError: the folder is not a usable run (dry run, an action with no
@@ -315,15 +342,15 @@ def compile_run(
     if base_url is not None:
         spec = spec.model_copy(update={"base_url": base_url})
     steps: list[CompiledStep] = []
-    secrets = SecretAreas()
+    typed_at = SecretAreas()
     seeds: list[tuple[CompiledStep, StepRecord, SecretAreas]] = []
     for record in run.steps:
         if record.status != "ok":
             continue
-        for item in _compile_record(run, record, allow_launch):
+        for item in _compile_record(run, record, allow_launch, secrets):
             steps.append(item)
             if item.seed is not None:  # where secrets were typed so far
-                seeds.append((item, record, copy.deepcopy(secrets)))
+                seeds.append((item, record, copy.deepcopy(typed_at)))
         for action in record.actions or ([record.action] if record.action else []):
             if not isinstance(action, dict):
                 continue
@@ -331,7 +358,7 @@ def compile_run(
             secret = typed and (record.secret if record.secret is not None
                                 else MASK in str(action.get("text", "")))  # fmt: skip
             scale = float((record.geometry or {}).get("scale", 1.0))
-            secrets.note_action(SimpleNamespace(**action), bool(secret), scale)
+            typed_at.note_action(SimpleNamespace(**action), bool(secret), scale)
     if not any(not s.disabled for s in steps):
         more = ", and its launches need --allow-launch" if steps else ""
         raise InputError(f"{run.path}: nothing to compile (no recorded step succeeded{more})")

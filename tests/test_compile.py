@@ -147,7 +147,13 @@ def secret_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_a_compiled_run_keeps_secrets_as_variables_and_replays_without_the_model(secret_run):
     run, tmp = secret_run
     out = tmp / "compiled" / "form.yaml"
-    result = agent("compile", str(run), "-o", str(out), "--name", "form again", "--allow-launch")
+    refused = agent("compile", str(run), "-o", str(out), "--allow-launch")
+    assert refused.returncode == 2 and not out.exists()  # the folder's ${VAR} is not the user's
+    assert (
+        "step 6 typed ${NOTE_SECRET}, recorded as ***: pass --secret NOTE_SECRET" in refused.stderr
+    )
+    result = agent("compile", str(run), "-o", str(out), "--name", "form again", "--allow-launch",
+                   "--secret", "NOTE_SECRET")  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     steps = compiled_steps(out)
     assert steps[0] == {"launch": ["python3", str(DEMO_APP)]}  # not this machine's interpreter
@@ -241,7 +247,8 @@ def test_a_click_edited_to_point_at_clear_is_not_cached_and_the_task_clicks_subm
     (crafted / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
     out = tmp_path / "form.yaml"
-    result = agent("compile", str(crafted), "-o", str(out), "--allow-launch")
+    result = agent("compile", str(crafted), "-o", str(out), "--allow-launch",
+                   "--secret", "NOTE_SECRET")  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"note: run step {submit['index']}: click 'the Submit button' is model-grounded, " \
         "not cached: the recorded point" in result.stdout  # fmt: skip
@@ -383,6 +390,46 @@ def test_nothing_is_written_when_seeding_the_cache_fails(secret_run, tmp_path):
     assert folder is not None
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.write_text("a file where the cache folder goes")
-    result = agent("compile", str(run), "-o", str(out), "--allow-launch")
+    result = agent("compile", str(run), "-o", str(out), "--allow-launch", "--secret", "NOTE_SECRET")
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "NOTE_SECRET" not in result.stderr  # it failed at the cache, not at the variable
     assert not out.exists()
+
+
+def test_every_action_of_a_multi_action_answer_compiles_and_older_partial_records_refuse(
+    tmp_path,
+):
+    click = {"type": "click", "x": 40, "y": 50}
+    full = {"verb": "click", "source": "goal", "instruction": "tidy up", "action": click,
+            "actions": [click, {"type": "key", "keys": ["shift"]}, {"type": "terminate"}],
+            "note": "the answer held 3 actions; all were performed in order"}  # fmt: skip
+    out = tmp_path / "task.yaml"
+    result = agent("compile", str(crafted_run(tmp_path / "run", [full])), "-o", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert compiled_steps(out) == [
+        {"click": {"x": 40, "y": 50}, "provenance": "model"},  # a blank screen: no text
+        {"key": "shift", "provenance": "model"},
+    ]
+    partial = {**full, "action": {"type": "terminate"}}
+    del partial["actions"]
+    older = agent(
+        "compile", str(crafted_run(tmp_path / "old", [partial])), "-o", str(out), "--force"
+    )
+    assert older.returncode == 2 and "only the last was recorded" in older.stderr, older.stderr
+    assert len(older.stderr.strip().splitlines()) == 1
+
+
+def test_a_recorded_variable_stays_only_when_the_user_names_it(tmp_path):
+    """A folder's `${AWS_KEY}` would type the user's own AWS_KEY wherever the folder says."""
+    typed = {"verb": "type", "action": {"type": "type", "text": "***"}, "template": "${AWS_KEY}",
+             "secret": True}  # fmt: skip
+    folder = crafted_run(tmp_path / "run", [typed])
+    out = tmp_path / "task.yaml"
+    refused = agent("compile", str(folder), "-o", str(out))
+    assert refused.returncode == 2 and not out.exists()
+    assert refused.stderr.strip() == (
+        "error: step 1 typed ${AWS_KEY}, recorded as ***: pass --secret AWS_KEY to keep it "
+        "as a variable of the compiled task"
+    )
+    assert agent("compile", str(folder), "-o", str(out), "--secret", "AWS_KEY").returncode == 0
+    assert compiled_steps(out) == [{"type": "${AWS_KEY}"}]

@@ -27,12 +27,19 @@ def compile_command(
     base_url: str = typer.Option(
         None, "--base-url", help="The model's endpoint (a run folder's own is never copied)."
     ),
+    secret: list[str] = typer.Option(
+        [],
+        "--secret",
+        metavar="VAR",
+        help="Keep the recorded ${VAR} of a typed secret as ${VAR} in the task (repeatable).",
+    ),
 ) -> None:
     """Write a scripted task that does what the run did, with its locate cache seeded.
 
     Clicks the model chose become `click: "<text at the point>"` steps; typed
-    secrets stay ${VAR}; the cache beside the new file holds where each click
-    went, so `agent run` of the result makes no model call while the screen
+    secrets stay ${VAR} when named with --secret VAR (else compile refuses);
+    the cache beside the new file holds where each click went, so `agent run`
+    of the result makes no model call while the screen
     looks the same. A run folder is untrusted: a click is cached only when its
     screenshot shows the instruction's text at its point, steps that were not
     the user's stay judged (`provenance: model`), launches are commented out
@@ -49,6 +56,7 @@ def compile_command(
         allow_launch=allow_launch,
         virtual_display=virtual_display,
         base_url=base_url,
+        secrets=secret,
     )
     folder = write_compiled(compiled, out, force=force)
     steps = len(compiled.task.steps)
