@@ -67,6 +67,9 @@ class ReplayStep(BaseModel):
     verb: str = ""
     template: str | None = None
     shown: str = ""
+    context: str = ""
+    """The recorded words for the action (instruction, or the model's answer), judged with it:
+    a dry run's screen lacks the app, but the words still say what a click would do."""
     """The recorded instruction, for the progress line (``click 'the Submit button'``)."""
     timeout: float | None = None
 
@@ -201,6 +204,7 @@ def _plan_step(
         verb=step.verb,
         template=step.template if isinstance(action, Type) else None,
         shown=_shown(step),
+        context=_shown(step) or (step.model.raw if step.model is not None else ""),
     )
 
 
@@ -239,6 +243,7 @@ def replay_steps(
                 instruction=shown,
                 template=item.template,
                 provenance=Provenance.FOLDER,
+                context=item.context,
             )
 
 

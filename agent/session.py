@@ -296,19 +296,21 @@ class Session:
     def perform(
         self, action: Action, *, verb: str | None = None, instruction: str | None = None,
         line: int | None = None, template: str | None = None,
-        provenance: Provenance | None = None,
+        provenance: Provenance | None = None, context: str = "",
     ) -> None:  # fmt: skip
         """One step that sends a ready-made action (screenshot pixels): replays, the API.
 
         Args:
             provenance: where the action came from (default: the session's), e.g.
                 `Provenance.FOLDER` for a replayed run folder someone else may have written.
+            context: the words recorded for the action (a replayed step's instruction),
+                judged with it as a model's words are (`agent.safety.risk_of`).
         """
         with self.recording(
             verb or action.type, instruction=instruction, line=line, template=template
         ) as rec:
             self.observe_into(rec)
-            self.act_into(rec, action, provenance=provenance)
+            self.act_into(rec, action, provenance=provenance, context=context)
 
     def type_text(self, text: str, *, line: int | None = None, template: str | None = None) -> None:
         """Type `text` into whatever has the keyboard focus."""

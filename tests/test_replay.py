@@ -274,12 +274,12 @@ def test_replay_lines_show_the_recorded_instruction(tmp_path, capsys) -> None:
     need(shutil.which("Xvfb") is not None, "Xvfb is not installed (apt-get install xvfb)")
     folder = crafted(
         tmp_path / "run",
-        [{"verb": "click", "instruction": "the Submit button",
+        [{"verb": "click", "instruction": "the Name field",
           "action": {"type": "click", "x": 300, "y": 200}}],
     )  # fmt: skip
     assert main(["replay", str(folder), "--out", str(tmp_path / "replay")]) == 0
     out = capsys.readouterr().out
-    assert "click 'the Submit button' -> (300, 200)" in out and "replay of step" not in out
+    assert "click 'the Name field' -> (300, 200)" in out and "replay of step" not in out
 
 
 def test_a_dry_run_does_not_succeed_where_the_real_replay_would_ask(
@@ -300,3 +300,21 @@ def test_a_dry_run_does_not_succeed_where_the_real_replay_would_ask(
     assert code == 1 and asked == [], captured
     assert "the real replay would stop or ask here" in captured.err
     assert "success" not in captured.out + captured.err
+
+
+def test_a_dry_run_judges_a_click_by_its_recorded_words_when_the_app_is_not_there(
+    tmp_path, capsys
+) -> None:
+    """A dry run starts no app, so the screen cannot show the Submit label; the recorded
+    instruction still says what the click does, and the dry run stops as the real one would."""
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed (apt-get install xvfb)")
+    folder = crafted(
+        tmp_path / "run",
+        [{"verb": "click", "instruction": "the Submit button",
+          "action": {"type": "click", "x": 300, "y": 200}}],
+    )  # fmt: skip
+    assert main(["replay", str(folder), "--dry-run", "--out", str(tmp_path / "dry")]) == 1
+    captured = capsys.readouterr()
+    assert "the real replay would stop or ask here" in captured.err
+    steps = [json.loads(x) for x in (tmp_path / "dry" / "steps.jsonl").read_text().splitlines()]
+    assert steps[0]["status"] == "denied" and "Submit" in steps[0]["error"]
