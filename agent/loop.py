@@ -104,11 +104,18 @@ def run_goal(
             terminate = next((a for a in actions if a.type == "terminate"), None)
             # each action is judged on its own words and its own point, not the whole answer's
             texts = action_texts(decision.raw, len(actions))
+            # every action of the answer is recorded, in order, so a replay can send them all
+            rec.actions = [] if len(actions) > 1 else None
             for action, text in zip(actions, texts, strict=True):
                 if action.type == "terminate":
-                    rec.action = action.model_dump(mode="json")
+                    if rec.action is None:  # `action` keeps the last one sent, for old readers
+                        rec.action = action.model_dump(mode="json")
+                    if rec.actions is not None:
+                        rec.actions.append(action.model_dump(mode="json"))
                     break
                 session.act_into(rec, action, provenance=Provenance.MODEL, context=text)
+                if rec.actions is not None:
+                    rec.actions.append(dict(rec.action or {}))
                 history.append(history_text(profile, action, decision.frame, mobile=session.mobile))
             if len(actions) > 1:
                 rec.note = f"the answer held {len(actions)} actions; all were performed in order"

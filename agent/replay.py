@@ -15,6 +15,15 @@ A run folder is untrusted input (it may come from someone else):
 * A recorded launch (or a phone's open_app) runs only with the user's yes or
   ``--allow-launch`` (`launches` lists them for the question).
 * Files are read only inside the folder (`agent.trajectory.read_run`).
+* The environment (display, fail-safe, adb server and serial, XWayland) comes
+  from the user's options and defaults only, never from run.json
+  (`agent.cli.cmd_replay`); a folder may not choose the environment
+  (`agent.provenance`).
+* Recorded waits and text timeouts must be numbers of seconds within the task
+  file's bounds; waits are capped as a model's are, and the replay has a time
+  budget.
+* A folder that cannot be reproduced exactly is refused: a step whose answer
+  held several actions but recorded only the last (older folders).
 
 Everything is checked before the first action: the records, the variables,
 and that the screen has the size the run was recorded at.
@@ -22,6 +31,7 @@ and that the screen has the size the run was recorded at.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Collection
@@ -31,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from actions.errors import InputError
-from actions.types import Action, OpenApp, Type, parse_action
+from actions.types import Action, OpenApp, Type, Wait, parse_action
 from agent.provenance import Provenance
 from agent.secrets import MASK
 from agent.trajectory import RunFolder, StepRecord
@@ -39,19 +49,29 @@ from agent.trajectory import RunFolder, StepRecord
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TEXT_VERBS = ("wait_for", "assert")
 REPLAYED_STATUS = ("ok", "dry_run")
+MAX_RECORDED_SECONDS = 3600.0
+"""The longest wait or text timeout a record may hold (the task file's own bound)."""
+DEFAULT_TEXT_TIMEOUT = 20.0
+MAX_TEXT_TIMEOUT = 60.0
+"""A recorded wait_for timeout is used up to this long (the replay's budget bounds all)."""
 
 
 class ReplayStep(BaseModel):
     """One thing to do again."""
 
     index: int = 0
-    kind: str  # action | launch | wait | text
+    kind: str  # action | launch | text
     action: Action | None = None
     target: str | list[str] | None = None
-    seconds: float = 0.0
     text: str | None = None
     verb: str = ""
     template: str | None = None
+    shown: str = ""
+    context: str = ""
+    """The recorded words for the action (instruction, or the model's answer), judged with it:
+    a dry run's screen lacks the app, but the words still say what a click would do."""
+    """The recorded instruction, for the progress line (``click 'the Submit button'``)."""
+    timeout: float | None = None
 
 
 def _expand(template: str, index: int, allowed: Collection[str]) -> tuple[str, set[str]]:
@@ -90,9 +110,7 @@ def plan_replay(
             continue
         if step.model is not None and step.model.error is not None:
             continue  # a dry run's miss: its point is only a stand-in
-        item = _plan_step(step, secrets, secrets_from_env)
-        if item is not None:
-            plan.append(item)
+        plan.extend(_plan_record(step, secrets, secrets_from_env))
     if not plan:
         raise InputError(f"{run.path}: nothing to replay (no recorded step succeeded)")
     return plan, secrets
@@ -110,11 +128,48 @@ def launches(plan: list[ReplayStep]) -> list[str]:
     return started
 
 
-def _plan_step(step: StepRecord, secrets: set[str], allowed: Collection[str]) -> ReplayStep | None:
-    data: dict[str, Any] = dict(step.action or {})
+def seconds(value: Any, index: int, what: str) -> float:
+    """A recorded number of seconds, refused unless finite and within the task file's bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"step {index}: recorded {what} {value!r} is not a number of seconds")
+    if not math.isfinite(value) or not 0 <= value <= MAX_RECORDED_SECONDS:
+        raise InputError(
+            f"step {index}: recorded {what} of {value!r} s is outside 0..{MAX_RECORDED_SECONDS:g} s"
+        )
+    return float(value)
+
+
+def _plan_record(step: StepRecord, secrets: set[str], allowed: Collection[str]) -> list[ReplayStep]:
+    """The replay steps of one record: several when one answer held several actions."""
+    if step.actions is None and step.note and "actions; all were performed" in step.note:
+        raise InputError(
+            f"step {step.index}: one answer held several actions but only the last was recorded "
+            "(an older run folder); it cannot be replayed exactly"
+        )
+    if step.actions is None:
+        item = _plan_step(step, dict(step.action or {}), secrets, allowed)
+        return [] if item is None else [item]
+    if not isinstance(step.actions, list) or not all(isinstance(a, dict) for a in step.actions):
+        raise InputError(f"step {step.index}: unreadable actions")
+    planned = [_plan_step(step, dict(a), secrets, allowed) for a in step.actions]
+    return [item for item in planned if item is not None]
+
+
+def _shown(step: StepRecord) -> str:
+    """The recorded instruction of a scripted step (goal steps show their action's point)."""
+    return step.instruction if step.source == "script" and step.instruction else ""
+
+
+def _plan_step(
+    step: StepRecord, data: dict[str, Any], secrets: set[str], allowed: Collection[str]
+) -> ReplayStep | None:
     kind = data.get("type")
     if step.verb in TEXT_VERBS and step.instruction:
-        return ReplayStep(index=step.index, kind="text", verb=step.verb, text=step.instruction)
+        timeout = step.timeout
+        if timeout is not None:
+            timeout = min(seconds(timeout, step.index, "timeout"), MAX_TEXT_TIMEOUT)
+        return ReplayStep(index=step.index, kind="text", verb=step.verb, text=step.instruction,
+                          shown=step.instruction, timeout=timeout)  # fmt: skip
     if kind is None or kind == "terminate":
         return None
     if kind == "launch":
@@ -123,9 +178,12 @@ def _plan_step(step: StepRecord, secrets: set[str], allowed: Collection[str]) ->
             isinstance(target, list) and target and all(isinstance(a, str) for a in target)
         )):  # fmt: skip
             raise InputError(f"step {step.index}: unreadable launch target {target!r}")
-        return ReplayStep(index=step.index, kind="launch", target=target)
-    if kind == "wait" and step.verb == "wait":
-        return ReplayStep(index=step.index, kind="wait", seconds=float(data.get("seconds", 0)))
+        shown = target if isinstance(target, str) else " ".join(target)
+        return ReplayStep(index=step.index, kind="launch", target=target, shown=shown)
+    if kind == "wait":
+        waited = seconds(data.get("seconds", 0), step.index, "wait")
+        return ReplayStep(index=step.index, kind="action", action=Wait(seconds=waited),
+                          verb="wait", shown=f"{waited:g} s")  # fmt: skip
     if kind == "type" and MASK in str(data.get("text", "")):
         if not step.template:
             raise InputError(
@@ -145,6 +203,8 @@ def _plan_step(step: StepRecord, secrets: set[str], allowed: Collection[str]) ->
         action=action,
         verb=step.verb,
         template=step.template if isinstance(action, Type) else None,
+        shown=_shown(step),
+        context=_shown(step) or (step.model.raw if step.model is not None else ""),
     )
 
 
@@ -156,19 +216,24 @@ def recorded_size(run: RunFolder) -> tuple[int, int] | None:
     return None
 
 
-def replay_steps(session: Any, plan: list[ReplayStep], *, wait_timeout: float = 20.0) -> None:
-    """Perform a replay plan through a `Session` (budgets, records, dry run all apply)."""
+def replay_steps(
+    session: Any, plan: list[ReplayStep], *, wait_timeout: float = DEFAULT_TEXT_TIMEOUT
+) -> None:
+    """Perform a replay plan through a `Session` (budgets, records, dry run all apply).
+
+    Waits go through the session as a folder's actions, so they are capped
+    (`agent.provenance`) and cut to the time budget left.
+    """
     for item in plan:
-        shown = f"replay of step {item.index}"
+        shown = item.shown or None
         if item.kind == "launch":
             assert item.target is not None
             # approved by the user before the replay began (--allow-launch or its question)
             session.launch(item.target, provenance=Provenance.USER)
-        elif item.kind == "wait":
-            session.wait(item.seconds)
         elif item.kind == "text":
             assert item.text is not None
-            timeout = wait_timeout if item.verb == "wait_for" else 2.0
+            default = wait_timeout if item.verb == "wait_for" else 2.0
+            timeout = item.timeout if item.timeout is not None else default
             session.find_text_step(item.verb, item.text, timeout=timeout)
         else:
             assert item.action is not None
@@ -178,6 +243,7 @@ def replay_steps(session: Any, plan: list[ReplayStep], *, wait_timeout: float = 
                 instruction=shown,
                 template=item.template,
                 provenance=Provenance.FOLDER,
+                context=item.context,
             )
 
 

@@ -283,6 +283,7 @@ class Session:
             self.writer.secret_typed()  # screenshots from now on may show it
         result = self.env.act(action)
         secret = isinstance(action, Type) and self.redactor.contains(action.text)
+        rec.secret = bool(rec.secret) or secret  # tells a literal "***" from a masked secret
         self.locate.note_action(action, secret, rec.geometry["scale"] if rec.geometry else 1.0)
         rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
         if result.scroll is not None:
@@ -342,19 +343,21 @@ class Session:
     def perform(
         self, action: Action, *, verb: str | None = None, instruction: str | None = None,
         line: int | None = None, template: str | None = None,
-        provenance: Provenance | None = None,
+        provenance: Provenance | None = None, context: str = "",
     ) -> None:  # fmt: skip
         """One step that sends a ready-made action (screenshot pixels): replays, the API.
 
         Args:
             provenance: where the action came from (default: the session's), e.g.
                 `Provenance.FOLDER` for a replayed run folder someone else may have written.
+            context: the words recorded for the action (a replayed step's instruction),
+                judged with it as a model's words are (`agent.safety.risk_of`).
         """
         with self.recording(
             verb or action.type, instruction=instruction, line=line, template=template
         ) as rec:
             self.observe_into(rec)
-            self.act_into(rec, action, provenance=provenance)
+            self.act_into(rec, action, provenance=provenance, context=context)
 
     def type_text(self, text: str, *, line: int | None = None, template: str | None = None) -> None:
         """Type `text` into whatever has the keyboard focus."""
@@ -440,6 +443,7 @@ class Session:
         from agent.models.ocr import find_text
 
         with self.recording(verb, instruction=text, line=line) as rec:
+            rec.timeout = timeout  # kept by `agent compile`
             start = time.monotonic()
             left = self.seconds_left()
             until = start + (timeout if left is None else min(timeout, left))

@@ -127,6 +127,11 @@ class StepRecord(BaseModel):
     )
     sent: bool = False
     template: str | None = Field(None, description="typed text as written, ${VAR} unexpanded")
+    actions: list[dict[str, Any]] | None = Field(
+        None, description="every action of a multi-action answer, in order (`action` is the last)"
+    )
+    secret: bool | None = Field(None, description="a secret was typed (None: an older folder)")
+    timeout: float | None = Field(None, description="a wait_for / assert step's timeout, seconds")
     timings: Timings = Field(default_factory=Timings)
     started: float = Field(default_factory=time.time)
 
@@ -143,6 +148,8 @@ class RunInfo(BaseModel):
     model: dict[str, Any] = Field(default_factory=dict)
     goal: str | None = None
     dry_run: bool = False
+    timeout: float | None = Field(None, description="the task's time budget, seconds")
+    settle: float | None = Field(None, description="the task's settle time, seconds")
     started: float = Field(default_factory=time.time)
     finished: float | None = None
     status: RunStatus = "running"

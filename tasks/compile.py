@@ -9,18 +9,34 @@ no text to name it by). The locate cache beside the new task file is seeded
 from the run's screenshots, so the compiled task replays with no model call
 and asks the model again only where the screen has changed.
 
-The run folder is untrusted input: only files inside it are read (no ``..``,
-no absolute paths, no symbolic links), and everything is checked before the
-task file or the cache is written.
+The run folder is untrusted input (`agent.provenance`: a folder may not
+choose the environment or the model's address, and its actions stay judged):
+
+* only files inside it are read (no ``..``, no absolute paths, no symbolic links);
+* a click seeds the cache only when its recorded screenshot shows the
+  instruction's text at its point (`tasks.compile_check`); otherwise the step
+  is model-grounded and compile says so, one line per step;
+* steps the run did not take from the user (a model's answer, a client's or a
+  folder's action, every step that could have been confirmed) keep
+  ``provenance: model``, so ``--confirm risky`` still judges them;
+* recorded launches are written commented out unless ``--allow-launch``;
+* the env section comes from the user's options and defaults (only the screen
+  size of a private virtual display is kept), the model section without a
+  base URL or API key variable (``--base-url`` gives one);
+* every text is escaped (``$`` as ``$$``; comments hold no line break);
+* everything is checked before anything is written, the cache first and the
+  task file last (atomically), so a failed compile leaves no task file.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
+import math
 import os
 import re
+import sys
+from collections.abc import Collection
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -39,27 +55,22 @@ from agent.cache.identity import ScreenIdentity
 from agent.cache.policy import SecretAreas
 from agent.cache.store import CropRef, Entry, crop_digest, crop_file
 from agent.models.spec import ModelSpec
+from agent.provenance import Provenance
 from agent.secrets import MASK
 from agent.trajectory import RunFolder, StepRecord, inside, read_run
+from tasks.compile_check import describe_point, label_from_answer, mismatch
+from tasks.compile_render import CompiledStep, comment_text, render_task, task_name
 from tasks.runner import cache_folder
 from tasks.schema import CacheSettings, Task
 
 log = logging.getLogger(__name__)
 
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as the loader reads them
 POINT_VERBS = {"click", "double_click", "right_click", "long_press"}
-LABEL_MARGIN = 4
-"""Pixels around an OCR line's box that still count as clicking on it."""
-
-
-class CompiledStep(BaseModel):
-    """One step of the compiled task, the run step it came from, and its cache seed."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    step: dict[str, Any]
-    source: int = Field(description="index of the run step")
-    comment: str = ""
-    seed: tuple[str, tuple[float, float], tuple[float, float, float, float] | None] | None = None
+PIXELS_PER_NOTCH = 90.0
+"""A pixel scroll recorded without its notches becomes this many pixels per notch (X11's)."""
+DEFAULT_TEXT_TIMEOUT = 30.0
+"""A wait_for recorded by an older version, which did not keep its timeout."""
 
 
 class Compiled(BaseModel):
@@ -73,6 +84,7 @@ class Compiled(BaseModel):
     crops: dict[str, Any] = Field(default_factory=dict)
     named: int = 0
     coordinates: int = 0
+    launches: int = Field(0, description="recorded launches written commented out")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -108,56 +120,16 @@ def _spec(run: RunFolder) -> ModelSpec:
         raise InputError(f"{run.path}: a replay has no model; compile the run it replayed")
     if not recorded or recorded.get("backend") == "ocr":
         return ModelSpec(backend="ocr")
-    known = {k: v for k, v in recorded.items() if k in ModelSpec.model_fields and v is not None}
+    # the folder may not choose where screenshots and the user's key go (`agent.provenance`)
+    chosen = ModelSpec.model_fields.keys() - {"base_url", "api_key_env", "api_key"}
+    known = {k: v for k, v in recorded.items() if k in chosen and v is not None}
     try:
         return ModelSpec(**known)
     except ValidationError as exc:
         raise InputError(f"{run.path}/run.json: model: {exc.errors()[0]['msg']}") from None
 
 
-# -- naming a model-chosen click -------------------------------------------------------
-def describe_point(image: Image.Image, x: float, y: float) -> tuple[str, tuple] | None:
-    """The text OCR reads at (x, y) and its box, or None (no OCR, or no text there)."""
-    try:
-        from agent.models.ocr import read_text
-
-        lines = read_text(image)
-    except Exception as exc:  # no OCR extra: the click stays a coordinate
-        log.info("cannot read the text at model-chosen clicks: %s", exc)
-        return None
-    m = LABEL_MARGIN
-    hits = [
-        ln
-        for ln in lines
-        if ln.text.strip()
-        and ln.box[0] - m <= x <= ln.box[2] + m
-        and ln.box[1] - m <= y <= ln.box[3] + m
-    ]
-    if not hits:
-        return None
-    line = min(hits, key=lambda ln: (ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))
-    return line.text.strip(), tuple(float(v) for v in line.box)
-
-
-def _label_from_answer(raw: str) -> str | None:
-    """A grounding answer's own ``"label"`` (Qwen's bbox JSON), if it gave one."""
-    start = raw.find("[")
-    try:
-        items = json.loads(raw[start : raw.rfind("]") + 1]) if start >= 0 else None
-    except ValueError:
-        return None
-    if isinstance(items, list) and items and isinstance(items[0], dict):
-        label = items[0].get("label")
-        return label.strip() if isinstance(label, str) and label.strip() else None
-    return None
-
-
 # -- steps -----------------------------------------------------------------------------
-def _literal(text: str) -> str:
-    """Text for a task file: a ``$`` would start a ${VAR}, so it is written ``$$``."""
-    return text.replace("$", "$$")
-
-
 def _point_verb(action: dict[str, Any], index: int) -> str:
     kind = action.get("type")
     if kind == "long_press":
@@ -171,23 +143,114 @@ def _point_verb(action: dict[str, Any], index: int) -> str:
     return verb
 
 
-def _compile_step(run: RunFolder, step: StepRecord) -> CompiledStep | None:
-    action = step.action or {}
+def _judged(step: StepRecord) -> Provenance | None:
+    """The provenance a compiled step keeps: any but the user's own scripted step's."""
+    if step.source == "goal":
+        return Provenance.MODEL
+    return step.provenance if step.provenance != Provenance.USER else None
+
+
+def _compile_record(
+    run: RunFolder, step: StepRecord, allow_launch: bool, variables: Collection[str]
+) -> list[CompiledStep]:
+    """The compiled steps of one run step: several when one answer held several actions."""
+    if step.actions is None and step.note and "actions; all were performed" in step.note:
+        raise InputError(f"step {step.index}: one answer held several actions and only the last "
+                         "was recorded (an older run folder); it cannot be compiled")  # fmt: skip
+    actions = step.actions if step.actions is not None else [step.action or {}]
+    out: list[CompiledStep] = []
+    for number, action in enumerate(actions):
+        if not isinstance(action, dict):
+            raise InputError(f"step {step.index}: unreadable action {action!r}")
+        # only the first action of an answer saw the recorded screenshot as it was
+        item = _compile_step(run, step, action, seed=number == 0, allow_launch=allow_launch,
+                             variables=variables)  # fmt: skip
+        if item is not None:
+            item.provenance = item.provenance or _judged(step)
+            out.append(item)
+    return out
+
+
+def _text_step(step: StepRecord) -> CompiledStep:
+    timeout = step.timeout
+    if timeout is not None and not (isinstance(timeout, (int, float)) and math.isfinite(timeout)
+                                    and 0 <= timeout <= 3600):  # fmt: skip
+        raise InputError(f"step {step.index}: recorded timeout {timeout!r} is not 0..3600 s")
+    text = step.instruction or ""
+    if step.verb == "wait_for":
+        value: Any = {"text": text, "timeout": DEFAULT_TEXT_TIMEOUT if timeout is None else timeout}
+    else:
+        value = {"text": text, "timeout": timeout} if timeout else text
+    return CompiledStep(step={step.verb: value}, source=step.index)
+
+
+def _launch(action: dict[str, Any], index: int, allow: bool) -> CompiledStep:
+    target = action.get("target") if action.get("type") == "launch" else action.get("app")
+    if isinstance(target, list) and target and all(isinstance(a, str) for a in target):
+        argv = list(target)
+        if argv[0] == sys.executable or re.fullmatch(r"/\S*/python[\d.]*", argv[0]):
+            argv[0] = "python3"  # not the recording machine's interpreter path
+        target = argv
+    elif not isinstance(target, str) or not target:
+        raise InputError(f"step {index}: unreadable launch target {target!r}")
+    comment = "" if allow else "a recorded launch: check it, then remove the '#' to allow it"
+    return CompiledStep(step={"launch": target}, source=index, comment=comment, disabled=not allow)
+
+
+def _scroll(step: StepRecord, action: dict[str, Any]) -> CompiledStep:
+    amount = action.get("amount")
+    if amount is None:  # a pixel scroll (Qwen's computer_use): the notches it was sent as
+        sent = (step.scroll or {}).get("notches")
+        pixels = action.get("pixels")
+        if isinstance(sent, int) and sent:
+            amount = sent
+        elif isinstance(pixels, (int, float)) and math.isfinite(pixels) and pixels:
+            amount = int(math.copysign(max(1, round(abs(pixels) / PIXELS_PER_NOTCH)), pixels))
+        else:
+            raise InputError(f"step {step.index}: a scroll with neither amount nor pixels")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InputError(f"step {step.index}: unreadable scroll amount {amount!r}")
+    amount = max(-200, min(200, amount))
+    where: dict[str, Any] = {}
+    if step.source == "script" and step.instruction and step.model is not None:
+        where = {"target": step.instruction}
+    elif action.get("x") is not None:
+        where = {"x": action["x"], "y": action["y"]}
+    axis = action.get("axis", "vertical")
+    return CompiledStep(step={"scroll": {**where, "amount": amount, "axis": axis}},
+                        source=step.index)  # fmt: skip
+
+
+def _template(step: StepRecord, variables: Collection[str]) -> str:
+    """A recorded ``${VAR}`` template, kept only when the user named each of its variables:
+    else the compiled task would type whatever the user's ${VAR} holds where the folder said."""
+    assert step.template is not None
+    for name in _VAR.findall(step.template):
+        if name and name not in variables:
+            raise InputError(
+                f"step {step.index} typed ${{{name}}}, recorded as {MASK}: pass --secret {name} "
+                "to keep it as a variable of the compiled task"
+            )
+    return step.template
+
+
+def _compile_step(
+    run: RunFolder,
+    step: StepRecord,
+    action: dict[str, Any],
+    *,
+    seed: bool,
+    allow_launch: bool,
+    variables: Collection[str],
+) -> CompiledStep | None:
     kind = action.get("type")
     i = step.index
     if step.verb in ("wait_for", "assert") and step.instruction:
-        arg = {"text": _literal(step.instruction), "timeout": 30} if step.verb == "wait_for" else (
-            _literal(step.instruction))  # fmt: skip
-        return CompiledStep(step={step.verb: arg}, source=i)
+        return _text_step(step)
     if kind is None or kind == "terminate":
         return None
-    if step.note and "actions; all were performed" in step.note:
-        raise InputError(f"step {i}: one answer held several actions and only the last was "
-                         "recorded; it cannot be compiled")  # fmt: skip
-    if kind == "launch":
-        return CompiledStep(step={"launch": action["target"]}, source=i)
-    if kind == "open_app":
-        return CompiledStep(step={"launch": action["app"]}, source=i)
+    if kind in ("launch", "open_app"):
+        return _launch(action, i, allow_launch)
     if kind == "wait":
         return CompiledStep(step={"wait": float(action.get("seconds", 0))}, source=i)
     if kind == "key":
@@ -196,25 +259,20 @@ def _compile_step(run: RunFolder, step: StepRecord) -> CompiledStep | None:
         return CompiledStep(step={"key": action["button"]}, source=i)
     if kind == "type":
         text = str(action.get("text", ""))
-        if MASK in text:
-            if not step.template:
-                raise InputError(f"step {i} typed a secret that was not recorded as ${{VAR}}; "
-                                 "it cannot be compiled")  # fmt: skip
-            return CompiledStep(step={"type": step.template}, source=i, comment="secret")
-        return CompiledStep(step={"type": _literal(text)}, source=i)
+        if step.template and "${" in step.template:
+            return CompiledStep(step={"type": _template(step, variables)}, source=i,
+                                comment="secret", template=True)  # fmt: skip
+        if MASK in text and step.secret is not False:
+            raise InputError(f"step {i} typed a secret that was not recorded as ${{VAR}}; "
+                             "it cannot be compiled")  # fmt: skip
+        return CompiledStep(step={"type": text}, source=i)  # a literal "***" stays literal
     if kind == "swipe":
         keys = ("x", "y", "to_x", "to_y", "duration")
         return CompiledStep(step={"swipe": {k: action[k] for k in keys if k in action}}, source=i)
     if kind == "scroll":
-        amount, axis = int(action["amount"]), action.get("axis", "vertical")
-        where: dict[str, Any] = {}
-        if step.source == "script" and step.instruction and step.model is not None:
-            where = {"target": step.instruction}
-        elif action.get("x") is not None:
-            where = {"x": action["x"], "y": action["y"]}
-        return CompiledStep(step={"scroll": {**where, "amount": amount, "axis": axis}}, source=i)
+        return _scroll(step, action)
     if kind in ("click", "long_press"):
-        return _compile_point(run, step, action)
+        return _compile_point(run, step, action, seed=seed)
     declared = _declared_step(action)
     if declared is not None:
         return CompiledStep(step=declared, source=i)
@@ -229,87 +287,62 @@ def _declared_step(action: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def _compile_point(run: RunFolder, step: StepRecord, action: dict[str, Any]) -> CompiledStep:
+def _compile_point(
+    run: RunFolder, step: StepRecord, action: dict[str, Any], *, seed: bool
+) -> CompiledStep:
     verb = _point_verb(action, step.index)
-    point = (float(action["x"]), float(action["y"]))
+    try:
+        point = (float(action["x"]), float(action["y"]))
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"step {step.index}: a click without a readable point") from None
     coordinates = {verb: {"x": round(point[0], 1), "y": round(point[1], 1)}}
     grounded = step.model is not None or (step.cache is not None and step.cache.status != "off")
     if step.source == "script":
         if not (grounded and step.instruction):
             return CompiledStep(step=coordinates, source=step.index)
+        item = CompiledStep(step={verb: step.instruction}, source=step.index)
+        why = mismatch(_screenshot(run, step), step.instruction, *point)
+        if why is not None:
+            item.comment = f"model-grounded (not cached): {why}"
+            return item
         box = step.model.box if step.model is not None else step.cache.box  # type: ignore[union-attr]
-        return CompiledStep(step={verb: step.instruction}, source=step.index,
-                            seed=(step.instruction, point, box))  # fmt: skip
-    label = _label_from_answer(step.model.raw) if step.model is not None else None
-    found = describe_point(_screenshot(run, step), *point)
+        item.seed = (step.instruction, point, box)
+        return item
+    label = label_from_answer(step.model.raw) if step.model is not None else None
+    image = _screenshot(run, step)
+    found = describe_point(image, *point)
     if label is None and found is not None:
         label = found[0]
     if label is None:
         return CompiledStep(step=coordinates, source=step.index,
                             comment="no text at this point to name it by")  # fmt: skip
-    box = found[1] if found is not None else None
-    return CompiledStep(step={verb: label}, source=step.index, comment="chosen by the model",
-                        seed=(label, point, box))  # fmt: skip
-
-
-# -- the task file ---------------------------------------------------------------------
-def _env(run: RunFolder) -> dict[str, Any]:
-    env = {k: v for k, v in (run.info.env or {}).items() if k != "display" and v is not None}
-    return {run.info.platform: env}
-
-
-def _model_section(spec: ModelSpec) -> dict[str, Any]:
-    if spec.backend == "ocr":
-        return {"backend": "ocr"}
-    section = spec.model_dump(mode="json", exclude_defaults=True, exclude={"api_key"})
-    profile = spec.resolve().profile
-    low, high = spec.pixel_limits(profile)
-    # written out, so the task keeps the identity its cache was seeded under
-    return {"backend": spec.backend, **section, "profile": profile.name, "min_pixels": low,
-            "max_pixels": high}  # fmt: skip
-
-
-def _yaml(value: Any) -> str:
-    """One value as YAML on one line (flow style; text with line breaks double-quoted)."""
-    if isinstance(value, str) and ("\n" in value or "\r" in value):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
-    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=None, allow_unicode=True,
-                          width=1_000_000)  # fmt: skip
-    return text.strip().removesuffix("...").strip()
-
-
-def render_task(run: RunFolder, name: str, spec: ModelSpec, steps: list[CompiledStep]) -> str:
-    """The task file's text: header comments, then name, env, model, steps."""
-    head = {
-        "name": name,
-        "env": _env(run),
-        "model": _model_section(spec),
-    }
-    lines = [
-        f"# Compiled by `agent compile` from the run folder {run.path}",
-        f"# (run {run.info.name!r}, {run.info.status}). Clicks the model chose are named after",
-        "# the text at their point; the locate cache beside this file holds where each one",
-        "# was, so this task replays without model calls while the screen looks the same.",
-        _yaml(head),
-        "steps:",
-    ]
-    for item in steps:
-        ((verb, value),) = item.step.items()
-        body = f"{verb}: {_yaml(value)}"
-        note = f"  # run step {item.source}" + (f": {item.comment}" if item.comment else "")
-        lines.append(f"  - {body}{note}")
-    lines.append(f"max_steps: {max(30, len(steps) + 10)}")
-    return "\n".join(lines) + "\n"
-
-
-def _task_name(run: RunFolder) -> str:
-    name = re.sub(r"[^\w .,@+-]+", "-", run.info.name).strip() or "compiled"
-    return name[:200]
+    item = CompiledStep(step={verb: label}, source=step.index, comment="chosen by the model")
+    why = mismatch(image, label, *point) if seed else "after another action of the same answer"
+    if why is not None:
+        item.comment += f"; model-grounded (not cached): {why}"
+        return item
+    item.seed = (label, point, found[1] if found is not None else None)
+    return item
 
 
 # -- the whole compilation -------------------------------------------------------------
-def compile_run(run_dir: str | Path, *, name: str | None = None) -> Compiled:
+def compile_run(
+    run_dir: str | Path,
+    *,
+    name: str | None = None,
+    allow_launch: bool = False,
+    virtual_display: str | None = None,
+    base_url: str | None = None,
+    secrets: Collection[str] = (),
+) -> Compiled:
     """Compile a run folder; nothing is written (see `write_compiled`).
+
+    Args:
+        allow_launch: write the recorded launches as steps (else commented out).
+        virtual_display: the env's virtual display (WxH), instead of the run's size.
+        base_url: the model's endpoint (a folder's own is never taken).
+        secrets: the variables whose recorded ``${NAME}`` may stay in the task
+            (``--secret NAME``); a template with any other refuses the compile.
 
     Raises:
         InputError: the folder is not a usable run (dry run, an action with no
@@ -319,33 +352,47 @@ def compile_run(run_dir: str | Path, *, name: str | None = None) -> Compiled:
     if run.info.dry_run:
         raise InputError(f"{run.path}: a dry run sent nothing; compile a real run")
     spec = _spec(run)
+    if base_url is not None:
+        spec = spec.model_copy(update={"base_url": base_url})
     steps: list[CompiledStep] = []
-    secrets = SecretAreas()
+    typed_at = SecretAreas()
     seeds: list[tuple[CompiledStep, StepRecord, SecretAreas]] = []
     for record in run.steps:
         if record.status != "ok":
             continue
-        item = _compile_step(run, record)
-        if item is not None:
+        for item in _compile_record(run, record, allow_launch, secrets):
             steps.append(item)
             if item.seed is not None:  # where secrets were typed so far
-                seeds.append((item, record, copy.deepcopy(secrets)))
-        if record.action:
-            action = record.action
-            secret = action.get("type") == "type" and MASK in str(action.get("text", ""))
+                seeds.append((item, record, copy.deepcopy(typed_at)))
+        for action in record.actions or ([record.action] if record.action else []):
+            if not isinstance(action, dict):
+                continue
+            typed = action.get("type") == "type"
+            secret = typed and (record.secret if record.secret is not None
+                                else MASK in str(action.get("text", "")))  # fmt: skip
             scale = float((record.geometry or {}).get("scale", 1.0))
-            secrets.note_action(SimpleNamespace(**action), secret, scale)
-    if not steps:
-        raise InputError(f"{run.path}: nothing to compile (no recorded step succeeded)")
-    text = render_task(run, name or _task_name(run), spec, steps)
+            typed_at.note_action(SimpleNamespace(**action), bool(secret), scale)
+    if not any(not s.disabled for s in steps):
+        more = ", and its launches need --allow-launch" if steps else ""
+        raise InputError(f"{run.path}: nothing to compile (no recorded step succeeded{more})")
+    text = render_task(run, name or task_name(run), spec, steps, virtual_display=virtual_display)
     try:
         task = Task.model_validate(yaml.safe_load(text))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err.get("loc", ()))
         raise InputError(f"{run.path}: the compiled task is invalid: {loc}: {err['msg']}") from None
-    compiled = Compiled(text=text, task=task)
+    compiled = Compiled(text=text, task=task, launches=sum(1 for s in steps if s.disabled))
     identity = model_identity(task.model)
+    for item in steps:
+        if item.seed is None and item.comment and "not cached" in item.comment:
+            ((verb, value),) = item.step.items()
+            why = item.comment.split("not cached): ", 1)[-1]
+            compiled.notes.append(
+                comment_text(
+                    f"run step {item.source}: {verb} {value!r} is model-grounded, not cached: {why}"
+                )  # fmt: skip
+            )
     for item, record, typed in seeds:
         entry, pixels, reason = _seed(run, record, item, identity, typed)
         if entry is None:
@@ -392,19 +439,26 @@ def _seed(
 
 
 def write_compiled(compiled: Compiled, out: str | Path, *, force: bool = False) -> Path | None:
-    """Write the task file (atomically) and seed its locate cache; the cache folder, if any."""
+    """Seed the locate cache, then write the task file (atomically); the cache folder, if any.
+
+    The task file comes last: if seeding fails, no task file is left behind.
+    """
     path = Path(out)
-    if path.exists() and not force:
-        raise InputError(f"{path} already exists (use --force to overwrite it)")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a task file name such as task.yaml")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise InputError(f"{path} already exists (use --force to overwrite it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(compiled.text, encoding="utf-8")
-    os.replace(tmp, path)
     folder = cache_folder(path, CacheSettings())
-    if folder is None or not compiled.entries:
-        return None
-    cache = LocateCache(LocateStore(folder), model_identity(compiled.task.model), "read-write")
-    cache.add(compiled.entries, compiled.crops)
+    if folder is not None and compiled.entries:
+        cache = LocateCache(LocateStore(folder), model_identity(compiled.task.model), "read-write")
+        cache.add(compiled.entries, compiled.crops)
+    else:
+        folder = None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(compiled.text, encoding="utf-8")
+        os.replace(tmp, path)  # replaces a link itself, never writes through it
+    finally:
+        tmp.unlink(missing_ok=True)
     return folder

@@ -146,7 +146,23 @@ def _launch_target(step: Step, task: Task, base_dir: Path) -> str | list[str]:
 
 
 def run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> None:
-    """Perform one scripted step through the session."""
+    """Perform one scripted step through the session.
+
+    A step marked with a provenance (`agent compile` keeps a model's or a
+    folder's step judged) runs as that provenance when the session's own is the
+    user's; a mark never makes a step less judged than its session.
+    """
+    if step.provenance is None or session.provenance != Provenance.USER:
+        _run_step(session, step, loaded, index)
+        return
+    session.provenance = step.provenance
+    try:
+        _run_step(session, step, loaded, index)
+    finally:
+        session.provenance = Provenance.USER
+
+
+def _run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> None:
     task = loaded.task
     line = loaded.step_lines[index] if index < len(loaded.step_lines) else None
     verb, arg = step.verb, step.argument
@@ -216,6 +232,8 @@ def task_run_info(
         model=model,
         goal=task.goal,
         dry_run=dry_run,
+        timeout=task.timeout,
+        settle=task.settle,
         version=__version__,
     )
 

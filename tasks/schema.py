@@ -30,6 +30,7 @@ from actions.types import HoldKey
 from actions.vocabulary import PLATFORMS, Platform, task_verbs, task_verbs_only_on
 from agent.cache.policy import CacheMode
 from agent.models.spec import ModelSpec
+from agent.provenance import Provenance
 from env.a11y import LOCATORS
 from env.desktop_monitors import parse_monitor
 from env.factory import AndroidOptions, DesktopOptions
@@ -255,17 +256,24 @@ class Step(_Strict):
     wait_for: TextArgs | None = None
     assert_: TextArgs | None = Field(None, alias="assert")
     goal: GoalArgs | None = None
+    provenance: Provenance | None = Field(
+        None,
+        description="where the step came from when it was not the task author's (agent compile "
+        "writes `model` for a model's or a folder's action): it is judged as such under "
+        "confirm: risky. It can only add confirmation, never remove it.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _one_verb(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             raise ValueError(f"a step is a mapping such as {{click: 'Save'}}, got {data!r}")
-        unknown = [k for k in data if k not in VERBS]
+        unknown = [k for k in data if k not in VERBS and k != "provenance"]
         if unknown:
             raise ValueError(f"unknown step {unknown[0]!r} (steps: {', '.join(VERBS)})")
-        if len(data) != 1:
-            verbs = " and ".join(repr(k) for k in data) or "nothing"
+        verbs = [k for k in data if k != "provenance"]
+        if len(verbs) != 1:
+            verbs = " and ".join(repr(k) for k in verbs) or "nothing"
             raise ValueError(f"a step has exactly one verb, got {verbs}")
         return data
 

@@ -159,3 +159,48 @@ def test_negative_rows_of_an_official_file_keep_their_verdict(stored, tmp_path, 
     assert metrics["fine_grained"][key]["num_total"] == 3
     assert metrics["fine_grained"][key]["num_correct_action"] == 1
     assert metrics["fine_grained"][key]["wrong_format_num"] == 1
+
+
+def with_extras(stored: dict) -> dict:
+    """The real result file with screenpilot's `extra`, as the runner writes it: one object
+    per row, its point as fractions of an image size (pred = fraction x size)."""
+    data = json.loads(json.dumps(stored))
+    size = [3840, 2160]
+    data["extra"] = [
+        {
+            "sample_id": f"{row['task_filename']}:{i}:{row['lang']}",
+            "img_size": size,
+            "pred_fraction": [row["pred"][0] / size[0], row["pred"][1] / size[1]]
+            if row["pred"] is not None
+            else None,
+        }
+        for i, row in enumerate(data["details"])
+    ]
+    return data
+
+
+def test_score_check_judges_pred_over_the_extras_fraction(stored, tmp_path, capsys) -> None:
+    """Issue 19.11: an edited pred (moved off its box) is judged as written, even though the
+    extra's fraction still points inside the box."""
+    data = with_extras(stored)
+    path = tmp_path / "with-extras.json"
+    path.write_text(json.dumps(data))
+    assert main(["eval", "score", str(path), "--check"]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    index = next(i for i, r in enumerate(data["details"]) if r["correctness"] == "correct")
+    x1, y1, _, _ = data["details"][index]["bbox"]
+    data["details"][index]["pred"] = [x1 - 50, y1 - 50]  # off the box; the fraction unchanged
+    path.write_text(json.dumps(data))
+    assert main(["eval", "score", str(path), "--check"]) == 1
+    assert "correctness changed on re-judging: 1" in capsys.readouterr().out
+
+
+def test_score_matches_extras_by_sample_not_by_position(stored, tmp_path, capsys) -> None:
+    """Extras shifted by one (the first moved to the end): each would judge its neighbour's
+    row. They are not this row's, so pred decides and the stored metrics still reproduce."""
+    data = with_extras(stored)
+    data["extra"] = data["extra"][1:] + data["extra"][:1]
+    path = tmp_path / "shifted.json"
+    path.write_text(json.dumps(data))
+    assert main(["eval", "score", str(path), "--check"]) == 0, capsys.readouterr().out
+    assert "correctness changed on re-judging: 0" in capsys.readouterr().out

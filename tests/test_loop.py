@@ -219,3 +219,30 @@ def test_fail_safe_stops_the_run_before_anything_is_sent(desktop, app, tmp_path)
     assert steps(tmp_path)[0]["status"] == "stopped"
     time.sleep(0.3)
     assert "submit" not in [e["event"] for e in events(app)]
+
+
+def test_every_action_of_one_answer_is_recorded_and_replayed_in_order(
+    desktop, app, tmp_path, capsys
+) -> None:
+    """Issue 19.9: a click, a key and a terminate in one answer: the record keeps all three
+    (the terminate erases nothing), and `agent replay` sends the click and the key again."""
+    from agent.cli.main import main
+
+    answer = "\n".join([click_submit(), tool_call("key", keys=["shift"]),
+                        tool_call("terminate", status="success")])  # fmt: skip
+    model = ScriptedModel([answer])
+    outcome = run_goal(session(desktop, model, tmp_path), "submit the form", max_steps=3)
+    assert outcome.status == "success" and outcome.steps == 1
+    assert [e["event"] for e in events(app)].count("submit") == 1
+    (record,) = steps(tmp_path)
+    assert [a["type"] for a in record["actions"]] == ["click", "key", "terminate"]
+    assert record["action"]["type"] == "key"  # the last action sent, for older readers
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    (tmp_path / "run" / "run.json").write_text(json.dumps({**info, "status": "success"}))
+
+    out = tmp_path / "replay"
+    code = main(["replay", str(tmp_path / "run"), "--virtual-display", "1280x800",
+                 "--confirm", "never", "--out", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    replayed = [json.loads(x) for x in (out / "steps.jsonl").read_text().splitlines()]
+    assert [(s["action"]["type"], s["sent"]) for s in replayed] == [("click", True), ("key", True)]

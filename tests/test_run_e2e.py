@@ -303,6 +303,12 @@ def test_replay_performs_the_recorded_actions_again(demo_run, tmp_path: Path) ->
     dry_log = tmp_path / "dry.jsonl"
     dry = agent("replay", str(run_dir), "--dry-run", "--out", str(tmp_path / "dry"),
                 env={"SCREENPILOT_DEMO_LOG": str(dry_log)})  # fmt: skip
+    # the real replay stops at Submit here (nobody to ask): so does its dry run, saying so
+    assert dry.returncode == 1, dry.stdout + dry.stderr
+    assert "the real replay would stop or ask here" in dry.stderr
+    dry = agent("replay", str(run_dir), "--dry-run", "--confirm", "never",
+                "--out", str(tmp_path / "dry-never"),
+                env={"SCREENPILOT_DEMO_LOG": str(dry_log)})  # fmt: skip
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert not dry_log.exists()
 

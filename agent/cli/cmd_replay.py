@@ -8,6 +8,13 @@ from pathlib import Path
 import typer
 
 from agent.cli.cmd_run import STATUS_COLOURS, ask_on_terminal, format_step
+from agent.cli.env_options import (
+    adb_host_option,
+    adb_port_option,
+    monitor_option,
+    target_options,
+    xwayland_option,
+)
 from agent.trajectory import StepRecord
 
 
@@ -37,6 +44,17 @@ def replay_command(
         help="never|risky|always. Recorded actions are judged as a model's: risky ones "
         "(destructive keys and labels, typing into a terminal) are asked about.",
     ),
+    timeout: float = typer.Option(
+        600.0, "--timeout", min=1, max=86_400, help="Time budget of the replay (s)."
+    ),
+    monitor: str = monitor_option(),
+    no_failsafe: bool = typer.Option(
+        False, "--no-failsafe", help="Do not stop when the pointer is in a screen corner."
+    ),
+    xwayland: bool = xwayland_option(),
+    serial: str = typer.Option(None, "--serial", help="Android: the device (default: adb's)."),
+    adb_host: str = adb_host_option(),
+    adb_port: int = adb_port_option(),
 ) -> None:
     """Replay recorded clicks, keys, text, launches and waits at the recorded coordinates.
 
@@ -44,7 +62,9 @@ def replay_command(
     untrusted: typed secrets stay unknown unless named with --secret VAR, and
     recorded launches run only after a yes on the terminal or with
     --allow-launch, and risky recorded actions are confirmed as a model's would
-    be (--confirm). Exit codes as for `agent run`.
+    be (--confirm). The display, fail-safe and Android device come from these
+    options, never from the folder. Exit codes as for `agent run`; a dry run
+    that reaches a step the real replay would ask about fails (exit 1).
     """
     from actions.errors import InputError
     from agent.replay import default_replay_dir, launches, plan_replay, recorded_size
@@ -71,16 +91,24 @@ def replay_command(
                              err=True):  # fmt: skip
             raise InputError("replay cancelled: its launches were not allowed")
     size = recorded_size(run)
-    env_data = {k: v for k, v in run.info.env.items() if k not in ("display", "virtual_display")}
-    try:
-        section = EnvSection.model_validate({run.info.platform: env_data})
-    except ValueError as exc:
-        raise InputError(f"{run_dir}/run.json: unusable env: {exc}") from None
+    if run.info.platform not in ("desktop", "android"):
+        raise InputError(f"{run_dir}/run.json: unknown platform {run.info.platform!r}")
+    # the environment is the user's (options and defaults): a folder may set none of it
+    options = target_options(
+        monitor=monitor,
+        android=(serial or "") if run.info.platform == "android" else None,
+        adb_host=adb_host,
+        adb_port=adb_port,
+        failsafe=not no_failsafe,
+        xwayland=xwayland,
+    )
+    section = EnvSection.model_validate({run.info.platform: options.model_dump()})
     display = None
     if section.platform == "desktop":
-        recorded_virtual = run.info.env.get("virtual_display")
         if virtual_display is None:
-            display = recorded_virtual
+            # a private Xvfb of the recorded screen size, if the run had one: it reaches
+            # nothing of the user's session, and only its size comes from the folder
+            display = _recorded_virtual(run.info.env.get("virtual_display"), run_dir)
         elif virtual_display.lower() not in ("off", "no", "none"):
             width, height = parse_size(virtual_display)
             display = f"{width}x{height}"
@@ -97,7 +125,9 @@ def replay_command(
         typer.secho(format_step(rec, len(plan)), fg=STATUS_COLOURS.get(rec.status))
 
     def info(display_name: str | None) -> RunInfo:
-        env = {**run.info.env, "display": display_name, "virtual_display": display}
+        env = {**options.model_dump(mode="json"), "display": display_name}
+        if section.platform == "desktop":
+            env["virtual_display"] = display
         return RunInfo(
             name=f"replay of {run.info.name}",
             task_file=run.info.task_file,
@@ -110,6 +140,8 @@ def replay_command(
     from agent.replay import replay_steps
 
     typer.echo(f"replaying {len(plan)} steps of {run_dir}" + (" (dry run)" if dry_run else ""))
+    # a dry run asks nobody: a step the real replay would ask about is refused and fails it
+    ask = ask_on_terminal if sys.stdin.isatty() and not dry_run else None
     result = execute(
         section,
         settle=1.0,
@@ -120,10 +152,8 @@ def replay_command(
         display_size=display,
         redactor=Redactor(secrets),
         load=None,
-        policy=ConfirmPolicy(
-            confirm,  # type: ignore[arg-type]
-            ask_on_terminal if sys.stdin.isatty() else None,
-        ),
+        policy=ConfirmPolicy(confirm, ask),  # type: ignore[arg-type]
+        timeout=timeout,
         check_env=check_env,
         on_step=on_step,
     )
@@ -132,9 +162,26 @@ def replay_command(
         fg="green" if result.exit_code == 0 else "red",
         err=result.exit_code != 0,
     )
+    if dry_run and result.exit_code == 1:
+        typer.secho("dry run: the real replay would stop or ask here (see the step above)",
+                    fg="red", err=True)  # fmt: skip
     if result.report is not None:
         typer.echo(f"report: {result.report}")
     raise typer.Exit(result.exit_code)
+
+
+def _recorded_virtual(value: object, run_dir: Path) -> str | None:
+    """run.json's virtual display size (WxH), checked; None when the run had none."""
+    from actions.errors import InputError
+    from env.virtual_display import parse_size
+
+    if value is None:
+        return None
+    try:
+        width, height = parse_size(str(value))
+    except InputError as exc:
+        raise InputError(f"{run_dir}/run.json: env.virtual_display: {exc}") from None
+    return f"{width}x{height}"
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,6 +99,8 @@ class SampleExtra(BaseModel):
 
 
 OFFICIAL_LABEL = "official ScreenSpot-Pro protocol"
+PRED_TOLERANCE = 1e-3
+"""Pixels by which a row's pred may differ from its extra's fraction x image size (floats)."""
 ZOOM_LABEL = (
     "NON-OFFICIAL: --zoom refinement (a second pass on an upscaled crop around the first "
     "point, or on the four quadrants when the first pass had none); the official rows and "
@@ -204,18 +207,41 @@ def rescored(result: ResultFile, *, zoom: bool = False) -> tuple[list[dict[str, 
             return [], 0
         where, details, extras = "zoom_refined.details", result.zoom_refined.details, []
     extras += [None] * (len(details) - len(extras))
+    ids = Counter(getattr(e, "sample_id", None) for e in extras)
     rows: list[dict[str, Any]] = []
     changed = 0
     for index, (row, extra) in enumerate(zip(details, extras, strict=False)):
         data = row.official()
         if data.get("gt_type", "positive") == "positive" and data.get("bbox") is None:
             raise InputError(f"{where} row {index}: positive sample without 'bbox'")
-        fraction = getattr(extra, "pred_fraction", None)
-        verdict = rescore(data, fraction=fraction, img_size=getattr(extra, "img_size", None))
+        fraction, size = None, None
+        if extra is not None and ids[extra.sample_id] == 1 and _extra_fits(data, extra):
+            fraction, size = extra.pred_fraction, extra.img_size
+        verdict = rescore(data, fraction=fraction, img_size=size)
         changed += verdict != data["correctness"]
         data["correctness"] = verdict
         rows.append(data)
     return rows, changed
+
+
+def _extra_fits(row: dict[str, Any], extra: SampleExtra) -> bool:
+    """Whether `extra` is this row's: its sample id names the row's task and language, and
+    its point (fractions of its image size) is the row's own ``pred``.
+
+    ``pred`` is what the official harness judges; the fractions only reproduce the
+    harness's float comparison at box edges, so an extra that disagrees with the
+    row (edited, reordered, another sample's) is ignored and ``pred`` decides.
+    """
+    task, _, lang = extra.sample_id.rpartition(":")
+    task = task.rpartition(":")[0]
+    if (task, lang) != (row.get("task_filename"), row.get("lang")):
+        return False
+    pred, fraction, size = row.get("pred"), extra.pred_fraction, extra.img_size
+    if pred is None or fraction is None or size is None:
+        return False
+    return all(
+        abs(p - f * s) <= PRED_TOLERANCE for p, f, s in zip(pred, fraction, size, strict=True)
+    )
 
 
 def build_report(
