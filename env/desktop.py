@@ -150,6 +150,9 @@ class DesktopEnv(Env):
         return result
 
     def _read_geometry(self) -> ScreenGeometry:
+        forget = getattr(self._pointer, "forget_screen", None)
+        if forget is not None:  # the fail-safe's corners follow the new layout
+            forget()
         if self._geometry is not None:
             # mss caches the monitor list; a resolution change needs a fresh connection.
             self._sct.close()
@@ -227,7 +230,8 @@ class DesktopEnv(Env):
         if isinstance(action, Terminate):
             return
         pointer = self.pointer
-        pointer.check_failsafe()
+        if isinstance(action, (Type, Key)):  # pointer actions check in the pointer, once
+            pointer.check_failsafe()
         if isinstance(action, Click):
             pointer.click(action.x, action.y, button=action.button, count=action.count)
         elif isinstance(action, Move):
