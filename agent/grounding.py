@@ -181,7 +181,11 @@ def ground(
 
         if not instruction or not instruction.strip():
             raise InputError("instruction 1 is empty")
-        return ground_two_stage(model, load_image(image), instruction, settings, mobile=mobile)
+
+        def one_pass(picture: Image.Image) -> GroundingResult:
+            return ground_batch(model, [picture], [instruction], mobile=mobile)[0]
+
+        return ground_two_stage(model, load_image(image), settings, one_pass)
     return ground_batch(model, [image], [instruction], mobile=mobile)[0]
 
 

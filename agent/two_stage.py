@@ -21,12 +21,13 @@ The crop geometry is `agent.eval.zoom`'s (`zoom_window`), without its upscale.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.frames import model_size_for
-from agent.grounding import GroundingResult, ground_batch
 from agent.models.base import Model
 from agent.models.profile import TwoStage
 from agent.models.resize import to_model_image
@@ -95,12 +96,13 @@ def confidence(distance: float, crop: tuple[int, int]) -> float:
 def ground_two_stage(
     model: Model,
     image: Image.Image,
-    instruction: str,
     settings: TwoStage,
-    *,
-    mobile: bool = False,
-) -> GroundingResult:
-    """Ground `instruction` on `image` in two passes; the result is in `image`'s pixels.
+    ground_one: Callable[[Image.Image], Any],
+) -> Any:
+    """Ground on `image` in two passes; the result is in `image`'s pixels.
+
+    `ground_one(image)` is one pass (`agent.grounding`'s, which calls this module, so it is
+    passed in rather than imported): a GroundingResult in that image's pixels.
 
     When pass 1 finds nothing its result is returned (there is nothing to look closer
     at); when pass 2 finds nothing, pass 1's point is kept with confidence 0.
@@ -111,7 +113,7 @@ def ground_two_stage(
     factor = getattr(profile, "factor", 28)
     width, height = image.size
     small = first_image(image, settings.first_max_pixels, factor)
-    first = ground_batch(model, [small], [instruction], mobile=mobile)[0]
+    first = ground_one(small)
     sx, sy = width / small.width, height / small.height
     record = TwoStageRecord(first_size=small.size, first_raw=first.raw,
                             visual_tokens=[first.visual_tokens])  # fmt: skip
@@ -123,7 +125,7 @@ def ground_two_stage(
     window = ZoomWindow(box=window.box, size=size)  # native resolution: no upscale
     left, top, right, bottom = window.box
     crop = image.crop(window.box)
-    second = ground_batch(model, [crop], [instruction], mobile=mobile)[0]
+    second = ground_one(crop)
     seconds = {k: first.seconds.get(k, 0.0) + second.seconds.get(k, 0.0)
                for k in {*first.seconds, *second.seconds}}  # fmt: skip
     tokens = [first.visual_tokens, second.visual_tokens]

@@ -75,3 +75,17 @@ def test_one_pass_unless_asked(trained_qwen_dir, screen) -> None:
         result = ground(model, screen, "the Save button")
     assert result.two_stage is None and result.confidence is None
     assert result.ok
+
+
+def test_a_task_step_records_both_passes_and_the_confidence(trained_qwen_dir, xvfb) -> None:
+    from agent.session import Session
+    from env.desktop import DesktopEnv
+
+    records: list = []
+    with DesktopEnv(dry_run=True) as env, load_model(spec(trained_qwen_dir)) as model:
+        Session(env, model, on_step=records.append).point_step("click", "the Save button")
+    (rec,) = records
+    assert rec.model is not None and rec.model.two_stage is not None
+    assert rec.model.two_stage["confidence"] == pytest.approx(0.2394, abs=1e-3)
+    assert "not an official protocol" in rec.model.two_stage["protocol"]
+    assert rec.action is not None and (rec.action["x"], rec.action["y"]) == (1287, 761)
