@@ -13,9 +13,11 @@ the same synthetic screenshot with the Qwen2.5-VL profile:
 
 Visual tokens are exact (the sizes the backend feeds the model, counted by the backend).
 Seconds: process CPU seconds and wall seconds per answer (median of --runs), with the
-tiny test model by default (--size tiny) or the published 3B architecture with random
-weights (--size 3b, bench/qwen_sizes.py; minutes per 4K single pass on 2 cores), random
-weights generating --new-tokens tokens. Prints one JSON line.
+tiny test model trained to one click answer by default (--size tiny: pass 1 always gives a
+point, so both passes run), or the published 3B architecture with random weights (--size 3b,
+bench/qwen_sizes.py, generating --new-tokens tokens; minutes per 4K single pass on 2 cores;
+random answers rarely hold a point, so pass 2 mostly does not run there: its tokens are
+then the single-pass-at-the-crop figure). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ def build(size: str, max_pixels: int, two_stage: dict | None, new_tokens: int) -
     from agent.models.qwen import QwenModel
     from agent.models.qwen_processor import load_processor
     from agent.models.spec import ModelSpec
-    from tests.fixtures.tiny_qwen_build import tiny_checkpoint
+    from tests.fixtures.tiny_qwen_build import tiny_checkpoint, trained_checkpoint
 
-    folder = tiny_checkpoint()
     args = {"max_pixels": max_pixels, "max_new_tokens": new_tokens, "two_stage": two_stage}
-    if size == "tiny":
+    if size == "tiny":  # trained to one click answer: pass 1 always gives a point to zoom on
+        folder = trained_checkpoint()
         return load_model(ModelSpec(model=str(folder), weights="eager", **args))
+    folder = tiny_checkpoint()
     from bench.qwen_sizes import build_model
 
     raw = build_model(size, torch.bfloat16, "cpu")
@@ -64,7 +67,8 @@ def build(size: str, max_pixels: int, two_stage: dict | None, new_tokens: int) -
 def measure(model: Any, image: Any, runs: int, new_tokens: int) -> dict[str, Any]:
     from agent.grounding import ground
 
-    model.generation_config.min_new_tokens = new_tokens  # random weights: a full answer
+    if model.spec.model.startswith("random-"):  # random weights: a full-length answer
+        model.generation_config.min_new_tokens = new_tokens
     ground(model, image, "the Save button")  # warm-up (and the system turn's cache)
     cpu, wall, result = [], [], None
     for _ in range(runs):
