@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +51,8 @@ class GroundingResult(BaseModel):
     visual_tokens: int | None = None
     seconds: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
+    confidence: float | None = Field(None, description="two-stage agreement, 0..1")
+    two_stage: dict[str, Any] | None = Field(None, description="agent.two_stage's record")
 
     @property
     def ok(self) -> bool:
@@ -177,7 +180,23 @@ def ground_batch(
 def ground(
     model: Model, image: ImageInput, instruction: str, *, mobile: bool = False
 ) -> GroundingResult:
-    """Where `instruction` ("the Save button") is on `image`, in the image's own pixels."""
+    """Where `instruction` ("the Save button") is on `image`, in the image's own pixels.
+
+    In two passes when the model's spec or profile asks for it (`agent.two_stage`).
+    """
+    from agent.two_stage import settings_of
+
+    settings = settings_of(model)
+    if settings is not None:
+        from agent.two_stage import ground_two_stage
+
+        if not instruction or not instruction.strip():
+            raise InputError("instruction 1 is empty")
+
+        def one_pass(picture: Image.Image) -> GroundingResult:
+            return ground_batch(model, [picture], [instruction], mobile=mobile)[0]
+
+        return ground_two_stage(model, load_image(image), settings, one_pass)
     return ground_batch(model, [image], [instruction], mobile=mobile)[0]
 
 

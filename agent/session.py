@@ -214,6 +214,7 @@ class Session:
             box=result.bbox,
             visual_tokens=result.visual_tokens,
             error=result.error,
+            two_stage=result.two_stage,
         )
         rec.timings.model += total_seconds(result.seconds)
         if result.error is None and result.point is not None:

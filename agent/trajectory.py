@@ -70,6 +70,9 @@ class ModelCall(BaseModel):
     box: Box | None = Field(None, description="grounded box, screenshot pixels")
     visual_tokens: int | None = None
     error: str | None = None
+    two_stage: dict[str, Any] | None = Field(
+        None, description="two-stage grounding's passes and confidence (agent.two_stage)"
+    )
 
 
 class CacheUse(BaseModel):

@@ -78,7 +78,7 @@ def child_ours(checkpoint: Path, image: Path, new_tokens: int, *, again: bool) -
     from agent.models.spec import ModelSpec
 
     started = time.perf_counter()
-    model = load_model(ModelSpec(model=str(checkpoint), max_new_tokens=new_tokens))
+    model = load_model(ModelSpec(model=str(checkpoint), max_new_tokens=new_tokens, weights="eager"))
     load_s = time.perf_counter() - started
     touch_s = touch_weights(model.model)
     after_load = memory()

@@ -18,7 +18,11 @@ tiny test checkpoint (tests/fixtures/tiny_qwen_build.py) unless --model is given
 Every mode grounds the same 1920x1080 screenshot through `QwenModel` (our prompt, the
 prefilled click call, greedy, --new-tokens generated) and reports medians over --runs
 calls after warm-up: the whole call, time to the first token (preprocessing, vision tower,
-prefill), the vision tower alone, and per generated token:
+prefill), the vision tower alone, and per generated token (also as tokens/s). Before
+them: the cold load (random weights built on the device, or --model read from disk) and
+the first call after it; after them, the peak memory (GPU allocator, or peak RSS on CPU).
+On CPU in one go (`--tiny --runs 1 --batch 2`) it is tested by tests/test_bench_gpu_step.py,
+so that it runs unchanged when a GPU machine is lent:
 
 * cookbook: the baseline, in the same process on the same weights: transformers'
   defaults (SDPA) with the processor resizing the full-size image itself at the
@@ -70,7 +74,8 @@ def build(size: str, args: argparse.Namespace, device: str) -> tuple[Any, str]:
     if args.max_pixels:
         spec_args["max_pixels"] = args.max_pixels
     if args.model:
-        model = load_model(ModelSpec(model=str(args.model), device=device, **spec_args))
+        spec = ModelSpec(model=str(args.model), device=device, weights="eager", **spec_args)
+        model = load_model(spec)
         return model, f"real: {args.model}"
     checkpoint = tiny_folder(size, args.arch)
     config = json.loads((checkpoint / "config.json").read_text()) if size == "tiny" else size
@@ -203,17 +208,34 @@ def run_size(size: str, args: argparse.Namespace, device: str) -> dict[str, Any]
     from transformers import CompileConfig
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
     qwen, weights = build(size, args, device)
+    if sync is not None:
+        sync()
+    load_s = time.perf_counter() - started
     clock = GenerateClock(qwen.model, sync=sync)
     # Random weights rarely write a stop token: every call generates --new-tokens tokens,
     # about the length of a real click answer ("1294, 811]}}\n</tool_call>" is 12).
     qwen.generation_config.min_new_tokens = args.new_tokens
     images = screenshots(max(args.batch, 4))
     default_attn = qwen.attn
-    result: dict[str, Any] = {"weights": weights, "default_attention": default_attn}
+    result: dict[str, Any] = {
+        "weights": weights,
+        "cold_load_s": round(load_s, 2),
+        "default_attention": default_attn,
+    }
     first = qwen.prepare([_request(images[0])])
     result["visual_tokens"] = first.visual_tokens[0]
     result["prompt_tokens"] = int(first.inputs["input_ids"].shape[1])
+    # The first grounding call after the load (kernels, allocator, the system turn's cache
+    # all cold), as a user's first step meets it; the modes below report warm medians.
+    started = time.perf_counter()
+    ours_call(qwen, images)(0)
+    if sync is not None:
+        sync()
+    result["first_call_ms"] = round((time.perf_counter() - started) * 1000, 1)
     for mode in args.modes:
         if mode == "flash_attention_2" and (
             not device.startswith("cuda") or importlib.util.find_spec("flash_attn") is None
@@ -255,6 +277,9 @@ def run_size(size: str, args: argparse.Namespace, device: str) -> dict[str, Any]
     qwen.model.set_attn_implementation(default_attn)
     if args.batch > 1:
         result["batched"] = batched(qwen, images, args, size)
+    if "ours" in result and result["ours"].get("per_token_ms"):
+        result["ours"]["tokens_per_s"] = round(1000 / result["ours"]["per_token_ms"], 1)
+    result["peak_memory_gib"] = peak_memory_gib(device)
     if "ours" in result and "call_ms" in result["ours"]:
         result["target_call_ms"] = 250
         result["target_met"] = result["ours"]["call_ms"] <= 250
@@ -267,6 +292,17 @@ def run_size(size: str, args: argparse.Namespace, device: str) -> dict[str, Any]
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
     return result
+
+
+def peak_memory_gib(device: str) -> float:
+    """Peak memory so far: the GPU's allocator on CUDA, else the process's peak RSS."""
+    import resource
+
+    import torch
+
+    if device.startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)  # KiB on Linux
 
 
 def _request(image: Any) -> Any:

@@ -159,6 +159,9 @@ class DesktopEnv(Env):
         return result
 
     def _read_geometry(self) -> ScreenGeometry:
+        forget = getattr(self._pointer, "forget_screen", None)
+        if forget is not None:  # the fail-safe's corners follow the new layout
+            forget()
         if self._geometry is not None:
             # mss caches the monitor list; a resolution change needs a fresh connection.
             self._sct.close()
@@ -238,8 +241,8 @@ class DesktopEnv(Env):
         self.keyboard.check_text(action.text)
 
     def _perform(self, action: Action) -> None:
-        # a move is the way out of a corner (desktop_pointer)
-        if action.type not in ("wait", "terminate", "move"):
+        # pointer actions check in the pointer, once (a move is the way out of a corner)
+        if action.type in ("type", "key", "hold_key"):
             self.pointer.check_failsafe()
         try:
             super()._perform(action)

@@ -78,6 +78,7 @@ class X11Pointer:
         self._display = connection
         self._root = connection.screen().root
         self.failsafe = failsafe
+        self._size: tuple[int, int] | None = None  # of the root window, for the corner test
 
     # -- where the pointer is --------------------------------------------------------------
     @property
@@ -88,15 +89,35 @@ class X11Pointer:
     def corners(self) -> set[tuple[int, int]]:
         """The fail-safe points: the four corners of the screen (read now: RandR may resize)."""
         geometry = self._root.get_geometry()
+        self._size = (geometry.width, geometry.height)
         right, bottom = geometry.width - 1, geometry.height - 1
         return {(0, 0), (0, bottom), (right, 0), (right, bottom)}
 
+    def forget_screen(self) -> None:
+        """The screen may have changed size: read it again at the next check."""
+        self._size = None
+
+    def in_corner(self, position: tuple[int, int]) -> bool:
+        """Whether `position` is a corner of the screen. The server is asked for its size only
+        when it is not known, cannot be right (the pointer is outside it), or a corner is
+        seen (so that a trip is never on a stale size)."""
+        x, y = position
+        if self._size is not None and x < self._size[0] and y < self._size[1]:
+            width, height = self._size
+            if x not in (0, width - 1) or y not in (0, height - 1):
+                return False
+        return position in self.corners()
+
     def check_failsafe(self) -> None:
-        """Raise `FailSafeError` when the fail-safe is on and the pointer is in a corner."""
+        """Raise `FailSafeError` when the fail-safe is on and the pointer is in a corner.
+
+        One round trip (the pointer query): the screen size is kept between checks and read
+        again after `forget_screen` (the env calls it when the layout changed).
+        """
         if not self.failsafe:
             return
         position = self.position
-        if position in self.corners():
+        if self.in_corner(position):
             raise FailSafeError(failsafe_message(position))
 
     def refuse_corners(self, *points: tuple[float, float]) -> None:
@@ -169,7 +190,7 @@ class X11Pointer:
         t = (step - 1) / steps
         expected = (px(start[0] + (end[0] - start[0]) * t), px(start[1] + (end[1] - start[1]) * t))
         position = self.position
-        if position != expected and position in self.corners():
+        if position != expected and self.in_corner(position):
             raise FailSafeError(f"fail-safe tripped during a drag at {position}; released")
 
     def scroll(self, notches: int, x: float | None, y: float | None, *, horizontal: bool) -> None:

@@ -127,6 +127,56 @@ def locate(model: str) -> Checkpoint:
     return Checkpoint(name=model, folder=folder, model_type=model_type, config=config)
 
 
+# The files transformers reads weights from, in the order it prefers them.
+WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def weight_files(checkpoint: Checkpoint) -> list[Path]:
+    """The weight files a checkpoint's index names (or its single file), without opening any.
+
+    Raises:
+        InputError: no weights at all, an unreadable index, or a shard it names is missing
+            or empty: one line, before any event is sent and before torch is imported.
+    """
+    folder = checkpoint.folder
+    for index_name in WEIGHT_INDEXES:
+        index = folder / index_name
+        if not index.is_file():
+            continue
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+            shards = sorted(set(data["weight_map"].values()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+                AttributeError) as exc:  # fmt: skip
+            raise InputError(f"{index}: not a readable weight index ({first_line(exc)})") from None
+        paths = []
+        for shard in shards:
+            path = folder / str(shard)
+            if path.parent != folder or not path.is_file() or path.stat().st_size < 8:
+                raise InputError(f"{checkpoint.name}: {index_name} names {shard}, which is missing")
+            paths.append(path)
+        if not paths:
+            raise InputError(f"{index}: the weight index names no files")
+        return paths
+    for name in WEIGHT_FILES:
+        path = folder / name
+        if path.is_file():
+            if path.stat().st_size < 8:
+                raise InputError(f"{path}: an empty weight file")
+            return [path]
+    raise InputError(
+        f"{checkpoint.name}: no weights in {folder} (no {' / '.join(WEIGHT_FILES)} "
+        f"and no {WEIGHT_INDEXES[0]})"
+    )
+
+
+def check_weight_files(checkpoint: Checkpoint) -> None:
+    """Fail now, in one line, if the weights a later step would read are not there."""
+    files = weight_files(checkpoint)
+    log.debug("%s: %d weight file(s), read at the first model step", checkpoint.name, len(files))
+
+
 def _read_config(model: str, folder: Path) -> dict[str, Any]:
     config_path = folder / "config.json"
     if not config_path.is_file():

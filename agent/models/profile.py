@@ -80,6 +80,27 @@ class ActSpec(_Frozen):
     source: str = ""
 
 
+class TwoStage(_Frozen):
+    """Two-stage grounding (REFERENCE 12): a first pass on the screenshot scaled down to a
+    small pixel budget, then a second on a crop around its point at native resolution.
+
+    Not an official protocol of any model: results made with it are labelled so.
+    """
+
+    first_max_pixels: Pixels = Field(
+        256 * 28 * 28, description="pixel budget of the first, whole-screen pass"
+    )
+    crop_pixels: Pixels | None = Field(
+        None, description="area of the native-resolution crop; default: the model's max_pixels"
+    )
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="refuse a point whose confidence (the passes' agreement) is below this",
+    )
+
+
 class Published(_Frozen):
     """A published ScreenSpot-Pro figure (not reproduced here: no weights)."""
 
@@ -114,6 +135,9 @@ class Profile(_Frozen):
     published: tuple[Published, ...] = ()
     sources: tuple[str, ...] = Field((), description="files the prompts were taken from")
     notes: str = ""
+    two_stage: TwoStage | None = Field(
+        None, description="ground in two passes by default (agent.two_stage); off: one pass"
+    )
 
     @property
     def modes(self) -> tuple[Mode, ...]:

@@ -30,16 +30,17 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError, require
+from actions.errors import InputError, first_line, require
 from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
-from agent.models.checkpoint import locate
+from agent.models.checkpoint import check_weight_files, locate
 from agent.models.detect import Resolved
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
 from agent.models.qwen_processor import load_processor, preprocess
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
+from agent.models.weights import LazyWeights, log_weights_load
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,9 @@ class QwenModel(Model):
         started = time.perf_counter()
         # First, before torch is imported: a missing or unreachable checkpoint fails at once.
         checkpoint = locate(spec.model)
+        # Still before torch: weight files the index names must all be there (stat only,
+        # never opened, so that a run the locate cache serves never reads them).
+        check_weight_files(checkpoint)
         require("torch", "model")
         # Before any weights load: a profile that contradicts the checkpoint is an error now.
         resolved = spec.resolve(model_type=checkpoint.model_type)
@@ -174,27 +178,49 @@ class QwenModel(Model):
             backend=spec.image_backend,
             architecture=checkpoint.architecture,
         )
+        self.checkpoint = checkpoint
+        self._setup(spec, processor, resolved, device=device, dtype=dtype, attn=attn)
+        self._weights = LazyWeights(self._read_weights, label=spec.model)
+        self.load_seconds = 0.0
+        log.info("checked %s in %.1f s", spec.model, time.perf_counter() - started)
+        if spec.weights == "eager":
+            self.load_weights()
+        elif spec.weights == "background":
+            self._weights.start()
+
+    def _read_weights(self) -> Any:
+        """Read the checkpoint's weights onto the device (the only place they are read)."""
+        assert self.checkpoint is not None
         try:
             with _quiet_progress():
-                model = checkpoint.model_class().from_pretrained(
-                    checkpoint.folder, dtype=dtype, attn_implementation=attn
+                model = self.checkpoint.model_class().from_pretrained(
+                    self.checkpoint.folder, dtype=self.dtype, attn_implementation=self.attn
                 )
         except Exception as exc:  # safetensors, torch and config errors share no base class
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InputError(f"cannot load the weights of {spec.model}: {first}") from None
+            raise InputError(
+                f"cannot load the weights of {self.spec.model}: {first_line(exc)}"
+            ) from None
         # .to() rather than device_map=, which would need accelerate.
-        self._setup(spec, model.to(device), processor, resolved, device=device, attn=attn)
-        self.checkpoint = checkpoint
-        self.load_seconds = time.perf_counter() - started
-        log.info(
-            "loaded %s (%s) on %s (%s, %s attention) in %.1f s",
-            spec.model,
-            checkpoint.architecture.label,
-            self.device,
-            str(self.dtype).removeprefix("torch."),
-            self.attn,
-            self.load_seconds,
-        )
+        return model.to(self.device).eval()
+
+    def load_weights(self) -> Any:
+        """The model's weights, read now if no earlier step (or the background thread) has."""
+        model, fresh = self._weights.get()
+        if fresh:
+            self._attach(model)
+            self.load_seconds = self._weights.seconds
+            log_weights_load(
+                self.spec.model,
+                f"{self.checkpoint.architecture.label if self.checkpoint else ''} on "
+                f"{self.device} ({str(self.dtype).removeprefix('torch.')}, {self.attn} attention)",
+                self._weights,
+            )
+        return model
+
+    @property
+    def weights_loaded(self) -> bool:
+        """Whether the weights are in memory (False until a step needed the model)."""
+        return self._weights.loaded
 
     @classmethod
     def from_loaded(cls, spec: ModelSpec, model: Any, processor: Any) -> QwenModel:
@@ -207,21 +233,25 @@ class QwenModel(Model):
         self = cls.__new__(cls)
         resolved = spec.resolve(model_type=getattr(model.config, "model_type", None))
         attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
-        self._setup(spec, model, processor, resolved, device=str(model.device), attn=attn)
+        device = str(model.device)
         self.checkpoint = None
+        self._setup(spec, processor, resolved, device=device, dtype=model.dtype, attn=attn)
+        self._weights = LazyWeights.ready(model.eval())
+        self._attach(model)
         self.load_seconds = 0.0
         return self
 
     def _setup(
         self,
         spec: ModelSpec,
-        model: Any,
         processor: Any,
         resolved: Resolved,
         *,
         device: str,
+        dtype: Any,
         attn: str,
     ) -> None:
+        """Everything that needs no weights: profile, frame, prompts, generation settings."""
         from transformers import GenerationConfig
 
         self.spec = spec
@@ -231,11 +261,15 @@ class QwenModel(Model):
         self.min_pixels, self.max_pixels = spec.pixel_limits(self.profile)
         self.family = family_of_space(self.space or self.profile.space, self.profile.factor)
         self.device = device
-        self.dtype = model.dtype
+        self.dtype = dtype
         self.attn = attn
         self.processor = processor
-        self.model = model.eval()
         tokenizer = processor.tokenizer
+        # On CPU the system turn costs seconds: keep it on disk for the next process too.
+        folder = default_disk_dir() if device == "cpu" else None
+        disk = DiskStore(folder) if folder is not None else None
+        # Its model is attached when the weights are read (`_attach`).
+        self.prefix_cache = PrefixCache(None, tokenizer, disk=disk)
         self.end_ids = [i for t in END_TOKENS if (i := _token_id(tokenizer, t)) is not None]
         # The base of every batch's settings (`generation_config_for` adds cap and stops).
         self.generation_config = GenerationConfig(
@@ -253,13 +287,18 @@ class QwenModel(Model):
             pad_token_id=tokenizer.pad_token_id,
         )
         self._torch = require("torch", "model")
-        # On CPU the system turn costs seconds: keep it on disk for the next process too.
-        folder = default_disk_dir() if self.device == "cpu" else None
-        disk = DiskStore(folder) if folder is not None else None
-        self.prefix_cache = PrefixCache(model, tokenizer, disk=disk)
+
+    def _attach(self, model: Any) -> None:
+        """What needs the weights: the system-turn cache and generate's cache argument."""
+        self.prefix_cache.model = model
         # transformers 5.2x renamed generate's past_key_values to cache.
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
+
+    @property
+    def model(self) -> Any:
+        """The transformers model; reading it loads the weights on first use."""
+        return self.load_weights()
 
     def frame_for(
         self, image: Image.Image, *, kind: str = "ground", mobile: bool = False
@@ -351,6 +390,7 @@ class QwenModel(Model):
         self, requests: list[ModelRequest], cap: int, stops: tuple[str, ...]
     ) -> list[ModelReply]:
         torch = self._torch
+        model = self.load_weights()  # the first step that needs the model reads the weights
         t0 = time.perf_counter()
         batch = self.prepare(requests)
         inputs = batch.inputs.to(self.device)
@@ -362,7 +402,7 @@ class QwenModel(Model):
                 cache = self.prefix_cache.cache_for(inputs["input_ids"], inputs["attention_mask"])
                 if cache is not None:
                     extra[self._cache_kwarg] = cache
-            output = self.model.generate(**inputs, generation_config=config, **extra)
+            output = model.generate(**inputs, generation_config=config, **extra)
         t2 = time.perf_counter()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
         raws = [self._decode(ids, stops) for ids in new_tokens]
@@ -407,8 +447,8 @@ class QwenModel(Model):
         return text[: min(cuts)] if cuts else text
 
     def close(self) -> None:
-        """Drop the weights (and free GPU memory)."""
-        self.model = None
+        """Drop the weights (and free GPU memory); weights still loading are waited for."""
+        self._weights.drop()
         self.prefix_cache.clear()
         self.prefix_cache.model = None
         if self.device.startswith("cuda"):

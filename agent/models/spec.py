@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from actions.errors import InputError
 from actions.frames import QWEN_MAX_PIXELS, CoordinateSpace, ModelFamily, family_of, space_of_family
+from agent.models.profile import TwoStage
 
 if TYPE_CHECKING:
     from agent.models.detect import Resolved
@@ -72,6 +73,17 @@ class ModelSpec(BaseModel):
     image_backend: Literal["auto", "pil", "torchvision"] = "auto"
     max_new_tokens: Annotated[int, Field(gt=0, le=32_768)] | None = Field(
         None, description="answer length cap; default: the profile's"
+    )
+    weights: Literal["lazy", "background", "eager"] = Field(
+        "lazy",
+        description="when a local model's weights are read: lazy (at the first step that "
+        "needs the model; a run the locate cache serves reads none), background (from the "
+        "start, in a thread), eager (before the run begins)",
+    )
+    two_stage: TwoStage | None = Field(
+        None,
+        description="two-stage grounding (agent.two_stage), over the profile's; "
+        "not an official protocol",
     )
     batch_size: Annotated[int, Field(ge=1, le=256)] = 4
     concurrency: Annotated[int, Field(ge=1, le=256)] = 4
