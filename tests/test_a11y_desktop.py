@@ -326,3 +326,28 @@ def test_a_label_stands_for_the_field_it_names(
         assert steps[2]["located"]["role"] == "push button"
     finally:
         app.stop()
+
+
+def test_mcp_lists_elements_and_clicks_by_their_names_without_a_model(
+    galculator: TkApp, session_bus: str
+) -> None:
+    """MCP `elements` lists what the tree says; `click(target=...)` asks the tree first."""
+    from tests.fixtures.mcp_client import ok, run, server_env, stdio_session
+
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    args = ["mcp", "--base-url", url, "--model", "Qwen/Qwen2.5-VL-7B-Instruct",
+            "--confirm", "never"]  # fmt: skip
+    env = server_env(galculator.display, DBUS_SESSION_BUS_ADDRESS=session_bus, GTK_A11Y="atspi")
+
+    async def body() -> None:
+        async with stdio_session(args, env=env) as s:
+            listed = ok(await s.call_tool("elements", {})).structured_content["elements"]
+            plus = [e for e in listed if e["name"] == "+" and e["role"] == "toggle button"]
+            assert len(plus) == 1 and plus[0]["box"] is not None
+            for name in ("7", "+", "5", "="):
+                clicked = ok(await s.call_tool("click", {"target": name}))
+                x1, y1, x2, y2 = clicked.structured_content["box"]
+                assert x2 > x1 and y2 > y1  # the element's own box, not a model's guess
+
+    run(body)
+    assert display_text(session_bus) == "12"

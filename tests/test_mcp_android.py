@@ -33,7 +33,7 @@ from tests.fixtures.mcp_client import (
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 PHONE_TOOLS = {
     "screenshot", "click", "drag", "scroll", "type_text", "press_key", "locate",
-    "wait_for_text", "swipe", "long_press", "open_app", "press_button",
+    "elements", "wait_for_text", "swipe", "long_press", "open_app", "press_button",
 }  # fmt: skip
 
 

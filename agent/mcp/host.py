@@ -225,11 +225,33 @@ class ScreenHost:
         result = tm.LocateResult(
             target=args.target,
             point=view.from_capture(*point),
-            box=view.box(rec.model.box if rec.model is not None else None),
+            box=view.box(located_box(rec)),
             answer=answer,
         )
         x, y = result.point
         return Outcome(f"{args.target!r} is at ({x:g}, {y:g})", result)
+
+    def elements(self, args: tm.ElementsArgs) -> Outcome:
+        """What the accessibility tree (AT-SPI, Android's hierarchy) says is on screen."""
+        from env.a11y_read import read_elements
+
+        view = self.view
+        with self.session.recording("elements") as rec:
+            obs = self.session.observe_into(rec)
+            found, why = read_elements(self.env, obs.geometry)
+        size = obs.geometry.size
+        shown = found if args.include_hidden else [e for e in found if e.usable(size)]
+        text = self.redactor.text  # a field's name may hold what was typed into it
+        rows = [
+            tm.ElementRow(
+                role=e.role, name=text(e.name), description=text(e.description),
+                states=list(e.states), box=view.box(e.box), app=e.app,
+            )
+            for e in shown
+        ]  # fmt: skip
+        result = tm.ElementsResult(elements=rows, note=why or None)
+        line = f"{len(rows)} elements" + (f" ({why})" if why else "")
+        return Outcome(line, result)
 
     def wait_for_text(self, args: tm.WaitForTextArgs) -> Outcome:
         view = self.view
@@ -362,8 +384,8 @@ class ScreenHost:
     ) -> tuple[tuple[float, float], tuple[float, float, float, float] | None]:
         """A point in capture pixels (and the target's box): grounded, or the caller's x, y."""
         if target is not None:
-            point = self.session.ground_into(rec, obs, target)
-            return point, rec.model.box if rec.model is not None else None
+            point = self.session.ground_into(rec, obs, target)  # tree, cache, then model
+            return point, located_box(rec)
         assert x is not None and y is not None  # the argument models make sure
         view.check(kind, [(x, y)])
         return view.to_capture(x, y), None
@@ -455,3 +477,10 @@ def _shown(args: tm.ClickArgs | tm.LongPressArgs | tm.DragArgs | tm.ScrollArgs) 
 
 def _shown_end(args: tm.DragArgs) -> str:
     return args.to_target if args.to_target is not None else f"({args.to_x:g}, {args.to_y:g})"
+
+
+def located_box(rec: StepRecord) -> tuple[float, float, float, float] | None:
+    """The located target's box: the tree's element, else the grounding model's."""
+    if rec.located is not None and rec.located.box is not None:
+        return rec.located.box
+    return rec.model.box if rec.model is not None else None

@@ -134,6 +134,12 @@ class LocateArgs(_Args):
     target: TargetText
 
 
+class ElementsArgs(_Args):
+    include_hidden: bool = Field(
+        False, description="also elements that are hidden, disabled or off screen"
+    )
+
+
 class WaitForTextArgs(_Args):
     text: str = Field(
         min_length=1, max_length=2000, description="text that should appear on the screen"
@@ -219,6 +225,20 @@ class LocateResult(BaseModel):
     point: Point = Field(description="screenshot pixels")
     box: Box | None = Field(None, description="screenshot pixels, x1 <= x2, y1 <= y2")
     answer: str = Field(description="what the grounding model answered")
+
+
+class ElementRow(BaseModel):
+    role: str
+    name: str
+    description: str = ""
+    states: list[str] = Field(default_factory=list)
+    box: Box | None = Field(None, description="screenshot pixels, x1 <= x2, y1 <= y2")
+    app: str = ""
+
+
+class ElementsResult(BaseModel):
+    elements: list[ElementRow]
+    note: str | None = Field(None, description="why the tree could not be read, if it could not")
 
 
 class WaitForTextResult(BaseModel):

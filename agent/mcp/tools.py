@@ -136,6 +136,18 @@ TOOLS: tuple[ToolSpec, ...] = (
         read_only=True,
     ),
     ToolSpec(
+        "elements",
+        "List elements",
+        "The elements on screen as the apps themselves describe them (the accessibility tree: "
+        "AT-SPI on Linux desktops, the view hierarchy on phones): role, name, states and box in "
+        "pixels of the latest screenshot. Exact where an app publishes them; `click` with a "
+        "`target` tries these names first, then the locate cache, then the grounding model.",
+        tm.ElementsArgs,
+        tm.ElementsResult,
+        ScreenHost.elements,
+        read_only=True,
+    ),
+    ToolSpec(
         "wait_for_text",
         "Wait for text",
         "Wait until `text` is visible on the screen (read by OCR), for up to `timeout` seconds; "
