@@ -15,6 +15,7 @@ because the screen of a dry run never changes.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -75,6 +76,7 @@ class Session:
         self.steps_done = 0
         self.last_observation: Observation | None = None
         self._screens: dict[int, Observation] = {}
+        self._pointer: tuple[float, float] | None = None  # last point acted on, screenshot px
 
     # -- basics --------------------------------------------------------------------------
     @property
@@ -152,6 +154,9 @@ class Session:
         if self.writer is not None:
             if obs is not None:
                 rec.screenshot = self.writer.save_screenshot(obs.image, f"step-{rec.index:03d}")
+                # blacking out secrets is part of the step's cost: shown, and in the total
+                rec.timings.mask = self.writer.mask_seconds
+                rec.timings.total += self.writer.mask_seconds
             rec = self.writer.write_step(rec)
         else:
             rec = StepRecord.model_validate(self.redactor(rec.model_dump(mode="json")))
@@ -167,8 +172,9 @@ class Session:
     def ground_into(self, rec: StepRecord, obs: Observation, target: str) -> tuple[float, float]:
         """Where `target` is, in screenshot pixels: from the locate cache, else from the model.
 
-        In a dry run a miss does not fail: the record says so, and the screen's
-        centre stands in so that the rest of the step can still be shown.
+        In a dry run a miss does not fail: the record says "not found" and the
+        step shows no point (the screen's centre is returned only for callers
+        that need a number; `point_step` and `scroll` send and show nothing).
         """
         from agent.grounding import ground
 
@@ -197,11 +203,25 @@ class Session:
                 self.locate.propose(rec, obs, target, result.point, result.bbox,
                                     self.redactor.secrets)  # fmt: skip
             return result.point
+        from agent.models.ocr import miss_message
+
+        # the OCR grounder's own words ('"Save" is not on screen; closest text: "Saved"')
+        # say more than the parser's, which speaks of coordinates
+        error = miss_message(result.raw) or result.error or "no point in the answer"
+        rec.model.error = error
         if self.dry_run:
-            rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"
+            # the caller sends nothing and shows no point (`_missed_in_dry_run`)
+            rec.status = "dry_run"
+            rec.note = f"dry run: not found: {error}"
             width, height = obs.geometry.size
             return width / 2, height / 2
-        raise StepFailed(f"could not find {target!r} on screen: {result.error}")
+        if miss_message(result.raw) is not None:
+            raise StepFailed(error)
+        raise StepFailed(f"could not find {target!r} on screen: {error}")
+
+    def _missed_in_dry_run(self, rec: StepRecord) -> bool:
+        """A dry run's target was not found: no action is shown at a made-up point."""
+        return self.dry_run and rec.model is not None and bool(rec.model.error)
 
     def act_into(
         self,
@@ -238,8 +258,14 @@ class Session:
             and self.writer is not None
             and self.redactor.contains(action.text)
         ):
-            self.writer.secret_typed()  # screenshots from now on may show it
+            # screenshots from now on may show it, around the field last clicked
+            width = self.last_observation.geometry.size[0] if self.last_observation else 0
+            self.writer.secret_typed(self._pointer, width)
         result = self.env.act(action)
+        if getattr(action, "x", None) is not None and getattr(action, "y", None) is not None:
+            self._pointer = (float(action.x), float(action.y))  # type: ignore[attr-defined]
+        elif isinstance(action, Key):
+            self._pointer = None  # Tab may have moved the focus: the field is unknown now
         secret = isinstance(action, Type) and self.redactor.contains(action.text)
         self.locate.note_action(action, secret, rec.geometry["scale"] if rec.geometry else 1.0)
         rec.screen_points = [tuple(p) for p in result.input_points]  # type: ignore[misc]
@@ -282,6 +308,8 @@ class Session:
             obs = self.observe_into(rec)
             if target is not None:
                 x, y = self.ground_into(rec, obs, target)
+                if self._missed_in_dry_run(rec):
+                    return x, y
             assert x is not None and y is not None
             action: Action
             if verb == "long_press":
@@ -338,6 +366,8 @@ class Session:
             obs = self.observe_into(rec)
             if target is not None:
                 x, y = self.ground_into(rec, obs, target)
+                if self._missed_in_dry_run(rec):
+                    return
             self.act_into(rec, Scroll(x=x, y=y, amount=amount, axis=axis))  # type: ignore[arg-type]
 
     def swipe(self, x: float, y: float, to_x: float, to_y: float, *, duration: float = 0.3,
@@ -389,9 +419,16 @@ class Session:
     def find_text_step(
         self, verb: str, text: str, *, timeout: float, line: int | None = None
     ) -> TextMatch | None:
-        """wait_for / assert: search the screen's text (OCR) until found or `timeout`."""
-        from agent.models.ocr import find_text
+        """wait_for / assert: search the screen's text (OCR) until found or `timeout`.
 
+        A text OCR can never read (no letter, digit or sign) is refused before
+        the step starts; signs and, for these checks, digits must match exactly
+        (`agent.models.ocr_match.exact_part`), so ``-2`` never passes on ``2``.
+        """
+        from agent.models.ocr import check_target, find_text, read_text
+        from agent.models.ocr_match import closest_text
+
+        check_target(text)
         with self.recording(verb, instruction=text, line=line) as rec:
             start = time.monotonic()
             left = self.seconds_left()
@@ -415,5 +452,8 @@ class Session:
                 if time.monotonic() >= until:
                     what = "did not appear" if verb == "wait_for" else "is not on screen"
                     after = f" within {timeout:g} s" if timeout else ""
-                    raise StepFailed(f"{verb}: {text!r} {what}{after}")
+                    closest = closest_text(read_text(obs.image), text)
+                    hint = f"; closest text: {json.dumps(closest, ensure_ascii=False)}"
+                    rec.model = ModelCall(instruction=text, raw=f"closest text: {closest!r}")
+                    raise StepFailed(f"{verb}: {text!r} {what}{after}{hint if closest else ''}")
                 time.sleep(POLL_INTERVAL)

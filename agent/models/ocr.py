@@ -35,6 +35,7 @@ from agent.models.ocr_match import (
     best_match,
     closest_text,
     target_text,
+    unmatchable,
 )
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,68 @@ def _image_key(image: Image.Image) -> bytes:
     return digest.digest()
 
 
+def cached_text(image: Image.Image) -> list[OcrLine] | None:
+    """The lines already read from these pixels (by this step's grounding or check), if any."""
+    key = _image_key(image)
+    with _cache_lock:
+        return _cache.get(key)
+
+
+TILE = (1280, 800)
+"""Largest piece of a screen read at once. RapidOCR's detector misses small or isolated
+labels on larger frames (mousepad's menu bar, zenity's "No", a calculator's "x" at
+1920x1080) that it reads in the same pixels cropped to this size, so a larger screen is
+read in overlapping tiles of at most this size."""
+_OVERLAP = 0.25
+"""Share of a tile its neighbour also reads: a line narrower than that lies whole in one."""
+
+
+def tiles(size: tuple[int, int], tile: tuple[int, int] = TILE) -> list[tuple[int, int, int, int]]:
+    """Overlapping boxes (left, top, right, bottom) of at most `tile` that cover `size`."""
+    return [
+        (x, y, min(x + tile[0], size[0]), min(y + tile[1], size[1]))
+        for y in _starts(size[1], tile[1])
+        for x in _starts(size[0], tile[0])
+    ]
+
+
+def _starts(length: int, tile: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    count = 1 + -(-(length - tile) // int(tile * (1 - _OVERLAP)))  # ceil
+    step = (length - tile) / (count - 1)
+    return [round(i * step) for i in range(count)]
+
+
+def _merged(lines: list[OcrLine]) -> list[OcrLine]:
+    """One line per piece of text read in several tiles: the largest box (a tile's edge
+    may cut a line, and the cut part is inside the whole one), then the best score."""
+    kept: list[OcrLine] = []
+    for line in sorted(lines, key=lambda ln: (-_area(ln.box), -ln.score)):
+        if not any(_overlap(line.box, other.box) > 0.6 for other in kept):
+            kept.append(line)
+    return sorted(kept, key=lambda ln: (ln.box[1], ln.box[0]))
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over the smaller box's area."""
+    inter = _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    if inter <= 0:
+        return 0.0
+    return inter / max(min(_area(a), _area(b)), 1e-6)
+
+
 def read_text(image: Image.Image) -> list[OcrLine]:
-    """Recognise every text line of `image` (boxes in its pixels); cached per image content."""
+    """Recognise every text line of `image` (boxes in its pixels); cached per image content.
+
+    A screen larger than `TILE` is read in overlapping tiles and the lines
+    seen twice are merged, so that what is read does not depend on the frame
+    size. A screen that is not blank but yields no text is logged as a warning.
+    """
     key = _image_key(image)
     with _cache_lock:
         if key in _cache:
@@ -79,19 +140,35 @@ def read_text(image: Image.Image) -> list[OcrLine]:
     np = require("numpy", "ocr")
     engine = _get_engine()
     start = time.perf_counter()
-    result = engine(np.asarray(image.convert("RGB")))
-    lines: list[OcrLine] = []
-    if result.boxes is not None and result.txts:
+    rgb = image.convert("RGB")
+    found: list[OcrLine] = []
+    pieces = tiles(rgb.size)
+    for left, top, right, bottom in pieces:
+        result = engine(np.asarray(rgb.crop((left, top, right, bottom))))
+        if result.boxes is None or not result.txts:
+            continue
         for quad, text, score in zip(result.boxes, result.txts, result.scores, strict=False):
-            xs = [float(p[0]) for p in quad]
-            ys = [float(p[1]) for p in quad]
-            lines.append(OcrLine(text, (min(xs), min(ys), max(xs), max(ys)), float(score)))
-    log.debug("OCR %dx%d: %d lines in %.2f s", *image.size, len(lines), time.perf_counter() - start)
+            xs = [float(p[0]) + left for p in quad]
+            ys = [float(p[1]) + top for p in quad]
+            found.append(OcrLine(text, (min(xs), min(ys), max(xs), max(ys)), float(score)))
+    lines = _merged(found) if len(pieces) > 1 else found
+    log.debug(
+        "OCR %dx%d in %d tiles: %d lines in %.2f s",
+        *image.size, len(pieces), len(lines), time.perf_counter() - start,
+    )  # fmt: skip
+    if not lines and not blank(rgb):
+        log.warning("OCR read no text on a %dx%d screen that is not blank", *image.size)
     with _cache_lock:
         _cache[key] = lines
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return lines
+
+
+def blank(image: Image.Image) -> bool:
+    """One colour, or nearly: nothing on it to read."""
+    extrema = image.convert("L").getextrema()
+    return int(extrema[1]) - int(extrema[0]) < 16
 
 
 def find_text(
@@ -108,13 +185,36 @@ def grounding_answer(match: TextMatch) -> str:
     return "```json\n" + json.dumps([item], ensure_ascii=False) + "\n```"
 
 
+MISS_PREFIX = "not found: "
+
+
 def not_found_answer(target: str, lines: list[OcrLine]) -> str:
-    """An answer with no coordinate, so that the parser reports the miss as an error."""
+    """An answer with no coordinate, so that the parser reports the miss as an error.
+
+    It reads ``not found: "Save" is not on screen; closest text: "Saved"``;
+    `miss_message` gives the part after the prefix, for the user.
+    """
     closest = closest_text(lines, target)
     # brackets and parentheses could read as coordinates to a tolerant parser
-    clean = (closest or "").translate(str.maketrans("", "", "()[]{}<>"))
-    seen = f"; closest text on screen: {json.dumps(clean, ensure_ascii=False)}" if clean else ""
-    return f"not found: no text on screen matches {json.dumps(target, ensure_ascii=False)}{seen}"
+    drop = str.maketrans("", "", "()[]{}<>")
+    clean = (closest or "").translate(drop)
+    seen = f"; closest text: {json.dumps(clean, ensure_ascii=False)}" if clean else ""
+    if not lines:
+        seen = "; no text was read on the screen"
+    shown = json.dumps(target.translate(drop), ensure_ascii=False)
+    return f"{MISS_PREFIX}{shown} is not on screen{seen}"
+
+
+def miss_message(raw: str) -> str | None:
+    """The user's words for an OCR miss (`not_found_answer`), or None for any other answer."""
+    return raw[len(MISS_PREFIX) :] if raw.startswith(MISS_PREFIX) else None
+
+
+def check_target(text: str) -> None:
+    """Raise `InputError` for a target OCR can never find (no readable character in it)."""
+    why = unmatchable(text)
+    if why is not None:
+        raise InputError(f"the ocr backend cannot look for {why}")
 
 
 class OcrModel(Model):
@@ -132,6 +232,8 @@ class OcrModel(Model):
                     "the ocr backend can only find text on screen (click, wait_for, assert); "
                     "it cannot plan towards a goal: use --backend qwen or --backend openai"
                 )
+        for request in requests:  # all checked before any is answered: nothing half-done
+            check_target(target_text(request.instruction))
         return [self._ground(request) for request in requests]
 
     def _ground(self, request: ModelRequest) -> ModelReply:
