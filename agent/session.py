@@ -198,12 +198,20 @@ class Session:
             error=result.error,
         )
         rec.timings.model += total_seconds(result.seconds)
+        from agent.models.ocr import ambiguity, miss_message
+
         if result.error is None and result.point is not None:
+            candidates = ambiguity(result.raw)
+            if candidates:  # recorded (an extra field of the record) and said in the note
+                rec.candidates = candidates  # type: ignore[attr-defined]
+                rec.note = (
+                    f"ambiguous: {target!r} is on screen {len(candidates)} times; took the most "
+                    f"button-like at ({result.point[0]:.0f}, {result.point[1]:.0f})"
+                )
             if scripted:
                 self.locate.propose(rec, obs, target, result.point, result.bbox,
                                     self.redactor.secrets)  # fmt: skip
             return result.point
-        from agent.models.ocr import miss_message
 
         # the OCR grounder's own words ('"Save" is not on screen; closest text: "Saved"')
         # say more than the parser's, which speaks of coordinates

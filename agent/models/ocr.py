@@ -32,8 +32,11 @@ from agent.models.ocr_match import (
     OcrLine,
     Strictness,
     TextMatch,
+    all_matches,
     best_match,
     closest_text,
+    equally_good,
+    normalize,
     target_text,
     unmatchable,
 )
@@ -165,6 +168,61 @@ def read_text(image: Image.Image) -> list[OcrLine]:
     return lines
 
 
+ZOOM = 2
+"""How much a keypad is enlarged for the second read of a short label (`zoomed_text`)."""
+
+
+def zoomed_text(image: Image.Image, lines: list[OcrLine]) -> list[OcrLine]:
+    """`lines` plus what a second read finds in keypads enlarged `ZOOM` times.
+
+    The detector misses small lone symbols ("=", "-" on a calculator's keys)
+    that it finds in the same pixels enlarged. A keypad shows itself as a
+    cluster of at least three short labels; each cluster (the labels' box
+    and a small margin) is read again enlarged, and the lines not seen before
+    are added. Only used when a short target was not found, so the cost is
+    paid on misses alone.
+    """
+    short = [ln.box for ln in lines if 0 < len(normalize(ln.text).replace(" ", "")) <= 3]
+    found: list[OcrLine] = []
+    for x1, y1, x2, y2 in _keypads(short):
+        box = (max(0, int(x1) - 20), max(0, int(y1) - 20),
+               min(image.width, int(x2) + 20), min(image.height, int(y2) + 20))  # fmt: skip
+        crop = image.crop(box)
+        big = crop.resize((crop.width * ZOOM, crop.height * ZOOM), Image.Resampling.BICUBIC)
+        for ln in read_text(big):
+            bx1, by1, bx2, by2 = (v / ZOOM for v in ln.box)
+            moved = (bx1 + box[0], by1 + box[1], bx2 + box[0], by2 + box[1])
+            if not any(_overlap(moved, old.box) > 0.5 for old in lines + found):
+                found.append(OcrLine(ln.text, moved, ln.score))
+    if found:
+        log.debug("a zoomed read of keypads found %d more lines", len(found))
+    return lines + found
+
+
+def _keypads(boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, ...]]:
+    """Bounding boxes of clusters of at least three short labels close to each other
+    (within 2.5 label heights: a keypad's keys)."""
+    groups: list[tuple[tuple[float, ...], tuple[float, ...], int]] = []  # grown, tight, count
+    for box in boxes:
+        margin = (box[3] - box[1]) * 2.5
+        grown: tuple[float, ...] = (box[0] - margin, box[1] - margin,
+                                    box[2] + margin, box[3] + margin)  # fmt: skip
+        tight: tuple[float, ...] = box
+        count = 1
+        rest = []
+        for g, t, n in groups:
+            if g[0] < grown[2] and grown[0] < g[2] and g[1] < grown[3] and grown[1] < g[3]:
+                grown = (min(g[0], grown[0]), min(g[1], grown[1]),
+                         max(g[2], grown[2]), max(g[3], grown[3]))  # fmt: skip
+                tight = (min(t[0], tight[0]), min(t[1], tight[1]),
+                         max(t[2], tight[2]), max(t[3], tight[3]))  # fmt: skip
+                count += n
+            else:
+                rest.append((g, t, n))
+        groups = [*rest, (grown, tight, count)]
+    return [tight for _, tight, count in groups if count >= 3]
+
+
 def blank(image: Image.Image) -> bool:
     """One colour, or nearly: nothing on it to read."""
     extrema = image.convert("L").getextrema()
@@ -178,11 +236,67 @@ def find_text(
     return best_match(read_text(image), text, strictness=strictness)
 
 
-def grounding_answer(match: TextMatch) -> str:
-    """A match written as Qwen2.5-VL writes a grounding answer (pixels of the image)."""
+def grounding_answer(match: TextMatch, candidates: list[TextMatch] | None = None) -> str:
+    """A match written as Qwen2.5-VL writes a grounding answer (pixels of the image).
+
+    When the target's text appears several times, ``candidates`` lists every
+    box (the chosen one first) for the step record (`ambiguity`).
+    """
     x1, y1, x2, y2 = (round(v) for v in match.box)
-    item = {"bbox_2d": [x1, y1, x2, y2], "label": match.line}
+    item: dict[str, Any] = {"bbox_2d": [x1, y1, x2, y2], "label": match.line}
+    if candidates and len(candidates) > 1:
+        item["candidates"] = [[round(v) for v in c.box] for c in candidates]
     return "```json\n" + json.dumps([item], ensure_ascii=False) + "\n```"
+
+
+def ambiguity(raw: str) -> list[list[int]] | None:
+    """The candidate boxes an OCR answer lists when its text was on screen several times."""
+    if not raw.startswith("```json\n"):
+        return None
+    try:
+        items = json.loads(raw.removeprefix("```json\n").removesuffix("\n```"))
+        boxes = items[0].get("candidates") if isinstance(items, list) and items else None
+    except (ValueError, AttributeError):
+        return None
+    return boxes if isinstance(boxes, list) and len(boxes) > 1 else None
+
+
+def enclosure(image: Image.Image, box: tuple[float, float, float, float]) -> float:
+    """How far the label's background reaches, in label heights: small for a button.
+
+    From the middle of each side of the box, walk outwards until the colour
+    changes (a button's edge, another widget): a button's label is enclosed
+    closely on all four sides; a display's or a text's is not (a calculator's
+    display shows "7" with a wide empty field to its left).
+    """
+    grey = image.convert("L")
+    width, height = grey.size
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
+    size = max(y2 - y1, 8)
+    limit = 12 * size
+    pixels = grey.load()
+
+    def reach(x: int, y: int, dx: int, dy: int) -> int:
+        x, y = x + 2 * dx, y + 2 * dy
+        if not (0 <= x < width and 0 <= y < height):
+            return 0
+        background = pixels[x, y]
+        for step in range(limit):
+            px, py = x + dx * step, y + dy * step
+            if not (0 <= px < width and 0 <= py < height):
+                return step
+            if abs(int(pixels[px, py]) - int(background)) > 24:
+                return step
+        return limit
+
+    sides = [reach(x1, cy, -1, 0), reach(x2, cy, 1, 0), reach(cx, y1, 0, -1), reach(cx, y2, 0, 1)]
+    return max(sides) / size
+
+
+def _button_like_first(image: Image.Image, matches: list[TextMatch]) -> list[TextMatch]:
+    """Ambiguous matches, the most button-like (most closely enclosed) first."""
+    return sorted(matches, key=lambda m: enclosure(image, m.box))
 
 
 MISS_PREFIX = "not found: "
@@ -242,8 +356,15 @@ class OcrModel(Model):
         lines = read_text(image)
         ocr_seconds = time.perf_counter() - start
         target = target_text(request.instruction)
-        match = best_match(lines, target, strictness="ground")
-        raw = grounding_answer(match) if match else not_found_answer(target, lines)
+        matches = all_matches(lines, target, strictness="ground")
+        if not matches and len(normalize(target).replace(" ", "")) <= 3:
+            lines = zoomed_text(image, lines)  # a small key's label the first read missed
+            matches = all_matches(lines, target, strictness="ground")
+        tied = equally_good(matches)
+        if len(tied) > 1:  # the same text several times: prefer what looks like a button
+            tied = _button_like_first(image, tied)
+        match = tied[0] if tied else None
+        raw = grounding_answer(match, tied) if match else not_found_answer(target, lines)
         frame = CoordinateFrame(family=self.family, image_size=image.size, model_size=image.size)
         seconds = {"ocr": ocr_seconds, "match": time.perf_counter() - start - ocr_seconds}
         return ModelReply(raw=raw, frame=frame, visual_tokens=None, seconds=seconds)

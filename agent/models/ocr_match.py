@@ -79,6 +79,7 @@ class TextMatch(BaseModel):
     edits: int
     line: str
     ocr_score: float
+    whole_line: bool = True
 
     @property
     def center(self) -> tuple[float, float]:
@@ -115,9 +116,9 @@ CONFUSIONS = {
     "\u2215": "/",  # ∕
 }
 """One spelling per symbol, applied to targets and screen text alike."""
-WORD_CONFUSIONS = {"x": "*", "\u4e00": "-", "\u4e8c": "="}
-"""Whole words OCR reads for a lone symbol (a multiply key as "x", a minus as 一, = as 二); only
-used where the target has that symbol there."""
+WORD_CONFUSIONS = {"x": "*", "\u51b0": "*", "\u4e00": "-", "\u4e8c": "="}
+"""Whole words OCR reads for a lone symbol (a multiply key as "x" or 冰, a minus as 一,
+= as 二); only used where the target has that symbol there."""
 
 
 def _normalized_chars(text: str) -> list[tuple[int, str]]:
@@ -283,13 +284,22 @@ def best_match(
     (a button's label is its whole line), then OCR confidence, then reading
     order (top to bottom, left to right).
     """
+    found = all_matches(lines, target, strictness=strictness)
+    return found[0] if found else None
+
+
+def all_matches(
+    lines: list[OcrLine], target: str, *, strictness: Strictness = "ground"
+) -> list[TextMatch]:
+    """Every box close enough to `target`, best first (see `best_match`), one per line."""
     target_norm = normalize(target)
     if not target_norm:
-        return None
+        return []
     limit = allowed_edits(target_norm, strictness)
     exact = exact_part(target_norm, strictness)
-    best: tuple[tuple[float, ...], TextMatch] | None = None
+    ranked: list[tuple[tuple[float, ...], TextMatch]] = []
     for line in lines:
+        best: tuple[tuple[float, ...], TextMatch] | None = None
         for cand in _candidates(line, target_norm):
             text = _aliased(cand.text, target_norm)
             if not text or exact_part(text, strictness) != exact:
@@ -307,9 +317,23 @@ def best_match(
                     edits=edits,
                     line=line.text,
                     ocr_score=round(line.score, 4),
+                    whole_line=cand.whole_line,
                 )
                 best = (rank, match)
-    return None if best is None else best[1]
+        if best is not None:
+            ranked.append(best)
+    ranked.sort(key=lambda item: item[0])
+    return [match for _, match in ranked]
+
+
+def equally_good(matches: list[TextMatch]) -> list[TextMatch]:
+    """The matches as good as the first on text alone (same edits, same text): the
+    target appears that many times and text cannot tell them apart."""
+    if not matches:
+        return []
+    first = matches[0]
+    same = (first.edits, first.text, first.whole_line)
+    return [m for m in matches if (m.edits, m.text, m.whole_line) == same]
 
 
 def _aliased(text: str, target_norm: str) -> str:
