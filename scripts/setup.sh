@@ -15,8 +15,8 @@ apt_pkgs=(xvfb xdotool zenity python3-venv python3-tk fonts-dejavu-core)
 if [ "$mode" = "--test" ]; then
   # scrot: bench/loop_overhead.py's cookbook baseline (pyautogui.screenshot on X11)
   apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot)
-  # galculator: tests/test_ocr_apps.py (a real GTK calculator for the OCR grounder)
-  apt_pkgs+=(galculator)
+  # galculator, mousepad: tests/test_ocr_apps.py (real GTK apps for the OCR grounder)
+  apt_pkgs+=(galculator mousepad)
 fi
 
 missing=()

@@ -129,3 +129,27 @@ def test_a_miss_is_said_in_words_and_a_dry_run_shows_no_made_up_point(tmp_path) 
     assert "not found" in line and "->" not in line  # not "-> (640, 400)", the screen centre
     step = _steps(tmp_path / "dry")[0]
     assert step["action"] is None and step["status"] == "dry_run"
+
+
+def test_mousepad_menu_bar_is_read_at_1920x1080(tmp_path) -> None:
+    """One read of the whole 1920x1080 screen finds no text at all here (RapidOCR's
+    detector); read in tiles, the menu bar is found and its menu opens."""
+    pytest.importorskip("rapidocr")
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed (apt-get install xvfb)")
+    need(shutil.which("mousepad") is not None, "mousepad is not installed")
+    task = tmp_path / "edit.yaml"
+    task.write_text(
+        "name: edit\n"
+        "env: {desktop: {virtual_display: 1920x1080}}\n"
+        "model: {backend: ocr}\n"
+        "steps:\n"
+        '  - launch: ["mousepad"]\n'
+        '  - wait_for: {text: "Document", timeout: 30}\n'
+        '  - click: "Document"\n'
+        '  - wait_for: {text: "Word Wrap", timeout: 10}\n'
+        "settle: 0.5\n"
+        "cache: off\n"
+    )
+    out = tmp_path / "run"
+    result = _run(task, out, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
