@@ -28,6 +28,8 @@ FIELD_HALF_HEIGHT = 28
 """Half the height of the band blacked out around the point where a secret was typed."""
 _PAD = 32
 """Rows read above and below a changed band, so a line across its edge is read whole."""
+_MIN_ROWS = 736
+"""RapidOCR's detector enlarges an image whose shorter side is below this (its default)."""
 
 
 class SecretUnverifiable(RuntimeError):
@@ -112,9 +114,15 @@ class ScreenMasker:
             bottom = min(pixels.shape[0], int(rows[-1]) + 1 + _PAD)
             if (bottom - top) < pixels.shape[0] * 0.8:  # else a full read costs the same
                 kept = [b for b in self._boxes if b[3] <= top or b[1] >= bottom]
-                band = read_text(image.crop((0, top, image.width, bottom)))
-                found = [(x1, y1 + top, x2, y2 + top) for x1, y1, x2, y2 in
-                         secret_boxes(band, self.redactor)]  # fmt: skip
+                # the band on a flat frame at least `_MIN_ROWS` high: a crop of a few
+                # rows would be enlarged by the detector and cost more than the whole
+                # screen; flat rows cost the recogniser nothing
+                frame_top = max(0, min(top, pixels.shape[0] - _MIN_ROWS))
+                frame_bottom = min(pixels.shape[0], max(bottom, frame_top + _MIN_ROWS))
+                only_band = Image.new("RGB", (image.width, frame_bottom - frame_top))
+                only_band.paste(image.crop((0, top, image.width, bottom)), (0, top - frame_top))
+                found = [(x1, y1 + frame_top, x2, y2 + frame_top) for x1, y1, x2, y2 in
+                         secret_boxes(read_text(only_band, quiet=True), self.redactor)]  # fmt: skip
                 self._boxes = kept + found
                 return list(self._boxes)
         if lines is None:

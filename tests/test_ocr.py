@@ -254,3 +254,18 @@ def test_a_line_read_in_two_tiles_is_kept_once() -> None:
     cut = OcrLine("File Ed", (600, 10, 680, 30), 0.97)
     again = OcrLine("File Edit View", (601, 11, 760, 30), 0.98)
     assert _merged([cut, again, whole]) == [whole]  # the largest box, then the best score
+
+
+def test_a_screen_with_pixels_but_no_text_read_is_warned_about(caplog) -> None:
+    pytest.importorskip("rapidocr")
+    from agent.models.ocr import read_text
+
+    shapes = Image.new("RGB", (640, 400), "white")
+    draw = ImageDraw.Draw(shapes)
+    for i in range(6):  # boxes and lines, no letters
+        draw.rectangle((20 + 100 * i, 40, 90 + 100 * i, 120), outline="black", width=3)
+    with caplog.at_level("WARNING", logger="agent.models.ocr"):
+        assert read_text(shapes) == []
+        assert read_text(Image.new("RGB", (640, 400), "grey")) == []  # blank: nothing to say
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["OCR read no text on a 640x400 screen that is not blank"]

@@ -128,12 +128,13 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return inter / max(min(_area(a), _area(b)), 1e-6)
 
 
-def read_text(image: Image.Image) -> list[OcrLine]:
+def read_text(image: Image.Image, *, quiet: bool = False) -> list[OcrLine]:
     """Recognise every text line of `image` (boxes in its pixels); cached per image content.
 
     A screen larger than `TILE` is read in overlapping tiles and the lines
     seen twice are merged, so that what is read does not depend on the frame
-    size. A screen that is not blank but yields no text is logged as a warning.
+    size. A screen that is not blank but yields no text is logged as a warning
+    (``quiet``: not for a piece of a screen, where that is normal).
     """
     key = _image_key(image)
     with _cache_lock:
@@ -159,7 +160,7 @@ def read_text(image: Image.Image) -> list[OcrLine]:
         "OCR %dx%d in %d tiles: %d lines in %.2f s",
         *image.size, len(pieces), len(lines), time.perf_counter() - start,
     )  # fmt: skip
-    if not lines and not blank(rgb):
+    if not lines and not quiet and not blank(rgb):
         log.warning("OCR read no text on a %dx%d screen that is not blank", *image.size)
     with _cache_lock:
         _cache[key] = lines
@@ -189,7 +190,7 @@ def zoomed_text(image: Image.Image, lines: list[OcrLine]) -> list[OcrLine]:
                min(image.width, int(x2) + 20), min(image.height, int(y2) + 20))  # fmt: skip
         crop = image.crop(box)
         big = crop.resize((crop.width * ZOOM, crop.height * ZOOM), Image.Resampling.BICUBIC)
-        for ln in read_text(big):
+        for ln in read_text(big, quiet=True):
             bx1, by1, bx2, by2 = (v / ZOOM for v in ln.box)
             moved = (bx1 + box[0], by1 + box[1], bx2 + box[0], by2 + box[1])
             if not any(_overlap(moved, old.box) > 0.5 for old in lines + found):
