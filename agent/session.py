@@ -433,7 +433,7 @@ class Session:
         the step starts; signs and, for these checks, digits must match exactly
         (`agent.models.ocr_match.exact_part`), so ``-2`` never passes on ``2``.
         """
-        from agent.models.ocr import check_target, find_text, read_text
+        from agent.models.ocr import blank, check_target, find_text, read_text
         from agent.models.ocr_match import closest_text
 
         check_target(text)
@@ -460,8 +460,14 @@ class Session:
                 if time.monotonic() >= until:
                     what = "did not appear" if verb == "wait_for" else "is not on screen"
                     after = f" within {timeout:g} s" if timeout else ""
-                    closest = closest_text(read_text(obs.image), text)
+                    lines = read_text(obs.image)
+                    closest = closest_text(lines, text)
                     hint = f"; closest text: {json.dumps(closest, ensure_ascii=False)}"
+                    if not lines:
+                        hint = ""
+                        if not blank(obs.image):  # the detector's blind spot, or no text
+                            hint = "; OCR read no text at all on this screen"
+                            rec.note = "OCR read no text on a screen that is not blank"
                     rec.model = ModelCall(instruction=text, raw=f"closest text: {closest!r}")
-                    raise StepFailed(f"{verb}: {text!r} {what}{after}{hint if closest else ''}")
+                    raise StepFailed(f"{verb}: {text!r} {what}{after}{hint}")
                 time.sleep(POLL_INTERVAL)
