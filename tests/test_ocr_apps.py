@@ -153,3 +153,24 @@ def test_mousepad_menu_bar_is_read_at_1920x1080(tmp_path) -> None:
     out = tmp_path / "run"
     result = _run(task, out, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_target_ocr_cannot_read_stops_the_task_before_anything_runs(tmp_path) -> None:
+    marker = tmp_path / "launched"
+    task = tmp_path / "bad.yaml"
+    task.write_text(
+        "name: bad\n"
+        "env: {desktop: {virtual_display: 640x480}}\n"
+        "model: {backend: ocr}\n"
+        "steps:\n"
+        f'  - launch: ["touch", "{marker}"]\n'
+        '  - click: "+"\n'  # a symbol is fine
+        '  - assert: "..."\n'
+    )
+    result = _run(task, tmp_path / "run", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: step 3 (assert): the ocr backend cannot look for '...' has no letters, digits "
+        "or signs that OCR can read: give the visible text of the target"
+    ]
+    assert not marker.exists() and not (tmp_path / "run").exists()
