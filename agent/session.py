@@ -29,7 +29,7 @@ from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
 from agent.models.ocr_match import TextMatch
 from agent.provenance import Provenance, trust
 from agent.safety import ConfirmPolicy, launch_reason, look_around, risk_of
-from agent.secrets import Redactor
+from agent.secrets import Redactor, shows_secret
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
 from env.base import Env, Observation
 
@@ -216,6 +216,10 @@ class Session:
         # the OCR grounder's own words ('"Save" is not on screen; closest text: "Saved"')
         # say more than the parser's, which speaks of coordinates
         error = miss_message(result.raw) or result.error or "no point in the answer"
+        if miss_message(result.raw) is not None and shows_secret(error, self.redactor):
+            # the closest text may be a misread secret, which the redactor would miss
+            error = "the target is not on screen (the closest text is withheld: a secret)"
+            rec.model.raw = error
         rec.model.error = error
         if self.dry_run:
             # the caller sends nothing and shows no point (`_missed_in_dry_run`)
@@ -463,6 +467,8 @@ class Session:
                     lines = read_text(obs.image)
                     closest = closest_text(lines, text)
                     hint = f"; closest text: {json.dumps(closest, ensure_ascii=False)}"
+                    if closest and shows_secret(closest, self.redactor):
+                        closest, hint = None, ""  # a misread secret the redactor would miss
                     if not lines:
                         hint = ""
                         if not blank(obs.image):  # the detector's blind spot, or no text
