@@ -213,12 +213,12 @@ class Session:
                                     self.redactor.secrets)  # fmt: skip
             return result.point
 
-        # the OCR grounder's own words ('"Save" is not on screen; closest text: "Saved"')
+        # the OCR grounder's own words ('no text reads "Save"; closest text: "Saved"')
         # say more than the parser's, which speaks of coordinates
         error = miss_message(result.raw) or result.error or "no point in the answer"
         if miss_message(result.raw) is not None and shows_secret(error, self.redactor):
             # the closest text may be a misread secret, which the redactor would miss
-            error = "the target is not on screen (the closest text is withheld: a secret)"
+            error = "no text reads it (the closest text is withheld: it may show a secret)"
             rec.model.raw = error
         rec.model.error = error
         if self.dry_run:
@@ -227,8 +227,6 @@ class Session:
             rec.note = f"dry run: not found: {error}"
             width, height = obs.geometry.size
             return width / 2, height / 2
-        if miss_message(result.raw) is not None:
-            raise StepFailed(error)
         raise StepFailed(f"could not find {target!r} on screen: {error}")
 
     def _missed_in_dry_run(self, rec: StepRecord) -> bool:

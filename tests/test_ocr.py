@@ -232,7 +232,7 @@ def test_a_miss_says_what_is_not_on_screen_and_the_closest_text(screen) -> None:
 
     image, _ = screen
     reply = OcrModel().answer([ModelRequest(kind="ground", image=image, instruction='"Submitted"')])
-    assert miss_message(reply[0].raw) == '"Submitted" is not on screen; closest text: "Submit"'
+    assert miss_message(reply[0].raw) == 'no text reads "Submitted"; closest text: "Submit"'
 
 
 # -- frame size (issue 24.5) -------------------------------------------------------------

@@ -116,7 +116,8 @@ def test_a_miss_is_said_in_words_and_a_dry_run_shows_no_made_up_point(tmp_path) 
     )
     real = _run(task, tmp_path / "real", tmp_path)
     assert real.returncode == 1
-    assert '"Save" is not on screen' in real.stdout + real.stderr  # on the console line
+    # on the console line, in words (not the parser's "no coordinate ... in the answer")
+    assert "could not find 'the Save button' on screen: no text reads \"Save\"" in real.stdout
     assert "no coordinate" not in real.stdout + real.stderr  # no model jargon
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     dry = subprocess.run(

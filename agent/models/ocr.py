@@ -306,7 +306,7 @@ MISS_PREFIX = "not found: "
 def not_found_answer(target: str, lines: list[OcrLine]) -> str:
     """An answer with no coordinate, so that the parser reports the miss as an error.
 
-    It reads ``not found: "Save" is not on screen; closest text: "Saved"``;
+    It reads ``not found: no text reads "Save"; closest text: "Saved"``;
     `miss_message` gives the part after the prefix, for the user.
     """
     closest = closest_text(lines, target)
@@ -317,7 +317,7 @@ def not_found_answer(target: str, lines: list[OcrLine]) -> str:
     if not lines:
         seen = "; no text was read on the screen"
     shown = json.dumps(target.translate(drop), ensure_ascii=False)
-    return f"{MISS_PREFIX}{shown} is not on screen{seen}"
+    return f"{MISS_PREFIX}no text reads {shown}{seen}"
 
 
 def miss_message(raw: str) -> str | None:
