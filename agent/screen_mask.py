@@ -94,9 +94,14 @@ class ScreenMasker:
         start = time.perf_counter()
         try:
             boxes = self._secret_boxes(image, secret_typed)
-            return _blackout(image, boxes + (self.fields if secret_typed else []))
+        except Exception:
+            # nothing was checked: the next screenshot must not count as "unchanged
+            # since a checked one"
+            self._last, self._boxes = None, []
+            raise
         finally:
             self.seconds = time.perf_counter() - start
+        return _blackout(image, boxes + (self.fields if secret_typed else []))
 
     def _secret_boxes(self, image: Image.Image, secret_typed: bool) -> list[Box]:
         from actions.errors import require

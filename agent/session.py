@@ -15,7 +15,6 @@ because the screen of a dry run never changes.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -436,7 +435,6 @@ class Session:
         (`agent.models.ocr_match.exact_part`), so ``-2`` never passes on ``2``.
         """
         from agent.models.ocr import blank, check_target, find_text, read_text
-        from agent.models.ocr_match import closest_text
 
         check_target(text)
         with self.recording(verb, instruction=text, line=line) as rec:
@@ -462,16 +460,10 @@ class Session:
                 if time.monotonic() >= until:
                     what = "did not appear" if verb == "wait_for" else "is not on screen"
                     after = f" within {timeout:g} s" if timeout else ""
-                    lines = read_text(obs.image)
-                    closest = closest_text(lines, text)
-                    hint = f"; closest text: {json.dumps(closest, ensure_ascii=False)}"
-                    if closest and shows_secret(closest, self.redactor):
-                        closest, hint = None, ""  # a misread secret the redactor would miss
-                    if not lines:
-                        hint = ""
-                        if not blank(obs.image):  # the detector's blind spot, or no text
-                            hint = "; OCR read no text at all on this screen"
-                            rec.note = "OCR read no text on a screen that is not blank"
-                    rec.model = ModelCall(instruction=text, raw=f"closest text: {closest!r}")
+                    hint = ""
+                    if not read_text(obs.image) and not blank(obs.image):
+                        # the detector's blind spot, or a screen with no text at all
+                        hint = "; OCR read no text at all on this screen"
+                        rec.note = "OCR read no text on a screen that is not blank"
                     raise StepFailed(f"{verb}: {text!r} {what}{after}{hint}")
                 time.sleep(POLL_INTERVAL)
