@@ -2,19 +2,22 @@
 
     from agent import Agent
 
-    with Agent.desktop(model="ocr", virtual_display="1280x800", out="runs/form") as a:
+    with Agent.desktop(model="ocr", virtual_display="1280x800", out="auto", name="form") as a:
         a.launch(["python3", "tasks/examples/demo_form.py"])
-        a.wait_for("Contact form")
+        a.wait_for("Contact form", timeout=20)
         a.click("the Name field")       # grounded by the model (here: OCR)
         a.type("Ada Lovelace")
-        a.click(x=252, y=317)           # screenshot pixels
-        a.assert_visible("Saved: Ada Lovelace")
+        a.click("the Note field")       # typing goes to the focused field: click it first
+        a.type("s3cret", secret=True)   # *** in every record, blacked out in screenshots
+        a.click("the Submit button")
+        a.assert_visible("Saved: Ada Lovelace", timeout=5)
         # a.run("close the dialog")    # a goal for the model loop (qwen / openai backends)
 
 Every call is one step of a `Session` (observe, ground, confirm, act, record);
 with ``out=`` every step goes to a run folder and report.html is written when
-the agent closes. Failed steps raise `StepFailed`; bad arguments raise
-`InputError` before anything is sent.
+the agent closes (``out="auto"``: a new ``runs/<time>-<name>`` each time; ``name``
+also keys the locate cache, so give each script its own). Failed steps raise
+`StepFailed`; bad arguments raise `InputError` before anything is sent.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ class Agent:
             env: an opened environment (closed with the agent).
             model: see `resolve_model`; None for coordinate-only scripts.
             out: write a run folder (steps, screenshots, report.html) here;
-                ``True``-ish string "auto" means runs/<time>-<name>.
+                ``"auto"`` means a new runs/<time>-<name> for every run (a fixed
+                folder that already exists is refused).
             confirm, ask: the confirmation policy and who answers its questions
                 (``ask(question) -> bool``; without one, risky actions are refused).
             max_steps, timeout: budgets over the agent's whole life.

@@ -18,12 +18,14 @@ characters (in a model's raw answer, a coordinate, a path).
 from __future__ import annotations
 
 import base64
+import difflib
 import html
 import json
 import logging
 import re
 import shlex
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -173,6 +175,53 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             return type(value)(self(v) for v in value)
         return value
+
+
+PARTIAL = 5
+"""Characters of a secret that, read in a row on a screen, count as showing it."""
+
+
+def _fold(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def shows_secret(text: str, redactor: Redactor) -> bool:
+    """Whether text read off a screen (OCR) may show a secret, in any word, even inside one.
+
+    True for any encoding the redactor masks, for a secret inside a longer
+    word (``adminhunter22`` typed after ``admin``), for `PARTIAL` of its
+    characters in a row (a field scrolled or cut off), and for a misread copy
+    (one edit per five characters: OCR reads 0 for O). Leaning towards yes is
+    the safe side: the caller blacks the text out.
+    """
+    if redactor.contains(text):
+        return True
+    folded = _fold(text)
+    for secret in redactor.secrets:
+        wanted = _fold(secret)
+        if not wanted:
+            continue
+        run = min(len(wanted), PARTIAL)
+        if any(wanted[i : i + run] in folded for i in range(len(wanted) - run + 1)):
+            return True
+        if _misread_in(wanted, folded):
+            return True
+    return False
+
+
+def _misread_in(wanted: str, text: str) -> bool:
+    """`wanted` inside `text` with at most one edit per five characters."""
+    allowed = len(wanted) // 5
+    if allowed == 0:
+        return False  # exact runs were checked already
+    for width in (len(wanted) - 1, len(wanted), len(wanted) + 1):
+        for start in range(0, max(len(text) - width, 0) + 1):
+            window = text[start : start + width]
+            matcher = difflib.SequenceMatcher(None, wanted, window, autojunk=False)
+            matched = sum(block.size for block in matcher.get_matching_blocks())
+            if max(len(wanted), len(window)) - matched <= allowed:
+                return True
+    return False
 
 
 class SecretFilter(logging.Filter):

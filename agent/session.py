@@ -28,7 +28,7 @@ from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
 from agent.models.ocr_match import TextMatch
 from agent.provenance import Provenance, trust
 from agent.safety import ConfirmPolicy, Typed, launch_reason, look_around, risk_of
-from agent.secrets import Redactor
+from agent.secrets import Redactor, shows_secret
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
 from env.a11y import LOCATORS, Located
 from env.base import Env, FailSafeError, Observation
@@ -79,6 +79,7 @@ class Session:
         self.steps_done = 0
         self.last_observation: Observation | None = None
         self._screens: dict[int, Observation] = {}
+        self._pointer: tuple[float, float] | None = None  # last point acted on, screenshot px
 
     # -- basics --------------------------------------------------------------------------
     @property
@@ -153,6 +154,9 @@ class Session:
         if self.writer is not None:
             if obs is not None:
                 rec.screenshot = self.writer.save_screenshot(obs.image, f"step-{rec.index:03d}")
+                # blacking out secrets is part of the step's cost: shown, and in the total
+                rec.timings.mask = self.writer.mask_seconds
+                rec.timings.total += self.writer.mask_seconds
             rec = self.writer.write_step(rec)
         else:
             rec = StepRecord.model_validate(self.redactor(rec.model_dump(mode="json")))
@@ -171,8 +175,9 @@ class Session:
         The accessibility tree answers only when exactly one usable element is
         named; the locate cache when it holds the target; else the model. Each
         locator that gives no answer adds its reason to `rec.located`.
-        In a dry run a miss does not fail: the record says so, and the screen's
-        centre stands in so that the rest of the step can still be shown.
+        In a dry run a miss does not fail: the record says "not found" and the
+        step shows no point (the screen's centre is returned only for callers
+        that need a number; `point_step` and `scroll` send and show nothing).
         """
         from agent.grounding import ground
 
@@ -194,8 +199,9 @@ class Session:
                 break
         else:
             why = "; ".join(fell) or "no locator"
-            if self.dry_run:
-                rec.note = f"dry run: {target!r} was not located ({why})"
+            if self.dry_run:  # the caller sends nothing and shows no point
+                rec.status = "dry_run"
+                rec.note = f"dry run: not found: {target!r} was not located ({why})"
                 width, height = obs.geometry.size
                 return width / 2, height / 2
             raise StepFailed(f"could not find {target!r} without a model: {why}")
@@ -217,16 +223,40 @@ class Session:
             two_stage=result.two_stage,
         )
         rec.timings.model += total_seconds(result.seconds)
+        from agent.models.ocr import ambiguity, miss_message
+
         if result.error is None and result.point is not None:
+            candidates = ambiguity(result.raw)
+            if candidates:  # recorded (an extra field of the record) and said in the note
+                rec.candidates = candidates  # type: ignore[attr-defined]
+                rec.note = (
+                    f"ambiguous: {target!r} is on screen {len(candidates)} times; took the most "
+                    f"button-like at ({result.point[0]:.0f}, {result.point[1]:.0f})"
+                )
             if scripted:
                 self.locate.propose(rec, obs, target, result.point, result.bbox,
                                     self.redactor.secrets)  # fmt: skip
             return result.point
+
+        # the OCR grounder's own words ('no text reads "Save"; closest text: "Saved"')
+        # say more than the parser's, which speaks of coordinates
+        error = miss_message(result.raw) or result.error or "no point in the answer"
+        if miss_message(result.raw) is not None and shows_secret(error, self.redactor):
+            # the closest text may be a misread secret, which the redactor would miss
+            error = "no text reads it (the closest text is withheld: it may show a secret)"
+            rec.model.raw = error
+        rec.model.error = error
         if self.dry_run:
-            rec.note = f"dry run: {target!r} is not on the current screen ({result.error})"
+            # the caller sends nothing and shows no point (`_missed_in_dry_run`)
+            rec.status = "dry_run"
+            rec.note = f"dry run: not found: {error}"
             width, height = obs.geometry.size
             return width / 2, height / 2
-        raise StepFailed(f"could not find {target!r} on screen: {result.error}")
+        raise StepFailed(f"could not find {target!r} on screen: {error}")
+
+    def _missed_in_dry_run(self, rec: StepRecord) -> bool:
+        """A dry run's target was not found: no action is shown at a made-up point."""
+        return self.dry_run and rec.status == "dry_run"  # set by ground_into's misses only
 
     def _from_tree(
         self, rec: StepRecord, obs: Observation, target: str, fell: list[str]
@@ -281,8 +311,14 @@ class Session:
             and self.writer is not None
             and self.redactor.contains(action.text)
         ):
-            self.writer.secret_typed()  # screenshots from now on may show it
+            # screenshots from now on may show it, around the field last clicked
+            width = self.last_observation.geometry.size[0] if self.last_observation else 0
+            self.writer.secret_typed(self._pointer, width)
         result = self.env.act(action)
+        if getattr(action, "x", None) is not None and getattr(action, "y", None) is not None:
+            self._pointer = (float(action.x), float(action.y))  # type: ignore[attr-defined]
+        elif isinstance(action, Key):
+            self._pointer = None  # Tab may have moved the focus: the field is unknown now
         secret = isinstance(action, Type) and self.redactor.contains(action.text)
         rec.secret = bool(rec.secret) or secret  # tells a literal "***" from a masked secret
         self.locate.note_action(action, secret, rec.geometry["scale"] if rec.geometry else 1.0)
@@ -326,6 +362,8 @@ class Session:
             obs = self.observe_into(rec)
             if target is not None:
                 x, y = self.ground_into(rec, obs, target)
+                if self._missed_in_dry_run(rec):
+                    return x, y
             assert x is not None and y is not None
             action: Action
             if verb == "long_press":
@@ -389,6 +427,8 @@ class Session:
             obs = self.observe_into(rec)
             if target is not None:
                 x, y = self.ground_into(rec, obs, target)
+                if self._missed_in_dry_run(rec):
+                    return
             self.act_into(rec, Scroll(x=x, y=y, amount=amount, axis=axis))  # type: ignore[arg-type]
 
     def swipe(self, x: float, y: float, to_x: float, to_y: float, *, duration: float = 0.3,
@@ -440,9 +480,15 @@ class Session:
     def find_text_step(
         self, verb: str, text: str, *, timeout: float, line: int | None = None
     ) -> TextMatch | None:
-        """wait_for / assert: search the screen's text (OCR) until found or `timeout`."""
-        from agent.models.ocr import find_text
+        """wait_for / assert: search the screen's text (OCR) until found or `timeout`.
 
+        A text OCR can never read (no letter, digit or sign) is refused before
+        the step starts; signs and, for these checks, digits must match exactly
+        (`agent.models.ocr_match.exact_part`), so ``-2`` never passes on ``2``.
+        """
+        from agent.models.ocr import blank, check_target, find_text, read_text
+
+        check_target(text)
         with self.recording(verb, instruction=text, line=line) as rec:
             rec.timeout = timeout  # kept by `agent compile`
             start = time.monotonic()
@@ -467,5 +513,10 @@ class Session:
                 if time.monotonic() >= until:
                     what = "did not appear" if verb == "wait_for" else "is not on screen"
                     after = f" within {timeout:g} s" if timeout else ""
-                    raise StepFailed(f"{verb}: {text!r} {what}{after}")
+                    hint = ""
+                    if not read_text(obs.image) and not blank(obs.image):
+                        # the detector's blind spot, or a screen with no text at all
+                        hint = "; OCR read no text at all on this screen"
+                        rec.note = "OCR read no text on a screen that is not blank"
+                    raise StepFailed(f"{verb}: {text!r} {what}{after}{hint}")
                 time.sleep(POLL_INTERVAL)

@@ -12,8 +12,10 @@ scale and monitor offset, the size the model saw) so that a wrong click can be
 explained afterwards, and every string in it passes through the run's
 `Redactor`, so secrets never reach the disk. Screenshots may show a secret
 too (text typed into a visible field): when the run has secrets, the writer
-blacks out the screen text that contains one before saving (OCR); without OCR,
-screenshots taken after a secret was typed are withheld (a grey frame says why).
+blacks out the screen text that may show one, inside longer words too, and the
+band where one was typed (`agent.screen_mask`); without OCR, or when OCR reads
+nothing on a screen after a secret was typed, the screenshot is withheld (a
+grey frame says why). The masking time is in each step's ``timings.mask``.
 
 A run folder read back (`read_run`) is untrusted input: its records may name
 files only inside the folder itself.
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actions.errors import InputError
 from agent.provenance import Provenance
+from agent.screen_mask import ScreenMasker, mask_text_regions
 from agent.secrets import Redactor
 from env.a11y import Located
 
@@ -53,6 +56,7 @@ class Timings(BaseModel):
     act: float = 0.0
     settle: float = 0.0
     cache: float = 0.0
+    mask: float = Field(0.0, description="blacking out secrets in the screenshot (OCR)")
     total: float = 0.0
 
 
@@ -171,32 +175,6 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{safe}"
 
 
-def mask_text_regions(image: Image.Image, redactor: Redactor) -> Image.Image:
-    """Black out every recognised text line that contains a secret (OCR).
-
-    Raises:
-        MissingDependency: the OCR extra is not installed (the caller decides
-            whether the screenshot may be kept: `RunWriter.save_screenshot`).
-    """
-    from agent.models.ocr import read_text
-    from agent.models.ocr_match import best_match
-
-    lines = read_text(image)
-    # fuzzy, as OCR misreads characters (0 -> O): a near miss is still the secret
-    hits = [
-        ln.box
-        for ln in lines
-        if any(best_match([ln], secret, strictness="ground") for secret in redactor.secrets)
-    ]
-    if not hits:
-        return image
-    masked = image.copy()
-    draw = ImageDraw.Draw(masked)
-    for x1, y1, x2, y2 in hits:
-        draw.rectangle((x1 - 2, y1 - 2, x2 + 2, y2 + 2), fill="black")
-    return masked
-
-
 def withheld_screenshot(size: tuple[int, int], why: str) -> Image.Image:
     """A grey frame of `size` saying why the real screenshot was not kept."""
     image = Image.new("RGB", size, (48, 48, 48))
@@ -221,6 +199,9 @@ class RunWriter:
         self.dir = Path(out_dir)
         self.redactor = redactor if redactor is not None else Redactor()
         self.mask_screens = mask_screens
+        # the default masking is incremental over the run (`agent.screen_mask`)
+        self._masker = ScreenMasker(self.redactor) if mask_screens is mask_text_regions else None
+        self.mask_seconds = 0.0  # spent on the last screenshot saved
         if self.dir.exists() and any(self.dir.iterdir()):
             raise InputError(f"run folder {self.dir} already exists and is not empty")
         (self.dir / "screens").mkdir(parents=True, exist_ok=True)
@@ -233,9 +214,17 @@ class RunWriter:
     def next_index(self) -> int:
         return self.count + 1
 
-    def secret_typed(self) -> None:
-        """A secret was typed: from now on a screenshot that cannot be masked is withheld."""
+    def secret_typed(self, point: tuple[float, float] | None = None, width: int = 0) -> None:
+        """A secret was typed: from now on a screenshot that cannot be masked is withheld.
+
+        Args:
+            point: where the pointer last was (screenshot pixels), near the field
+                the secret went into: that band of the screen is blacked out.
+            width: the screenshot's width.
+        """
         self._secret_typed = True
+        if self._masker is not None:
+            self._masker.typed_at(point, width)
 
     def save_screenshot(self, image: Image.Image, name: str) -> str:
         """Save a PNG under screens/ (secrets blacked out) and return its relative path.
@@ -244,9 +233,13 @@ class RunWriter:
         typed, screenshots are then replaced by a grey frame saying why (fail
         closed) rather than saved as they are.
         """
+        start = time.perf_counter()
         if self.redactor and self.mask_screens is not None:
             try:
-                image = self.mask_screens(image, self.redactor)
+                if self._masker is not None:
+                    image = self._masker.mask(image, secret_typed=self._secret_typed)
+                else:
+                    image = self.mask_screens(image, self.redactor)
             except Exception as exc:  # no OCR extra, or OCR failed on this frame
                 if self._secret_typed:
                     why = self.redactor.text(str(exc).splitlines()[0] if str(exc) else repr(exc))
@@ -254,6 +247,7 @@ class RunWriter:
                     image = withheld_screenshot(image.size, why)
                 else:
                     log.debug("cannot look for secrets in screenshot %s: %s", name, exc)
+        self.mask_seconds = time.perf_counter() - start
         rel = f"screens/{name}.png"
         image.save(self.dir / rel, format="PNG", optimize=False, compress_level=6)
         return rel

@@ -15,7 +15,8 @@ apt_pkgs=(xvfb openbox dbus xdotool zenity python3-venv python3-tk fonts-dejavu-
 if [ "$mode" = "--test" ]; then
   # scrot: bench/loop_overhead.py's cookbook baseline (pyautogui.screenshot on X11)
   # galculator, mousepad: real GTK apps for the window-manager tests (tests/test_real_apps.py),
-  # the accessibility-first locate tests and bench/a11y_locate.py
+  # the OCR grounder's (tests/test_ocr_apps.py), the accessibility-first locate tests and
+  # bench/a11y_locate.py
   apt_pkgs+=(adb chromium fonts-noto-cjk dbus-x11 libglib2.0-bin at-spi2-core scrot
              galculator mousepad)
 fi

@@ -97,6 +97,17 @@ def preflight(task: Task) -> None:
     if needs_ocr:
         require("rapidocr", "ocr")
         require("onnxruntime", "ocr")
+    from agent.models.ocr_match import unmatchable
+
+    # a text OCR can never read fails before the first step, not halfway through the task
+    for number, step in enumerate(task.steps, start=1):
+        arg = step.argument
+        text = getattr(arg, "text", None) if step.verb in ("wait_for", "assert") else None
+        if task.model.backend == "ocr" and step.verb in GROUNDED_VERBS:
+            text = getattr(arg, "target", None)
+        why = unmatchable(text) if isinstance(text, str) else None
+        if why is not None:
+            raise InputError(f"step {number} ({step.verb}): the ocr backend cannot look for {why}")
 
 
 GROUNDED_VERBS = ("click", "double_click", "right_click", "long_press", "scroll")

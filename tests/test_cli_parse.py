@@ -10,7 +10,7 @@ from pathlib import Path
 AGENT = [sys.executable, "-m", "agent.cli.main"]
 CLICK = (
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
-    '"coordinate": [966, 546]}}\n</tool_call>'
+    '"coordinate": [658, 364]}}\n</tool_call>'
 )
 
 
@@ -27,8 +27,8 @@ def test_parse_prints_screen_and_model_coordinates():
     assert out["actions"] == [
         {"type": "click", "x": 960.0, "y": 540.0, "button": "left", "count": 1}
     ]
-    assert out["model_xy"] == [[966.0, 546.0]]
-    assert out["model_size"] == [1932, 1092]
+    assert out["model_xy"] == [[658.0, 364.0]]
+    assert out["model_size"] == [1316, 728]  # the agent limit, as `agent ground` uses
     assert out["screen_size"] == [1920, 1080]
     assert out["family"] == "qwen2.5-vl"
 
@@ -48,6 +48,22 @@ def test_parse_reads_stdin_and_honours_family_and_max_pixels():
     out = json.loads(result.stdout)
     assert out["model_size"] == [1316, 728]
     assert (out["actions"][0]["x"], out["actions"][0]["y"]) == (960.0, 540.0)
+
+
+def test_readme_ground_answer_parses_to_the_same_point_without_a_profile():
+    """README's `agent ground` example printed model_xy [364, 217] in a 1316x728 frame and
+    point [531.06, 321.92]: `agent parse` must map that answer to the same point."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert '"point": [531.06, 321.92]' in readme and '"model_xy": [364, 217]' in readme
+    answer = (
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", '
+        '"coordinate": [364, 217]}}\n</tool_call>'
+    )
+    for extra in ([], ["--profile", "qwen2.5-vl"], ["--family", "qwen2.5-vl"]):
+        out = json.loads(run("parse", "--screen", "1920x1080", *extra, answer).stdout)
+        assert out["model_size"] == [1316, 728]
+        action = out["actions"][0]
+        assert (round(action["x"], 2), round(action["y"], 2)) == (531.06, 321.92)
 
 
 def test_unparseable_single_input_is_one_line_exit_2():

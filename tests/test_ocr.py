@@ -177,3 +177,95 @@ def test_ocr_reads_each_image_once(screen, monkeypatch) -> None:
     ocr.find_text(image, "File")
     ocr.find_text(image.copy(), "Cancel")  # same pixels, another object
     assert calls == []
+
+
+# -- symbols and signs (issue 24.4) ------------------------------------------------------
+def _line(text: str) -> list[OcrLine]:
+    return [OcrLine(text, (0, 0, 40, 20), 0.9)]
+
+
+@pytest.mark.parametrize(
+    ("target", "screen"),
+    [("-2", "2"), ("2", "-2"), ("$12", "12"), ("12", "$12"), ("12", "12%"), ("12%", "12"),
+     ("Total -1234567", "Total 1234567"), ("Total 1234567", "Total 1234568"), ("12", "Total: -12")],
+)  # fmt: skip
+def test_a_dropped_or_changed_sign_never_satisfies_an_assert(target: str, screen: str) -> None:
+    assert best_match(_line(screen), target, strictness="strict") is None
+
+
+@pytest.mark.parametrize(
+    ("target", "screen"),
+    [("+", "+"), ("+", "\u5341"), ("-", "\u2212"), ("-", "\u4e00"), ("*", "\u00d7"), ("*", "x"),
+     ("=", "\u4e8c"), ("\u00f7", "/"), ("-2", "\u22122"), ("7+5=", "7+5=")],
+)  # fmt: skip
+def test_symbols_match_themselves_and_their_usual_ocr_readings(target: str, screen: str) -> None:
+    match = best_match(_line(screen), target)
+    assert match is not None and match.line == screen
+
+
+def test_symbol_keys_are_told_apart_on_a_keypad() -> None:
+    keypad = [OcrLine(t, (40 * i, 0, 40 * i + 20, 20)) for i, t in enumerate("789+-*/=")]
+    for key in "+-*/=":
+        match = best_match(keypad, key)
+        assert match is not None and match.line == key
+
+
+def test_words_keep_their_old_leniency() -> None:
+    assert best_match(_line("Sign-out"), "Sign out", strictness="strict") is not None
+    assert best_match(_line("Name:"), "Name", strictness="strict") is not None
+    assert normalize("3.5") == "3.5" and normalize("-2") == "-2"
+
+
+def test_a_target_ocr_cannot_read_is_refused_up_front(screen) -> None:
+    from agent.models.ocr import OcrModel, check_target
+
+    image, _ = screen
+    for target in ("...", '"!!"', " ; "):
+        with pytest.raises(InputError, match="no letters, digits or signs"):
+            check_target(target)
+    with pytest.raises(InputError, match="no letters, digits or signs"):
+        OcrModel().answer([ModelRequest(kind="ground", image=image, instruction='click "?!"')])
+
+
+def test_a_miss_says_what_is_not_on_screen_and_the_closest_text(screen) -> None:
+    from agent.models.ocr import OcrModel, miss_message
+
+    image, _ = screen
+    reply = OcrModel().answer([ModelRequest(kind="ground", image=image, instruction='"Submitted"')])
+    assert miss_message(reply[0].raw) == 'no text reads "Submitted"; closest text: "Submit"'
+
+
+# -- frame size (issue 24.5) -------------------------------------------------------------
+def test_large_screens_are_read_in_overlapping_tiles() -> None:
+    from agent.models.ocr import TILE, tiles
+
+    assert tiles((1280, 800)) == [(0, 0, 1280, 800)]
+    for size in ((1920, 1080), (2560, 1440), (3840, 2160)):
+        pieces = tiles(size)
+        assert all(r - x <= TILE[0] and b - y <= TILE[1] for x, y, r, b in pieces)
+        covered = {(x, y) for x in range(0, size[0], 40) for y in range(0, size[1], 40)}
+        assert all(any(p[0] <= x < p[2] and p[1] <= y < p[3] for p in pieces) for x, y in covered)
+
+
+def test_a_line_read_in_two_tiles_is_kept_once() -> None:
+    from agent.models.ocr import _merged
+
+    whole = OcrLine("File Edit View", (600, 10, 760, 30), 0.99)
+    cut = OcrLine("File Ed", (600, 10, 680, 30), 0.97)
+    again = OcrLine("File Edit View", (601, 11, 760, 30), 0.98)
+    assert _merged([cut, again, whole]) == [whole]  # the largest box, then the best score
+
+
+def test_a_screen_with_pixels_but_no_text_read_is_warned_about(caplog) -> None:
+    pytest.importorskip("rapidocr")
+    from agent.models.ocr import read_text
+
+    shapes = Image.new("RGB", (640, 400), "white")
+    draw = ImageDraw.Draw(shapes)
+    for i in range(6):  # boxes and lines, no letters
+        draw.rectangle((20 + 100 * i, 40, 90 + 100 * i, 120), outline="black", width=3)
+    with caplog.at_level("WARNING", logger="agent.models.ocr"):
+        assert read_text(shapes) == []
+        assert read_text(Image.new("RGB", (640, 400), "grey")) == []  # blank: nothing to say
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["OCR read no text on a 640x400 screen that is not blank"]

@@ -92,3 +92,42 @@ def test_read_run_names_the_broken_line(tmp_path: Path) -> None:
 def test_default_run_dir_is_safe_for_any_name() -> None:
     path = default_run_dir("save a/note?", root="runs")
     assert path.parent == Path("runs") and path.name.endswith("-save-a-note")
+
+
+def test_a_secret_inside_a_longer_word_or_in_part_is_recognised() -> None:
+    from agent.secrets import shows_secret
+
+    redactor = Redactor(["hunter22"])
+    for text in ("adminhunter22", "Password: admin hunt3r22", "…nter22", "aHVudGVyMjI="):
+        assert shows_secret(text, redactor), text
+    for text in ("Enter your name", "Submit", "2022-12-08"):
+        assert not shows_secret(text, redactor), text
+
+
+def test_the_run_masker_reads_only_changed_rows_and_keeps_earlier_boxes() -> None:
+    pytest.importorskip("rapidocr")
+    from agent.models import ocr
+    from agent.screen_mask import ScreenMasker
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 22)
+    before = Image.new("RGB", (1280, 800), "white")
+    ImageDraw.Draw(before).text((40, 40), "Login form", fill="black", font=font)
+    typed = before.copy()
+    ImageDraw.Draw(typed).text((40, 400), "User: adminhunter22", fill="black", font=font)
+    later = typed.copy()
+    ImageDraw.Draw(later).text((40, 700), "Signed in", fill="black", font=font)
+    masker = ScreenMasker(Redactor(["hunter22"]))
+    assert masker.mask(before, secret_typed=False).tobytes() == before.tobytes()
+    reads = []
+    original = ocr.read_text
+    ocr_read = lambda image, **kw: reads.append(image.size) or original(image, **kw)  # noqa: E731
+    ocr.read_text = ocr_read
+    try:
+        shots = [masker.mask(typed, secret_typed=True), masker.mask(later, secret_typed=True)]
+    finally:
+        ocr.read_text = original
+    for shot in shots:
+        words = " ".join(line.text for line in ocr.read_text(shot))
+        assert "hunter" not in words.lower() and "Login form" in words
+    assert "Signed in" in " ".join(line.text for line in ocr.read_text(shots[1]))
+    assert reads and all(size[1] < 800 for size in reads)  # bands, never the whole screen

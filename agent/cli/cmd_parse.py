@@ -53,6 +53,19 @@ def _read_batch(path: Path) -> list[tuple[int, str]]:
     return items
 
 
+def _agent_limits(
+    family: str, min_pixels: int | None, max_pixels: int | None
+) -> tuple[int | None, int | None]:
+    """The pixel limits `agent ground` and `agent run` feed this family's model at, so that
+    an answer they print maps to the same point here (1316x728 for 1920x1080, Qwen2.5-VL)."""
+    from agent.models.profiles import PROFILES, get_profile
+    from agent.models.spec import AGENT_MAX_PIXELS
+
+    if family in PROFILES:
+        return get_profile(family).pixel_limits(min_pixels=min_pixels, max_pixels=max_pixels)
+    return min_pixels, AGENT_MAX_PIXELS if max_pixels is None else max_pixels
+
+
 def parse_command(
     text: str = typer.Argument(
         None, help="Model answer to parse; read from stdin when omitted and --batch is not given."
@@ -113,9 +126,9 @@ def parse_command(
         )
         fmt = chosen.answer
     else:
-        frame = CoordinateFrame.for_image(
-            size, family_of(family or "qwen2.5-vl"), min_pixels=min_pixels, max_pixels=max_pixels
-        )
+        chosen_family = family_of(family or "qwen2.5-vl")
+        low, high = _agent_limits(chosen_family.value, min_pixels, max_pixels)
+        frame = CoordinateFrame.for_image(size, chosen_family, min_pixels=low, max_pixels=high)
     if batch is not None:
         if text is not None:
             raise InputError("give either TEXT or --batch, not both")

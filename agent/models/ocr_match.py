@@ -79,6 +79,7 @@ class TextMatch(BaseModel):
     edits: int
     line: str
     ocr_score: float
+    whole_line: bool = True
 
     @property
     def center(self) -> tuple[float, float]:
@@ -87,8 +88,37 @@ class TextMatch(BaseModel):
 
 
 def normalize(text: str) -> str:
-    """Case-fold, drop accents and punctuation, collapse spaces: what is compared."""
+    """Case-fold, drop accents and punctuation, keep signs, collapse spaces: what is compared.
+
+    Signs and symbols that change what a text says (``+ - * / = % $ ...``) are
+    kept, in one spelling per symbol (`CONFUSIONS`), so that ``-2`` never equals
+    ``2``; a hyphen or slash between letters (``Sign-out``, ``Open/Close``) and
+    other punctuation (``Name:``) only separate words. A decimal point or comma
+    between digits is kept (``3.5`` is not ``35``).
+    """
     return "".join(ch for _, ch in _normalized_chars(text)).strip()
+
+
+SIGNS = frozenset("+-*/=%$€£¥#<>^~&@±÷√°")
+"""Characters compared exactly: a match may never drop, add or change one."""
+CONFUSIONS = {
+    "\u5341": "+",  # 十, how a Chinese-trained OCR model reads "+"
+    "\u00d7": "*",  # ×
+    "\u2715": "*",  # ✕
+    "\u2716": "*",  # ✖
+    "\u2217": "*",  # ∗
+    "\u2212": "-",  # − (minus sign)
+    "\u2013": "-",  # – (en dash)
+    "\u2014": "-",  # — (em dash)
+    "\u2010": "-",  # ‐ (hyphen)
+    "\u2011": "-",  # ‑ (non-breaking hyphen)
+    "\u00f7": "/",  # ÷ (a calculator's divide key, compared as the same operation)
+    "\u2215": "/",  # ∕
+}
+"""One spelling per symbol, applied to targets and screen text alike."""
+WORD_CONFUSIONS = {"x": "*", "\u51b0": "*", "\u4e00": "-", "\u4e8c": "="}
+"""Whole words OCR reads for a lone symbol (a multiply key as "x" or 冰, a minus as 一,
+= as 二); only used where the target has that symbol there."""
 
 
 def _normalized_chars(text: str) -> list[tuple[int, str]]:
@@ -99,10 +129,14 @@ def _normalized_chars(text: str) -> list[tuple[int, str]]:
     """
     out: list[tuple[int, str]] = []
     for index, original in enumerate(text):
+        original = CONFUSIONS.get(original, original)
         for ch in unicodedata.normalize("NFKD", original).casefold():
+            ch = CONFUSIONS.get(ch, ch)
             if unicodedata.combining(ch):
                 continue
-            if ch.isalnum():
+            if ch.isalnum() or (ch in SIGNS and not _joins_letters(text, index, ch)):
+                out.append((index, ch))
+            elif ch in ".," and _between_digits(text, index):
                 out.append((index, ch))
             elif out and out[-1][1] != " ":
                 # punctuation and spaces both separate words
@@ -110,6 +144,40 @@ def _normalized_chars(text: str) -> list[tuple[int, str]]:
     while out and out[-1][1] == " ":
         out.pop()
     return out
+
+
+def _joins_letters(text: str, index: int, ch: str) -> bool:
+    """A hyphen or slash between two letters: a word separator (``Sign-out``), not a sign."""
+    if ch not in "-/":
+        return False
+    before = text[index - 1] if index > 0 else ""
+    after = text[index + 1] if index + 1 < len(text) else ""
+    return before.isalpha() and after.isalpha()
+
+
+def _between_digits(text: str, index: int) -> bool:
+    return 0 < index < len(text) - 1 and text[index - 1].isdigit() and text[index + 1].isdigit()
+
+
+def exact_part(norm: str, strictness: Strictness) -> str:
+    """What must be equal for a match: the signs, and in strict mode the digits too.
+
+    Fuzzy matching forgives a misread letter; it must never forgive a dropped
+    minus (``-2`` against ``2``), a currency or percent sign, or, for an
+    assertion, a different number.
+    """
+    keep = SIGNS | (set("0123456789") if strictness == "strict" else set())
+    return "".join(ch for ch in norm if ch in keep)
+
+
+def unmatchable(target: str) -> str | None:
+    """Why OCR can never find `target` (nothing it could read in it), or None."""
+    if not normalize(target):
+        return (
+            f"{target!r} has no letters, digits or signs that OCR can read: "
+            "give the visible text of the target"
+        )
+    return None
 
 
 def target_text(instruction: str) -> str:
@@ -216,16 +284,27 @@ def best_match(
     (a button's label is its whole line), then OCR confidence, then reading
     order (top to bottom, left to right).
     """
+    found = all_matches(lines, target, strictness=strictness)
+    return found[0] if found else None
+
+
+def all_matches(
+    lines: list[OcrLine], target: str, *, strictness: Strictness = "ground"
+) -> list[TextMatch]:
+    """Every box close enough to `target`, best first (see `best_match`), one per line."""
     target_norm = normalize(target)
     if not target_norm:
-        return None
+        return []
     limit = allowed_edits(target_norm, strictness)
-    best: tuple[tuple[float, ...], TextMatch] | None = None
+    exact = exact_part(target_norm, strictness)
+    ranked: list[tuple[tuple[float, ...], TextMatch]] = []
     for line in lines:
+        best: tuple[tuple[float, ...], TextMatch] | None = None
         for cand in _candidates(line, target_norm):
-            if not cand.text:
-                continue
-            edits, similarity = _edits(target_norm, cand.text)
+            text = _aliased(cand.text, target_norm)
+            if not text or exact_part(text, strictness) != exact:
+                continue  # a sign (or, strictly, a digit) differs: never the same text
+            edits, similarity = _edits(target_norm, text)
             if edits > limit:
                 continue
             rank = (edits, 0 if cand.whole_line else 1, -line.score, cand.box[1], cand.box[0])
@@ -238,9 +317,36 @@ def best_match(
                     edits=edits,
                     line=line.text,
                     ocr_score=round(line.score, 4),
+                    whole_line=cand.whole_line,
                 )
                 best = (rank, match)
-    return None if best is None else best[1]
+        if best is not None:
+            ranked.append(best)
+    ranked.sort(key=lambda item: item[0])
+    return [match for _, match in ranked]
+
+
+def equally_good(matches: list[TextMatch]) -> list[TextMatch]:
+    """The matches as good as the first on text alone (same edits, same text): the
+    target appears that many times and text cannot tell them apart."""
+    if not matches:
+        return []
+    first = matches[0]
+    same = (first.edits, first.text, first.whole_line)
+    return [m for m in matches if (m.edits, m.text, m.whole_line) == same]
+
+
+def _aliased(text: str, target_norm: str) -> str:
+    """`text` with a lone word OCR reads for a symbol (x, 一) spelled as that symbol,
+    where the target has the symbol in that word's place."""
+    words = text.split(" ")
+    goal = target_norm.split(" ")
+    if len(words) != len(goal):
+        return text
+    return " ".join(
+        WORD_CONFUSIONS.get(w, w) if WORD_CONFUSIONS.get(w) == g else w
+        for w, g in zip(words, goal, strict=True)
+    )
 
 
 def closest_text(lines: list[OcrLine], target: str) -> str | None:
