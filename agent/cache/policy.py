@@ -132,16 +132,18 @@ class SecretAreas:
 
 
 def shows_secret(pixels: np.ndarray, secrets: list[str]) -> bool | None:
-    """Whether OCR reads a secret in a crop; None when OCR is not installed."""
+    """Whether OCR reads a secret in a crop, inside a word too; None when OCR is not installed."""
+    from agent import secrets as secret_text
+
     try:
         from agent.models.ocr import read_text
-        from agent.models.ocr_match import best_match
 
         lines = read_text(Image.fromarray(pixels))
     except Exception as exc:  # no OCR extra: the caller decides what is safe
         log.debug("cannot read crops for secrets: %s", exc)
         return None
-    return any(best_match(lines, s, strictness="ground") for s in secrets)
+    redactor = secret_text.Redactor(secrets)
+    return any(secret_text.shows_secret(line.text, redactor) for line in lines)
 
 
 @dataclass
