@@ -124,10 +124,10 @@ class X11Pointer:
         """Raise `InputError` when the fail-safe is on and a target point is a screen corner."""
         if not self.failsafe:
             return
-        corners = self.corners()
         for x, y in points:
-            if (px(x), px(y)) in corners:
-                raise InputError(corner_message((px(x), px(y))))
+            point = (px(x), px(y))
+            if self.in_corner(point):  # the kept size; a corner is confirmed on a fresh one
+                raise InputError(corner_message(point))
 
     # -- sending -----------------------------------------------------------------------------
     def _motion(self, x: float, y: float) -> None:

@@ -160,8 +160,9 @@ def test_a_point_on_the_edge_is_judged_on_fractions_as_the_harness_does() -> Non
 
 def test_no_official_reader_is_a_one_line_error_naming_the_way_out() -> None:
     qwen25 = get_profile("qwen2.5-vl")
-    with pytest.raises(InputError, match=r"OCR backend.*--parser robust"):
-        answer_parser("official", None, backend="ocr")
+    # the OCR backend answers with a point: nothing for a reader to judge, whatever was asked
+    ocr = answer_parser("official", None, backend="ocr")
+    assert ocr.reader == "ocr-point" and not ocr.official
     # --family normalized changes only the coordinates, and no official code reads 0-1 floats.
     with pytest.raises(InputError, match=r"--family normalized.*--parser robust"):
         answer_parser("official", qwen25, backend="qwen", family=ModelFamily.NORMALIZED)

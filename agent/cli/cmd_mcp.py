@@ -147,6 +147,9 @@ def mcp_command(
     """
     from actions.errors import InputError, require
     from agent.mcp.transport import check_bind
+    from agent.models.weights import announce_loads
+
+    announce_loads()
 
     if transport not in ("stdio", "http"):
         raise InputError(f"--transport {transport!r}: use stdio or http")

@@ -130,6 +130,9 @@ def run_command(
     Exit 0 success, 1 task failed, 2 bad input (nothing executed), 130 Ctrl-C.
     """
     from actions.errors import InputError
+    from agent.models.weights import announce_loads
+
+    announce_loads()
     from agent.cache import parse_mode
     from env.virtual_display import parse_size
     from tasks.loader import load_task

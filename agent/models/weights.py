@@ -9,8 +9,9 @@ tokenizer, the weight files' presence), and hands the reading itself to a
 `start()` so that the first model step waits less.
 
 The load is announced in one line at INFO on the ``agent.models.weights``
-logger, which is set to INFO so that `agent run` and `agent mcp` show it at
-their default (WARNING) level: when it happened and how long it took.
+logger (`LOAD_LOGGER`); `agent run` and `agent mcp` set that logger to INFO so
+that the line shows at their default (WARNING) level: when it happened and how
+long it took. One-shot commands (`agent ground`) keep their one-line output.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger(__name__)
-if log.level == logging.NOTSET:  # the one line about the load shows at the CLI's default level
-    log.setLevel(logging.INFO)
+LOAD_LOGGER = __name__
+log = logging.getLogger(LOAD_LOGGER)
+
+
+def announce_loads() -> None:
+    """Show the one line about each weight load at a CLI's default (WARNING) level."""
+    logging.getLogger(LOAD_LOGGER).setLevel(logging.INFO)
+
 
 # When this process started using models; the load line says how far into the run it came.
 _STARTED = time.perf_counter()
