@@ -1,4 +1,4 @@
-"""The Python API: scripted automation on the same engine as task files.
+"""The Python API: scripted automation on the same engine as task files (`agent.engine`).
 
     from agent import Agent
 
@@ -33,6 +33,7 @@ from PIL import Image
 from actions.errors import InputError
 from actions.types import HoldKey
 from agent.cache import LocateCache
+from agent.engine import LiveRun
 from agent.loop import GoalOutcome, run_goal
 from agent.models.ocr_match import TextMatch
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
@@ -132,24 +133,25 @@ class Agent:
                 self._stack.callback(self.model.close)
             # a corrupt cache file is bad input: fail before the run folder exists
             locate = self._open_cache(cache, cache_mode, name, dry_run=env.dry_run)
-            self.writer: RunWriter | None = None
+            folder = None
             if out is not None:
                 folder = default_run_dir(name) if str(out) == "auto" else Path(out)
-                info = RunInfo(name=name, platform=env.platform, dry_run=env.dry_run)
-                self.writer = RunWriter(folder, info, redactor=self.redactor)
+            self._run = LiveRun(
+                env,
+                self.model,
+                out=folder,
+                info=RunInfo(name=name, platform=env.platform, dry_run=env.dry_run),
+                redactor=self.redactor,
+                policy=ConfirmPolicy(confirm, ask),
+                max_steps=max_steps,
+                timeout=timeout,
+                locate=locate,
+            )
         except BaseException:
             self._stack.close()
             raise
-        self.session = Session(
-            env,
-            self.model,
-            writer=self.writer,
-            redactor=self.redactor,
-            policy=ConfirmPolicy(confirm, ask),
-            max_steps=max_steps,
-            timeout=timeout,
-            locate=locate,
-        )
+        self.writer: RunWriter | None = self._run.writer
+        self.session: Session = self._run.session
         self.report: Path | None = None
 
     def _open_cache(
@@ -300,23 +302,17 @@ class Agent:
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
         """Close the environment and model; write report.html when there is a run folder."""
-        if self.writer is not None and self.writer.info.status == "running":
-            self.writer.finish("success", "closed", 0)
-            from agent.report import write_report
-
-            self.report = write_report(self.writer.dir)
+        if self._run.running:
+            self.report = self._run.finish("success", "closed", 0)
         self._stack.close()
 
     def __enter__(self) -> Agent:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.writer is not None and self.writer.info.status == "running" and exc is not None:
+        if self._run.running and exc is not None:
             status = "interrupted" if exc_type is KeyboardInterrupt else "failed"
-            self.writer.finish(status, str(exc), 130 if status == "interrupted" else 1)
-            from agent.report import write_report
-
-            self.report = write_report(self.writer.dir)
+            self.report = self._run.finish(status, str(exc), 130 if status == "interrupted" else 1)
         self.close()
 
     @staticmethod

@@ -16,9 +16,10 @@ A run folder is untrusted input (it may come from someone else):
   ``--allow-launch`` (`launches` lists them for the question).
 * Files are read only inside the folder (`agent.trajectory.read_run`).
 * The environment (display, fail-safe, adb server and serial, XWayland) comes
-  from the user's options and defaults only, never from run.json
-  (`agent.cli.cmd_replay`); a folder may not choose the environment
-  (`agent.provenance`).
+  from the caller's options and defaults only, never from run.json
+  (`replay`'s `target`); a folder may not choose the environment
+  (`agent.provenance`); only the size of a recorded virtual display is read
+  back, checked.
 * Recorded waits and text timeouts must be numbers of seconds within the task
   file's bounds; waits are capped as a model's are, and the replay has a time
   budget.
@@ -27,6 +28,10 @@ A run folder is untrusted input (it may come from someone else):
 
 Everything is checked before the first action: the records, the variables,
 and that the screen has the size the run was recorded at.
+
+`replay(run_dir, ReplayOptions(...))` is the whole of it as one library call
+(plan, launch approval, display, budget, run folder and report through
+`agent.engine`); ``agent replay`` only translates its options and prints.
 """
 
 from __future__ import annotations
@@ -34,17 +39,22 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
 from actions.types import Action, OpenApp, Type, Wait, parse_action
+from actions.vocabulary import PLATFORMS
+from agent.engine import RunResult, execute
 from agent.provenance import Provenance
-from agent.secrets import MASK
-from agent.trajectory import RunFolder, StepRecord
+from agent.safety import Ask, ConfirmMode, ConfirmPolicy
+from agent.secrets import MASK, Redactor
+from agent.trajectory import RunFolder, RunInfo, StepRecord, read_run
+from env.base import Env
+from env.factory import AndroidOptions, DesktopOptions, EnvOptions
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TEXT_VERBS = ("wait_for", "assert")
@@ -251,3 +261,156 @@ def default_replay_dir(run_dir: Path) -> Path:
     from agent.trajectory import default_run_dir
 
     return default_run_dir(f"replay-{Path(run_dir).name}")
+
+
+# -- the whole replay, as one call --------------------------------------------------------
+class ReplayOptions(BaseModel):
+    """What the user chose for a replay (`agent replay`'s options); never read from a folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dry_run: bool = False
+    out: Path | None = Field(None, description="the replay's run folder (default runs/...)")
+    virtual_display: str | None = Field(
+        None, description="Xvfb size WxH, or 'off' for the current DISPLAY; None: as recorded"
+    )
+    secrets: tuple[str, ...] = Field((), description="variables whose ${VAR} may be typed again")
+    allow_launch: bool = False
+    confirm: ConfirmMode = "risky"
+    timeout: float = Field(600.0, ge=1, le=86_400, description="time budget, seconds")
+
+
+class PreparedReplay(BaseModel):
+    """A run folder checked and planned, its launches approved: ready to `replay`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    run: RunFolder
+    plan: list[ReplayStep]
+    secrets: set[str]
+    display: str | None = Field(None, description="the Xvfb size to start, None: none")
+
+
+def prepare_replay(
+    run_dir: Path,
+    options: ReplayOptions,
+    *,
+    approve_launches: Callable[[list[str]], bool] | None = None,
+) -> PreparedReplay:
+    """Read and plan `run_dir`, approve its launches, choose the display; nothing is opened.
+
+    Launches run only with ``options.allow_launch`` or `approve_launches`'s yes (shown
+    the commands); with neither, `InputError` names them.
+    """
+    run = read_run(run_dir)
+    plan, secrets = plan_replay(run, options.secrets)
+    started = launches(plan)
+    if started and not options.dry_run and not options.allow_launch:
+        shown = "; ".join(started)
+        if approve_launches is None:
+            raise InputError(
+                f"{run_dir} would start: {shown}; check the commands and pass --allow-launch "
+                "to run them"
+            )
+        if not approve_launches(started):
+            raise InputError("replay cancelled: its launches were not allowed")
+    if run.info.platform not in PLATFORMS:
+        raise InputError(f"{run_dir}/run.json: unknown platform {run.info.platform!r}")
+    display = None
+    if run.info.platform == "desktop":
+        if options.virtual_display is None:
+            # a private Xvfb of the recorded screen size, if the run had one: it reaches
+            # nothing of the user's session, and only its size comes from the folder
+            display = _recorded_virtual(run.info.env.get("virtual_display"), run_dir)
+        elif options.virtual_display.lower() not in ("off", "no", "none"):
+            display = _size_text(options.virtual_display)
+    return PreparedReplay(run=run, plan=plan, secrets=secrets, display=display)
+
+
+def replay(
+    run_dir: Path | PreparedReplay,
+    options: ReplayOptions | None = None,
+    *,
+    target: Callable[[str], EnvOptions] | None = None,
+    ask: Ask | None = None,
+    approve_launches: Callable[[list[str]], bool] | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> RunResult:
+    """Perform a run folder's recorded actions again; the replay's own run folder and report.
+
+    Args:
+        run_dir: the folder, or one already `prepare_replay`d with the same options.
+        target: the environment for the run's platform (``"desktop"`` / ``"android"``);
+            default: this machine's screen, or adb's default phone. A folder sets none of it.
+        ask: who answers the confirm policy's questions (None: risky steps are refused).
+    Raises:
+        InputError: the folder cannot be replayed, or the screen is not its size.
+    """
+    options = options or ReplayOptions()
+    ready = (
+        run_dir
+        if isinstance(run_dir, PreparedReplay)
+        else prepare_replay(run_dir, options, approve_launches=approve_launches)
+    )
+    run = ready.run
+    platform = run.info.platform
+    env_options = target(platform) if target is not None else _default_target(platform)
+    size = recorded_size(run)
+
+    def check_env(env: Env) -> None:
+        actual = env.size  # type: ignore[attr-defined]
+        if size is not None and tuple(actual) != tuple(size):
+            raise InputError(
+                f"the screen is {actual[0]}x{actual[1]} but the run was recorded at "
+                f"{size[0]}x{size[1]}; recorded coordinates would miss"
+            )
+
+    def info(display_name: str | None) -> RunInfo:
+        env = {**env_options.model_dump(mode="json"), "display": display_name}
+        if platform == "desktop":
+            env["virtual_display"] = ready.display
+        return RunInfo(
+            name=f"replay of {run.info.name}",
+            task_file=run.info.task_file,
+            platform=platform,
+            env=env,
+            model={"replay_of": str(run.path)},
+            dry_run=options.dry_run,
+        )
+
+    return execute(
+        env_options,
+        settle=1.0,
+        info=info,
+        body=lambda session: replay_steps(session, ready.plan),
+        out=options.out or default_replay_dir(run.path),
+        dry_run=options.dry_run,
+        display_size=ready.display,
+        redactor=Redactor(ready.secrets),
+        load=None,
+        policy=ConfirmPolicy(options.confirm, ask),
+        timeout=options.timeout,
+        check_env=check_env,
+        on_step=on_step,
+    )
+
+
+def _default_target(platform: str) -> EnvOptions:
+    return AndroidOptions() if platform == "android" else DesktopOptions()
+
+
+def _size_text(value: str) -> str:
+    from env.virtual_display import parse_size
+
+    width, height = parse_size(value)
+    return f"{width}x{height}"
+
+
+def _recorded_virtual(value: object, run_dir: Path) -> str | None:
+    """run.json's virtual display size (WxH), checked; None when the run had none."""
+    if value is None:
+        return None
+    try:
+        return _size_text(str(value))
+    except InputError as exc:
+        raise InputError(f"{run_dir}/run.json: env.virtual_display: {exc}") from None

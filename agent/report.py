@@ -22,9 +22,9 @@ import jinja2
 from pydantic import BaseModel
 
 from actions.errors import InputError
-from actions.types import parse_action
+from actions.types import Click, Scroll
 from actions.vocabulary import caption
-from agent.trajectory import RunFolder, StepRecord, read_run
+from agent.trajectory import LaunchRecord, RunFolder, StepRecord, read_run
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +54,20 @@ def step_markers(step: StepRecord) -> list[Marker]:
     if box is not None:
         x1, y1, x2, y2 = box
         markers.append(Marker(kind="box", x=x1, y=y1, x2=x2, y2=y2))
-    action = step.action or {}
-    kind = action.get("type")
-    if kind in ("swipe", "drag") and action.get("to_x") is not None:
-        if action.get("x") is not None:
-            markers.append(
-                Marker(
-                    kind="line",
-                    x=action["x"],
-                    y=action["y"],
-                    x2=action["to_x"],
-                    y2=action["to_y"],
-                    label=kind,
-                )
-            )
+    action = step.typed_action()
+    if action is None:  # none, or a format-1 folder's action this version cannot type
+        raw = step.action or {}
+        kind, x, y, to_x, to_y = raw.get("type"), raw.get("x"), raw.get("y"), None, None
+    else:
+        kind, x, y = action.type, getattr(action, "x", None), getattr(action, "y", None)
+        to_x, to_y = getattr(action, "to_x", None), getattr(action, "to_y", None)
+    if kind in ("swipe", "drag") and to_x is not None:
+        if x is not None:
+            markers.append(Marker(kind="line", x=x, y=y, x2=to_x, y2=to_y, label=kind))
         else:
-            markers.append(Marker(kind="point", x=action["to_x"], y=action["to_y"], label=kind))
-    elif action.get("x") is not None and action.get("y") is not None:
-        label = {"click": _click_label(action), "scroll": _scroll_label(action)}.get(kind, kind)
-        markers.append(Marker(kind="point", x=action["x"], y=action["y"], label=label or ""))
+            markers.append(Marker(kind="point", x=to_x, y=to_y, label=kind))
+    elif x is not None and y is not None:
+        markers.append(Marker(kind="point", x=x, y=y, label=_point_label(action, kind)))
     elif kind is None and step.model is not None and step.model.box is not None:
         x1, y1, x2, y2 = step.model.box  # wait_for / assert: where the text was found
         markers.append(Marker(kind="point", x=(x1 + x2) / 2, y=(y1 + y2) / 2, label="found"))
@@ -85,17 +80,16 @@ def step_markers(step: StepRecord) -> list[Marker]:
 
 def _caption(step: StepRecord) -> str:
     """A banner for steps that have no point: what was typed, pressed, launched, waited."""
-    action = step.action or {}
-    kind = action.get("type")
-    if kind == "launch":  # a launch step's record, not an action
-        target = action.get("target")
-        shown = target if isinstance(target, str) else " ".join(map(str, target or []))
+    action = step.typed_action()
+    if isinstance(action, LaunchRecord):  # a launch step's record, not an action
+        target = action.target
+        shown = target if isinstance(target, str) else " ".join(target)
         return "launch " + shown.rsplit("/", 1)[-1][:60]
-    if kind is not None:
-        try:
-            return caption(parse_action(action))
-        except (ValueError, TypeError):  # a folder from another version: its type, as written
-            return str(kind)
+    if action is not None:
+        return caption(action)
+    kind = (step.action or {}).get("type")
+    if kind is not None:  # a folder from another version: its type, as written
+        return str(kind)
     if step.verb in ("wait_for", "assert"):
         return (
             f"{step.verb} {step.instruction!r}: {'found' if step.status == 'ok' else 'not found'}"
@@ -103,18 +97,17 @@ def _caption(step: StepRecord) -> str:
     return ""
 
 
-def _click_label(action: dict[str, Any]) -> str:
-    count = int(action.get("count") or 1)
-    button = action.get("button", "left")
-    text = {1: "click", 2: "double-click", 3: "triple-click"}.get(count, "click")
-    return text if button == "left" else f"{button} {text}"
-
-
-def _scroll_label(action: dict[str, Any]) -> str:
-    pixels = action.get("pixels")
-    amount = int(pixels if pixels is not None else action.get("amount") or 0)
-    unit = " px" if pixels is not None else ""
-    return f"scroll {'up' if amount > 0 else 'down'} {abs(amount)}{unit}"
+def _point_label(action: Any, kind: str | None) -> str:
+    """``click``, ``right double-click``, ``scroll up 3``, or the action's type."""
+    if isinstance(action, Click):
+        text = {1: "click", 2: "double-click", 3: "triple-click"}.get(action.count, "click")
+        return text if action.button == "left" else f"{action.button} {text}"
+    if isinstance(action, Scroll):
+        pixels = action.pixels
+        amount = pixels if pixels is not None else action.amount or 0
+        unit = " px" if pixels is not None else ""
+        return f"scroll {'up' if amount > 0 else 'down'} {abs(amount)}{unit}"
+    return kind or ""
 
 
 def _data_uri(run: RunFolder, rel: str | None) -> str | None:

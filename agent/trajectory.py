@@ -19,6 +19,14 @@ grey frame says why). The masking time is in each step's ``timings.mask``.
 
 A run folder read back (`read_run`) is untrusted input: its records may name
 files only inside the folder itself.
+
+Format (run.json ``format``, `RUN_FORMAT`): 2 since typed step records - every
+step's ``action`` / ``actions`` reads back as the `actions.types.Action` union
+(or a `LaunchRecord`): `read_run` refuses a type it does not know, and readers use
+`StepRecord.typed_action()` rather than the dict's string keys. A folder
+without ``format`` is format 1 (written before): it still reads, an action it
+cannot type is left as written (``typed_action()`` is None). A newer format is
+refused in one line.
 """
 
 from __future__ import annotations
@@ -30,12 +38,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from PIL import Image, ImageDraw
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from actions.errors import InputError
+from actions.types import ACTION_TYPES
 from agent.provenance import Provenance
 from agent.screen_mask import ScreenMasker, mask_text_regions
 from agent.secrets import Redactor
@@ -46,6 +55,43 @@ log = logging.getLogger(__name__)
 StepStatus = Literal["ok", "failed", "dry_run", "denied", "stopped"]
 RunStatus = Literal["running", "success", "failed", "interrupted", "error"]
 Box = tuple[float, float, float, float]
+RUN_FORMAT = 2
+"""The run-folder format this version writes (see the module docstring)."""
+
+
+class LaunchRecord(BaseModel):
+    """A launch step's record: the command line (desktop) or app (phone) started.
+
+    Not an input action (a launch is the session's, never a model's verb), but
+    recorded in a step's ``action`` like one.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["launch"] = "launch"
+    target: str | Annotated[list[str], Field(min_length=1)]
+
+
+RecordedAction = Annotated[Union[(*ACTION_TYPES, LaunchRecord)], Field(discriminator="type")]  # noqa: UP007
+"""What a step's ``action`` holds, typed: any `actions.types` action, or a launch."""
+_RECORDED: TypeAdapter[Any] = TypeAdapter(RecordedAction)
+RECORDED_TYPES = frozenset(
+    cls.model_fields["type"].default for cls in (*ACTION_TYPES, LaunchRecord)
+)
+
+
+def parse_recorded(data: Any) -> Any:
+    """A recorded action dict as its typed `RecordedAction`; `ValidationError` if it is not one."""
+    return _RECORDED.validate_python(data)
+
+
+def _typed_or_none(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return None
+    try:
+        return parse_recorded(data)
+    except ValidationError:  # an older folder's action this version does not know
+        return None
 
 
 class Timings(BaseModel):
@@ -142,6 +188,18 @@ class StepRecord(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     started: float = Field(default_factory=time.time)
 
+    def typed_action(self) -> RecordedAction | None:
+        """`action` typed (screenshot pixels); None without one, or one this version cannot
+        read (only in a format-1 folder: `read_run` checks newer ones)."""
+        return _typed_or_none(self.action)
+
+    def typed_actions(self) -> list[RecordedAction]:
+        """Every action of the step, typed, in order: `actions` when the answer held several,
+        else `action` alone; ones this version cannot read are left out (format 1 only)."""
+        written = self.actions if self.actions is not None else [self.action]
+        typed = (_typed_or_none(data) for data in written)
+        return [action for action in typed if action is not None]
+
 
 class RunInfo(BaseModel):
     """run.json: what ran and how it ended."""
@@ -167,6 +225,7 @@ class RunInfo(BaseModel):
     model_calls: int | None = Field(None, description="requests the model answered")
     cache: dict[str, Any] | None = Field(None, description="the locate cache: folder, mode, counts")
     version: str = ""
+    format: int = Field(1, ge=1, description="the run-folder format (1: written before typing)")
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
@@ -205,7 +264,7 @@ class RunWriter:
         if self.dir.exists() and any(self.dir.iterdir()):
             raise InputError(f"run folder {self.dir} already exists and is not empty")
         (self.dir / "screens").mkdir(parents=True, exist_ok=True)
-        self.info = info
+        self.info = info.model_copy(update={"format": RUN_FORMAT})
         self.count = 0
         self._secret_typed = False
         self._steps = (self.dir / "steps.jsonl").open("a", encoding="utf-8")
@@ -342,6 +401,11 @@ def read_run(path: str | Path) -> RunFolder:
         info = RunInfo.model_validate_json(info_file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise InputError(f"{info_file}: unreadable: {str(exc).splitlines()[0]}") from None
+    if info.format > RUN_FORMAT:
+        raise InputError(
+            f"{info_file}: run-folder format {info.format} is newer than this version reads "
+            f"({RUN_FORMAT}); update screenpilot"
+        )
     _checked(folder, info.final_screenshot, str(info_file))
     steps: list[StepRecord] = []
     steps_file = inside(folder, "steps.jsonl")
@@ -356,8 +420,20 @@ def read_run(path: str | Path) -> RunFolder:
                     f"{steps_file}:{number}: unreadable step: {str(exc).splitlines()[0]}"
                 ) from None
             _checked(folder, step.screenshot, f"{steps_file}:{number}")
+            if info.format >= 2:
+                _check_actions(step, f"{steps_file}:{number}")
             steps.append(step)
     return RunFolder(path=folder, info=info, steps=steps)
+
+
+def _check_actions(step: StepRecord, where: str) -> None:
+    """A typed folder names only action types this version knows (the format's promise); a
+    value out of an action's bounds (an API caller's long wait) leaves `typed_action` None."""
+    written = ([step.action] if step.action is not None else []) + list(step.actions or [])
+    for data in written:
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind not in RECORDED_TYPES:
+            raise InputError(f"{where}: unreadable action: unknown type {kind!r}")
 
 
 def total_seconds(value: Any) -> float:

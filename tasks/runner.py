@@ -1,12 +1,11 @@
-"""Run a loaded task: display, environment, model, run folder, steps, goal, report.
+"""Run a loaded task: what its steps mean (`run_steps`) and what it asks the engine for.
 
-Order matters: everything that can fail on bad input (the model backend's
-packages, the display, the device, the model files) is opened *before* the
-run folder is created and before the first step, so bad input exits with code
-2 and nothing sent. Then the scripted steps run in order, then the goal if the
-task has one. However the run ends - success, a failed step, an exhausted
-budget, Ctrl-C, the fail-safe - the trajectory is closed and report.html is
-written.
+The engine (`agent.engine`) opens the model, display and environment, the run
+folder and the report; this module translates a task file into its inputs
+(env options, display size, model loader, locate cache, confirm policy,
+budgets, run.json) and supplies the step source: the scripted steps in order,
+then the goal if the task has one. The task's own checks (packages a step
+needs, a corrupt cache) run before anything is opened.
 
 Display: a task whose ``env.desktop.virtual_display`` is set (or the CLI's
 ``--virtual-display WxH``) runs on a fresh Xvfb of that size. With neither,
@@ -19,27 +18,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from actions.errors import InputError, ScreenpilotError, require
+from actions.errors import InputError, require
 from agent.cache import LocateCache
+from agent.engine import RunResult, execute, record_run
 from agent.loop import run_goal
 from agent.provenance import Provenance
 from agent.safety import Ask, ConfirmPolicy
-from agent.secrets import Redactor, redacted_logging
+from agent.secrets import Redactor
 from agent.session import Session
-from agent.trajectory import RunInfo, RunWriter, StepRecord, default_run_dir
-from env.a11y import LOCATORS
-from env.base import Env
-from env.factory import open_env
+from agent.trajectory import RunInfo, StepRecord, default_run_dir
 from tasks.loader import PYTHON_NAMES, LoadedTask, resolve_launch_argv
-from tasks.schema import CacheSettings, EnvSection, Step, Task
+from tasks.schema import CacheSettings, Step, Task
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +40,8 @@ AUTO_DISPLAY_SIZE = "1920x1080"
 DEFAULT_WAIT_FOR_TIMEOUT = 10.0
 
 
-class RunResult(BaseModel):
-    """How a task run ended, and where its run folder is."""
-
-    exit_code: int
-    status: Literal["success", "failed", "interrupted", "error"]
-    message: str
-    run_dir: Path | None = None
-    report: Path | None = None
-    seconds: float = 0.0
-    steps: int = 0
-    display: str | None = None
-    model_calls: int = 0
-    calls_saved: int = Field(0, description="model calls the locate cache made unnecessary")
+__all__ = ["RunResult", "execute", "record_run", "run_steps", "run_task"]
+"""The engine's names stay importable from here for older callers."""
 
 
 # -- opening things --------------------------------------------------------------------
@@ -272,7 +254,7 @@ def run_task(
     locate = open_cache(loaded, cache, dry_run=dry_run)
     size = display_size_for(task, virtual_display)
     return execute(
-        task.env,
+        task.env.options,
         settle=task.settle,
         info=lambda display: task_run_info(loaded, dry_run, display, size),
         body=lambda session: run_steps(session, loaded),
@@ -289,151 +271,3 @@ def run_task(
         locate=locate,
         locate_order=tuple(task.locate),
     )
-
-
-def execute(
-    env_section: EnvSection,
-    *,
-    settle: float,
-    info: Callable[[str | None], RunInfo],
-    body: Callable[[Session], None],
-    out: str | Path,
-    dry_run: bool,
-    display_size: str | None,
-    redactor: Redactor,
-    load: Callable[[], Any] | None,
-    policy: ConfirmPolicy,
-    max_steps: int | None = None,
-    timeout: float | None = None,
-    check_env: Callable[[Any], None] | None = None,
-    on_step: Callable[[StepRecord], None] | None = None,
-    on_ready: Callable[[Path], None] | None = None,
-    locate: LocateCache | None = None,
-    locate_order: tuple[str, ...] = LOCATORS,
-) -> RunResult:
-    """Open display, model and env; run `body` on a recorded session; always finish the folder.
-
-    Everything that can fail on bad input happens before the run folder exists.
-    """
-    started = time.monotonic()
-    platform = env_section.platform
-    with ExitStack() as stack:
-        stack.enter_context(redacted_logging(redactor))
-        model = load() if load is not None else None
-        if model is not None:
-            stack.callback(model.close)
-        options = env_section.options
-        if platform == "desktop":  # DesktopEnv starts (and stops) the Xvfb
-            options = options.model_copy(update={"virtual_display": display_size})
-        env = stack.enter_context(open_env(options, settle=settle, dry_run=dry_run))
-        if check_env is not None:
-            check_env(env)
-        return record_run(
-            env,
-            model,
-            info=info(env.display_name),
-            body=body,
-            out=out,
-            redactor=redactor,
-            policy=policy,
-            max_steps=max_steps,
-            timeout=timeout,
-            on_step=on_step,
-            on_ready=on_ready,
-            started=started,
-            locate=locate,
-            locate_order=locate_order,
-        )
-
-
-def record_run(
-    env: Env,
-    model: Any,
-    *,
-    info: RunInfo,
-    body: Callable[[Session], None],
-    out: str | Path,
-    redactor: Redactor,
-    policy: ConfirmPolicy,
-    max_steps: int | None = None,
-    timeout: float | None = None,
-    on_step: Callable[[StepRecord], None] | None = None,
-    on_ready: Callable[[Path], None] | None = None,
-    started: float | None = None,
-    locate: LocateCache | None = None,
-    provenance: Provenance = Provenance.USER,
-    locate_order: tuple[str, ...] = LOCATORS,
-) -> RunResult:
-    """Run `body` on a recorded session over an open env; always finish the run folder.
-
-    The env and model stay open (their owner closes them): `execute` opens both
-    for `agent run`, the MCP server passes the screen it already holds.
-    `provenance` is who wrote the steps (an MCP client's are judged as a model's).
-    """
-    started = time.monotonic() if started is None else started
-    display_name = env.display_name
-    writer = RunWriter(out, info, redactor=redactor)
-    if on_ready is not None:
-        on_ready(writer.dir)
-    session = Session(
-        env,
-        model,
-        writer=writer,
-        policy=policy,
-        max_steps=max_steps,
-        timeout=timeout,
-        on_step=on_step,
-        locate=locate,
-        provenance=provenance,
-        locate_order=locate_order,
-    )
-    status: Literal["success", "failed", "interrupted", "error"]
-    try:
-        body(session)
-        status, code, message = "success", 0, "done"
-        if env.dry_run:
-            message = "dry run: nothing was sent"
-    except KeyboardInterrupt:
-        status, code, message = "interrupted", 130, "interrupted (Ctrl-C)"
-    except ScreenpilotError as exc:
-        status = "failed" if exc.exit_code == 1 else "error"
-        code, message = exc.exit_code, str(exc)
-    except Exception as exc:  # recorded, then reported as an internal error
-        log.exception("run failed")
-        status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
-    message = redactor.text(message)
-    _final_screenshot(env, writer)
-    writer.info = writer.info.model_copy(
-        update={"model_calls": session.model_calls, "cache": session.locate.summary()}
-    )
-    writer.finish(status, message, code)
-    report = _write_report(writer.dir)
-    return RunResult(
-        exit_code=code,
-        status=status,
-        message=message,
-        run_dir=writer.dir,
-        report=report,
-        seconds=time.monotonic() - started,
-        steps=writer.count,
-        display=display_name,
-        model_calls=session.model_calls,
-        calls_saved=session.locate.stats.saved,
-    )
-
-
-def _final_screenshot(env: Any, writer: RunWriter) -> None:
-    try:
-        writer.set_final_screenshot(writer.save_screenshot(env.observe().image, "final"))
-    except Exception as exc:  # the screen may be gone (device unplugged, Ctrl-C)
-        log.warning("no final screenshot: %s", exc)
-
-
-def _write_report(run_dir: Path) -> Path | None:
-    from agent.report import write_report
-
-    try:
-        return write_report(run_dir)
-    except Exception as exc:  # the trajectory is what matters; the report can be rebuilt
-        log.warning("could not write the report (rebuild with: agent report %s): %s", run_dir, exc)
-        return None

@@ -229,3 +229,35 @@ def test_the_duplication_checkers_see_what_they_forbid() -> None:
         1,
         2,
     ]
+
+
+# -- one run engine -------------------------------------------------------------------------
+ENGINE = "agent.engine"
+ASSEMBLED = ("RunWriter", "Session")
+"""What a run is assembled from: only the engine builds them (`agent run`, the API, MCP,
+replay all go through it), so a run folder and its report are finished one way."""
+
+
+def assemblies(source: str) -> list[str]:
+    """Calls that construct a run folder writer or a recorded session."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in ASSEMBLED:
+                found.append(f"{name}:{node.lineno}")
+    return found
+
+
+def test_runs_are_assembled_only_by_the_engine() -> None:
+    built = sorted(
+        f"{name}.{call}"
+        for name, path in modules().items()
+        if name != ENGINE
+        for call in assemblies(path.read_text(encoding="utf-8"))
+    )
+    assert built == []
+    assert assemblies("w = RunWriter(out, info)\ns = agent.session.Session(env)\n") == [
+        "RunWriter:1",
+        "Session:2",
+    ]

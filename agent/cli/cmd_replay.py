@@ -1,4 +1,7 @@
-"""`agent replay RUN_DIR`: perform a run's recorded actions again, without a model."""
+"""`agent replay RUN_DIR`: perform a run's recorded actions again, without a model.
+
+The replay itself is `agent.replay.replay`; this command translates its options and prints.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from agent.cli.env_options import (
     xwayland_option,
 )
 from agent.trajectory import StepRecord
+from env.factory import EnvOptions
 
 
 def replay_command(
@@ -67,96 +71,48 @@ def replay_command(
     that reaches a step the real replay would ask about fails (exit 1).
     """
     from actions.errors import InputError
-    from agent.replay import default_replay_dir, launches, plan_replay, recorded_size
-    from agent.safety import ConfirmPolicy
-    from agent.secrets import Redactor
-    from agent.trajectory import RunInfo, read_run
-    from env.virtual_display import parse_size
-    from tasks.runner import execute
-    from tasks.schema import EnvSection
+    from agent.replay import ReplayOptions, prepare_replay, replay
 
     if confirm not in ("never", "risky", "always"):
         raise InputError(f"--confirm: {confirm!r} is not one of never, risky, always")
-    run = read_run(run_dir)
-    plan, secrets = plan_replay(run, secret)
-    started = launches(plan)
-    if started and not dry_run and not allow_launch:
-        shown = "; ".join(started)
-        if not sys.stdin.isatty():
-            raise InputError(
-                f"{run_dir} would start: {shown}; check the commands and pass --allow-launch "
-                "to run them"
-            )
-        if not typer.confirm(f"{run_dir} would start: {shown}. Run them?", default=False,
-                             err=True):  # fmt: skip
-            raise InputError("replay cancelled: its launches were not allowed")
-    size = recorded_size(run)
-    if run.info.platform not in ("desktop", "android"):
-        raise InputError(f"{run_dir}/run.json: unknown platform {run.info.platform!r}")
-    # the environment is the user's (options and defaults): a folder may set none of it
-    options = target_options(
-        monitor=monitor,
-        android=(serial or "") if run.info.platform == "android" else None,
-        adb_host=adb_host,
-        adb_port=adb_port,
-        failsafe=not no_failsafe,
-        xwayland=xwayland,
+    options = ReplayOptions(
+        dry_run=dry_run,
+        out=out,
+        virtual_display=virtual_display,
+        secrets=tuple(secret),
+        allow_launch=allow_launch,
+        confirm=confirm,  # type: ignore[arg-type]
+        timeout=timeout,
     )
-    section = EnvSection.model_validate({run.info.platform: options.model_dump()})
-    display = None
-    if section.platform == "desktop":
-        if virtual_display is None:
-            # a private Xvfb of the recorded screen size, if the run had one: it reaches
-            # nothing of the user's session, and only its size comes from the folder
-            display = _recorded_virtual(run.info.env.get("virtual_display"), run_dir)
-        elif virtual_display.lower() not in ("off", "no", "none"):
-            width, height = parse_size(virtual_display)
-            display = f"{width}x{height}"
 
-    def check_env(env: object) -> None:
-        actual = env.size  # type: ignore[attr-defined]
-        if size is not None and tuple(actual) != tuple(size):
-            raise InputError(
-                f"the screen is {actual[0]}x{actual[1]} but the run was recorded at "
-                f"{size[0]}x{size[1]}; recorded coordinates would miss"
-            )
+    def approve(started: list[str]) -> bool:
+        shown = "; ".join(started)
+        return typer.confirm(f"{run_dir} would start: {shown}. Run them?", default=False,
+                             err=True)  # fmt: skip
 
-    def on_step(rec: StepRecord) -> None:
-        typer.secho(format_step(rec, len(plan)), fg=STATUS_COLOURS.get(rec.status))
+    ready = prepare_replay(
+        run_dir, options, approve_launches=approve if sys.stdin.isatty() else None
+    )
 
-    def info(display_name: str | None) -> RunInfo:
-        env = {**options.model_dump(mode="json"), "display": display_name}
-        if section.platform == "desktop":
-            env["virtual_display"] = display
-        return RunInfo(
-            name=f"replay of {run.info.name}",
-            task_file=run.info.task_file,
-            platform=run.info.platform,
-            env=env,
-            model={"replay_of": str(run_dir)},
-            dry_run=dry_run,
+    def target(platform: str) -> EnvOptions:
+        # the environment is the user's (options and defaults): a folder may set none of it
+        return target_options(
+            monitor=monitor,
+            android=(serial or "") if platform == "android" else None,
+            adb_host=adb_host,
+            adb_port=adb_port,
+            failsafe=not no_failsafe,
+            xwayland=xwayland,
         )
 
-    from agent.replay import replay_steps
+    def on_step(rec: StepRecord) -> None:
+        typer.secho(format_step(rec, len(ready.plan)), fg=STATUS_COLOURS.get(rec.status))
 
-    typer.echo(f"replaying {len(plan)} steps of {run_dir}" + (" (dry run)" if dry_run else ""))
+    n = len(ready.plan)
+    typer.echo(f"replaying {n} steps of {run_dir}" + (" (dry run)" if dry_run else ""))
     # a dry run asks nobody: a step the real replay would ask about is refused and fails it
     ask = ask_on_terminal if sys.stdin.isatty() and not dry_run else None
-    result = execute(
-        section,
-        settle=1.0,
-        info=info,
-        body=lambda session: replay_steps(session, plan),
-        out=out or default_replay_dir(run_dir),
-        dry_run=dry_run,
-        display_size=display,
-        redactor=Redactor(secrets),
-        load=None,
-        policy=ConfirmPolicy(confirm, ask),  # type: ignore[arg-type]
-        timeout=timeout,
-        check_env=check_env,
-        on_step=on_step,
-    )
+    result = replay(ready, options, target=target, ask=ask, on_step=on_step)
     typer.secho(
         f"{result.status}: {result.message} ({result.steps} steps, {result.seconds:.1f} s)",
         fg="green" if result.exit_code == 0 else "red",
@@ -168,20 +124,6 @@ def replay_command(
     if result.report is not None:
         typer.echo(f"report: {result.report}")
     raise typer.Exit(result.exit_code)
-
-
-def _recorded_virtual(value: object, run_dir: Path) -> str | None:
-    """run.json's virtual display size (WxH), checked; None when the run had none."""
-    from actions.errors import InputError
-    from env.virtual_display import parse_size
-
-    if value is None:
-        return None
-    try:
-        width, height = parse_size(str(value))
-    except InputError as exc:
-        raise InputError(f"{run_dir}/run.json: env.virtual_display: {exc}") from None
-    return f"{width}x{height}"
 
 
 def register(app: typer.Typer) -> None:

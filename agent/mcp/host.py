@@ -45,6 +45,7 @@ from actions.types import (
     Type,
 )
 from actions.vocabulary import Platform
+from agent.engine import LiveRun
 from agent.errors import StepFailed
 from agent.mcp import tool_models as tm
 from agent.mcp.view import View
@@ -117,31 +118,33 @@ class ScreenHost:
         self.options = options
         self.redactor = Redactor()
         self.model: Any = None
-        self.writer: RunWriter | None = None
         self.env: Env = open_env(options.target, dry_run=options.dry_run, settle=options.settle)
         try:
             # bad model options fail at start-up, not at the first click by target
             if options.model is not None:
                 self.model = load_model(options.model)
+            folder = None
             if options.out is not None:  # a folder of its own per start: --out may be reused
                 folder = new_run_folder(options.out, "mcp")
-                self.writer = RunWriter(folder, self._run_info(), redactor=self.redactor)
+            self._run = LiveRun(
+                self.env,
+                self.model,
+                out=folder,
+                info=self._run_info(),
+                redactor=self.redactor,
+                policy=ConfirmPolicy(options.confirm),
+                provenance=Provenance.CLIENT,  # every call is the client's, judged as a model's
+            )
         except BaseException:
             self.env.close()
             if self.model is not None:
                 self.model.close()
             raise
+        self.writer: RunWriter | None = self._run.writer
+        self.session: Session = self._run.session
         self._views: OrderedDict[str, View] = OrderedDict()  # per client (`set_client`)
         self._client = ANYONE
         self.task_runs: Path | None = None  # run_task's folders without --out (agent.mcp.task_tool)
-        self.session = Session(
-            self.env,
-            self.model,
-            writer=self.writer,
-            redactor=self.redactor,
-            policy=ConfirmPolicy(options.confirm),
-            provenance=Provenance.CLIENT,  # every call is the client's choice, judged as a model's
-        )
 
     @property
     def platform(self) -> Platform:
@@ -445,11 +448,7 @@ class ScreenHost:
         """Finish the run folder (report.html) and release the screen and model; the report."""
         report = None
         try:
-            if self.writer is not None and self.writer.info.status == "running":
-                from agent.report import write_report
-
-                self.writer.finish("success", "server stopped", 0)
-                report = write_report(self.writer.dir)
+            report = self._run.finish("success", "server stopped", 0)
         finally:
             try:
                 self.env.close()

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from actions.errors import InputError
+from agent.engine import record_run
 from agent.mcp import tool_models as tm
 from agent.mcp.host import Outcome, ScreenHost, new_run_folder
 from agent.provenance import Provenance
 from agent.secrets import Redactor, redacted_logging
 from agent.trajectory import StepRecord
 from tasks.loader import LoadedTask, load_task, load_task_text
-from tasks.runner import preflight, record_run, run_steps, task_run_info
+from tasks.runner import preflight, run_steps, task_run_info
 
 log = logging.getLogger(__name__)
 
