@@ -1,0 +1,136 @@
+"""`agent run A B C D --workers 4 --out DIR`: four real Tk apps on four private displays.
+
+Each task file launches its own button board (tests/apps/button_board.py) on
+the private Xvfb its own `agent run` child starts, and clicks three of its
+buttons, grounded by a chat-completions server on loopback that speaks the
+real protocol (tests/fixtures/grounding_server.py). What reached each app is
+read from that app's own log, so a click that went to another task's screen
+would show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import need
+from tests.fixtures.run_logs import events, steps_of
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARD = ROOT / "tests" / "apps" / "button_board.py"
+LABELS = {
+    "alpha": ("Save", "Open", "Close"),
+    "bravo": ("Copy", "Paste", "Print"),
+    "charlie": ("North", "South", "East"),
+    "delta": ("Red", "Green", "Blue"),
+}
+TASK = """name: {name}
+env: {{desktop: {{virtual_display: 800x600}}}}
+model: {{backend: openai, base_url: '{url}', model: Qwen/Qwen2.5-VL-7B-Instruct, timeout: 120}}
+settle: 0.3
+steps:
+  - launch: {launch}
+  - wait_for: {{text: {first}, timeout: 30}}
+{clicks}"""
+
+
+def write_task(folder: Path, name: str, url: str, targets: tuple[str, ...]) -> Path:
+    """A task that launches its own board (its log: NAME.jsonl) and clicks `targets`."""
+    labels = LABELS[name]
+    launch = [sys.executable, str(BOARD), str(folder / f"{name}.jsonl")]
+    for label in labels:
+        launch += ["--button", f"{name}-{label.lower()}={label}"]
+    clicks = "".join(f"  - click: the {t} button\n" for t in targets)
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        TASK.format(name=name, url=url, launch=json.dumps(launch), first=labels[0], clicks=clicks)
+    )
+    return path
+
+
+def clicked(log: Path) -> list[str]:
+    return [e["name"] for e in events(log) if e["event"] == "button"]
+
+
+def presses(log: Path) -> int:
+    return sum(e["event"] == "press" for e in events(log))
+
+
+@pytest.fixture
+def batch(grounding_server: Any, tmp_path: Path) -> Any:
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
+    need(shutil.which("xdotool") is not None, "xdotool is not installed")
+
+    class Batch:
+        server = grounding_server
+        out = tmp_path / "out"
+
+        def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+            env = {k: v for k, v in os.environ.items() if k != "SCREENPILOT_LOCATE_CACHE"}
+            argv = [sys.executable, "-m", "agent.cli.main", "run", *args, "--out", str(self.out)]
+            return subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+            )
+
+        def summary(self) -> list[dict[str, Any]]:
+            return json.loads((self.out / "summary.json").read_text())
+
+    return Batch()
+
+
+def test_four_tasks_on_four_displays_a_broken_one_fails_alone_and_alone_reruns(
+    batch: Any, tmp_path: Path
+) -> None:
+    url = batch.server.base_url
+    tasks = [write_task(tmp_path, n, url, LABELS[n]) for n in ("alpha", "bravo", "charlie")]
+    broken = write_task(tmp_path, "delta", url, ("Red", "Purple", "Blue"))  # no Purple button
+    tasks.append(broken)
+
+    first = batch.run(*map(str, tasks), "--workers", "4")
+    assert first.returncode == 1, first.stdout + first.stderr
+    for name in ("alpha", "bravo", "charlie"):  # exactly its own three clicks, in order
+        log = tmp_path / f"{name}.jsonl"
+        assert clicked(log) == [f"{name}-{x.lower()}" for x in LABELS[name]], name
+        assert presses(log) == 3, name
+    assert clicked(tmp_path / "delta.jsonl") == ["delta-red"]  # stopped at Purple
+
+    rows = batch.summary()
+    assert [r["name"] for r in rows] == ["alpha", "bravo", "charlie", "delta"]
+    assert [r["status"] for r in rows] == ["success", "success", "success", "failed"]
+    assert [r["task"] for r in rows] == [str(t) for t in tasks]
+    assert [r["model_calls"] for r in rows] == [3, 3, 3, 2]
+    assert "Purple" in rows[3]["message"]
+    for row in rows:
+        run_dir = Path(row["run_dir"])
+        assert run_dir == batch.out / row["name"]
+        info = json.loads((run_dir / "run.json").read_text())
+        assert info["status"] == row["status"] and (run_dir / "report.html").exists()
+        assert len(steps_of(run_dir)) == (5 if row["name"] != "delta" else 4)
+        assert row["seconds"] > 0
+    displays = {
+        json.loads((Path(r["run_dir"]) / "run.json").read_text())["env"]["display"] for r in rows
+    }
+    assert len(displays) == 4  # four private screens
+    assert batch.server.calls == 11
+    assert "3/4 succeeded" in first.stdout
+
+    # Fixed, then the same command again: only delta runs.
+    write_task(tmp_path, "delta", url, LABELS["delta"])
+    second = batch.run(*map(str, tasks), "--workers", "4")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert batch.server.calls == 13  # Green and Blue: Red comes from delta's locate cache
+    for name in ("alpha", "bravo", "charlie"):
+        assert presses(tmp_path / f"{name}.jsonl") == 3, name  # not run again
+    assert clicked(tmp_path / "delta.jsonl") == ["delta-red", "delta-red", "delta-green",
+                                                 "delta-blue"]  # fmt: skip
+    rows = batch.summary()
+    assert [r["status"] for r in rows] == ["success"] * 4
+    assert (batch.out / ".attempts" / "delta.1" / "run.json").exists()  # the failed try kept
+    assert "4/4 succeeded" in second.stdout
