@@ -134,3 +134,62 @@ def test_four_tasks_on_four_displays_a_broken_one_fails_alone_and_alone_reruns(
     assert [r["status"] for r in rows] == ["success"] * 4
     assert (batch.out / ".attempts" / "delta.1" / "run.json").exists()  # the failed try kept
     assert "4/4 succeeded" in second.stdout
+
+
+def start_waiting_batch(batch: Any, tmp_path: Path) -> tuple[subprocess.Popen[str], list[Any]]:
+    """Two tasks that show their board and then wait for a text that never comes."""
+    import psutil
+
+    url = batch.server.base_url
+    tasks = []
+    for name in ("alpha", "bravo"):
+        path = write_task(tmp_path, name, url, ())
+        path.write_text(path.read_text() + "  - wait_for: {text: Nowhere, timeout: 300}\n")
+        tasks.append(path)
+    env = {k: v for k, v in os.environ.items() if k != "SCREENPILOT_LOCATE_CACHE"}
+    argv = [sys.executable, "-m", "agent.cli.main", "run", *map(str, tasks), "--workers", "2",
+            "--out", str(batch.out)]  # fmt: skip
+    parent = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=ROOT)  # fmt: skip
+    deadline = __import__("time").monotonic() + 120
+    while not all(any(e["event"] == "ready" for e in events(tmp_path / f"{n}.jsonl"))
+                  for n in ("alpha", "bravo")):  # fmt: skip
+        assert parent.poll() is None, parent.communicate()
+        assert __import__("time").monotonic() < deadline, "the boards never came up"
+        __import__("time").sleep(0.2)
+    # Into the wait: a Ctrl-C while rapidocr reads its config comes out as an omegaconf error.
+    __import__("time").sleep(8)
+    family = psutil.Process(parent.pid).children(recursive=True)
+    names = {p.name() for p in family}
+    assert "Xvfb" in names, names  # each child's private display, and its app, are below
+    return parent, family
+
+
+def gone(family: list[Any], within: float = 30.0) -> list[str]:
+    import psutil
+
+    _, alive = psutil.wait_procs(family, timeout=within)
+    return [f"{p.pid} {p.name()}" for p in alive]
+
+
+def test_ctrl_c_marks_every_started_run_interrupted_and_leaves_nothing(batch, tmp_path) -> None:
+    import signal
+
+    parent, family = start_waiting_batch(batch, tmp_path)
+    parent.send_signal(signal.SIGINT)
+    _, stderr = parent.communicate(timeout=120)
+    assert parent.returncode == 130, stderr
+    for name in ("alpha", "bravo"):
+        info = json.loads((batch.out / name / "run.json").read_text())
+        assert info["status"] == "interrupted" and (batch.out / name / "report.html").exists()
+    rows = batch.summary()
+    assert [(r["name"], r["status"]) for r in rows] == [("alpha", "error"), ("bravo", "error")]
+    assert all("interrupted" in r["message"] for r in rows)
+    assert gone(family) == []
+
+
+def test_a_killed_parent_leaves_no_display_app_or_child(batch, tmp_path) -> None:
+    parent, family = start_waiting_batch(batch, tmp_path)
+    parent.kill()
+    parent.wait(30)
+    assert gone(family) == []
