@@ -193,3 +193,24 @@ def test_a_killed_parent_leaves_no_display_app_or_child(batch, tmp_path) -> None
     parent.kill()
     parent.wait(30)
     assert gone(family) == []
+
+
+def test_four_workers_on_one_task_file_share_its_locate_cache_safely(batch, tmp_path) -> None:
+    task = write_task(tmp_path, "alpha", batch.server.base_url, LABELS["alpha"])
+    first = batch.run(*[str(task)] * 4, "--workers", "4")
+    assert first.returncode == 0, first.stdout + first.stderr
+    rows = batch.summary()
+    assert [r["name"] for r in rows] == ["alpha", "alpha-2", "alpha-3", "alpha-4"]
+    assert [r["status"] for r in rows] == ["success"] * 4
+    env = {k: v for k, v in os.environ.items() if k != "SCREENPILOT_LOCATE_CACHE"}
+    shown = subprocess.run([sys.executable, "-m", "agent.cli.main", "cache", "show", str(task)],
+                           capture_output=True, text=True, cwd=ROOT, env=env)  # fmt: skip
+    assert shown.returncode == 0 and "3 entries" in shown.stdout, shown.stdout + shown.stderr
+
+    calls = batch.server.calls
+    again = batch.run(*[str(task)] * 4, "--workers", "4", "--restart")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert batch.server.calls == calls  # every click now comes from the shared cache
+    assert [r["model_calls"] for r in batch.summary()] == [0] * 4
+    counts = __import__("collections").Counter(clicked(tmp_path / "alpha.jsonl"))  # 4 apps, 1 log
+    assert counts == {"alpha-save": 8, "alpha-open": 8, "alpha-close": 8}
