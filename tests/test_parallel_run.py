@@ -214,3 +214,21 @@ def test_four_workers_on_one_task_file_share_its_locate_cache_safely(batch, tmp_
     assert [r["model_calls"] for r in batch.summary()] == [0] * 4
     counts = __import__("collections").Counter(clicked(tmp_path / "alpha.jsonl"))  # 4 apps, 1 log
     assert counts == {"alpha-save": 8, "alpha-open": 8, "alpha-close": 8}
+
+
+def test_runs_spread_their_requests_over_several_endpoints(batch, tmp_path) -> None:
+    from tests.fixtures.grounding_server import GroundingServer
+
+    second = GroundingServer()
+    try:
+        tasks = [write_task(tmp_path, n, "http://127.0.0.1:9/v1", LABELS[n]) for n in LABELS]
+        urls = ["--base-url", batch.server.base_url, "--base-url", second.base_url]
+        result = batch.run(*map(str, tasks), "--workers", "4", "--cache", "off", *urls)
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        second.close()
+    # Each task's three requests go round the two endpoints: both serve every task.
+    assert batch.server.calls + second.calls == 12
+    assert batch.server.calls >= 4 and second.calls >= 4
+    for name, labels in LABELS.items():
+        assert clicked(tmp_path / f"{name}.jsonl") == [f"{name}-{x.lower()}" for x in labels]

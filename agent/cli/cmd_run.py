@@ -111,7 +111,12 @@ def run_command(
     ),
     model: str = typer.Option(None, "--model", help="Override model.model (checkpoint or name)."),
     backend: str = typer.Option(None, "--backend", help="Override model.backend: qwen|openai|ocr."),
-    base_url: str = typer.Option(None, "--base-url", help="Override model.base_url."),
+    base_url: list[str] = typer.Option(
+        None,
+        "--base-url",
+        help="Override model.base_url; repeat it for several endpoints serving the model "
+        "(requests go to the least busy; one that fails is retried on another).",
+    ),
     profile: str = typer.Option(
         None, "--profile", help="Override model.profile (see `agent models`)."
     ),
@@ -159,7 +164,7 @@ def run_command(
                 ("--virtual-display", virtual_display),
                 ("--model", model),
                 ("--backend", backend),
-                ("--base-url", base_url),
+                *(("--base-url", url) for url in base_url or ()),
                 ("--profile", profile),
                 ("--confirm", confirm),
                 ("--cache", cache),
@@ -195,7 +200,8 @@ def run_command(
         for k, v in (
             ("model", model),
             ("backend", backend),
-            ("base_url", base_url),
+            ("base_url", base_url[0] if base_url else None),
+            ("endpoints", tuple(base_url[1:]) if base_url and len(base_url) > 1 else None),
             ("profile", profile),
         )
         if v

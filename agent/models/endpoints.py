@@ -13,6 +13,7 @@ greedy, so which endpoint answers does not change the answer.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,9 @@ class EndpointPool:
         self.endpoints = [Endpoint(str(url or ""), make_client(url)) for url in urls]
         self.concurrency = concurrency
         self._ready = threading.Condition()
+        # Ties go round the endpoints from a random start, so that one-at-a-time callers
+        # (a task's steps) and separate processes (batch workers) spread too.
+        self._turn = random.randrange(len(self.endpoints))
 
     def __len__(self) -> int:
         return len(self.endpoints)
@@ -56,13 +60,15 @@ class EndpointPool:
                 untried = [i for i in range(len(self.endpoints)) if i not in tried]
                 # A failing endpoint is used only when no healthy one is left to try.
                 healthy = [i for i in untried if self.endpoints[i].healthy]
+                n = len(self.endpoints)
                 free = [
-                    (self.endpoints[i].outstanding, i)
+                    (self.endpoints[i].outstanding, (i - self._turn) % n, i)
                     for i in healthy or untried
                     if self.endpoints[i].outstanding < self.concurrency
                 ]
                 if free:
-                    index = min(free)[1]
+                    index = min(free)[2]
+                    self._turn = (index + 1) % n
                     break
                 self._ready.wait()
             self.endpoints[index].outstanding += 1
