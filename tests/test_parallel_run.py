@@ -232,3 +232,23 @@ def test_runs_spread_their_requests_over_several_endpoints(batch, tmp_path) -> N
     assert batch.server.calls >= 4 and second.calls >= 4
     for name, labels in LABELS.items():
         assert clicked(tmp_path / f"{name}.jsonl") == [f"{name}-{x.lower()}" for x in labels]
+
+
+def test_a_bad_task_file_stops_the_batch_before_anything_runs(tmp_path) -> None:
+    good = write_task(tmp_path, "alpha", "http://127.0.0.1:9/v1", LABELS["alpha"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - clik: the Save button\n")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "agent.cli.main", "run", str(good), str(bad), "--workers", "2",
+            "--out", str(out)]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in result.stderr
+    assert not out.exists() and not (tmp_path / "alpha.jsonl").exists()  # nothing ran
+
+    out.mkdir()
+    (out / "summary.json").write_text('{"not": "a list"}')
+    result = subprocess.run([*argv[:5], *argv[6:]], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "summary.json: not a batch summary" in result.stderr
+    assert not (tmp_path / "alpha.jsonl").exists()
