@@ -252,3 +252,32 @@ def test_a_bad_task_file_stops_the_batch_before_anything_runs(tmp_path) -> None:
     result = subprocess.run([*argv[:5], *argv[6:]], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "summary.json: not a batch summary" in result.stderr
     assert not (tmp_path / "alpha.jsonl").exists()
+
+
+def test_workers_with_a_local_model_share_one_served_copy(batch, tmp_path, trained_qwen_dir):
+    import psutil
+
+    tasks = []
+    for name in ("alpha", "bravo"):
+        path = write_task(tmp_path, name, "unused", LABELS[name][:1])
+        text = path.read_text().splitlines()
+        text[2] = f"model: {{backend: qwen, model: '{trained_qwen_dir}'}}"
+        # The tiny model always answers one fixed point: a window over the whole screen gets it.
+        whole = '.jsonl", "--geometry", "800x600+0+0"'
+        path.write_text("\n".join(text).replace('.jsonl"', whole) + "\n")
+        tasks.append(path)
+    result = batch.run(*map(str, tasks), "--workers", "2", "--cache", "off")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"starting one model server for the workers: {trained_qwen_dir}" in result.stdout
+    rows = batch.summary()
+    assert [(r["status"], r["model_calls"]) for r in rows] == [("success", 1), ("success", 1)]
+    for row in rows:  # each worker was a client of the server, not a second copy
+        info = json.loads((Path(row["run_dir"]) / "run.json").read_text())
+        assert info["model"]["backend"] == "openai" and info["model"]["base_url"].startswith(
+            "http://127.0.0.1:"
+        )
+    for name in ("alpha", "bravo"):
+        assert presses(tmp_path / f"{name}.jsonl") == 1, name  # its own click, on its own screen
+    argvs = [p.info["cmdline"] or [] for p in psutil.process_iter(["cmdline"])]
+    left = [a for a in argvs if "serve" in a and str(trained_qwen_dir) in a]
+    assert left == []  # the server stopped with the batch

@@ -135,6 +135,11 @@ def run_command(
         help="Where scripted targets are looked for, in order, comma-separated: "
         "a11y,cache,model (default: the task's locate:, else all three in that order).",
     ),
+    prefill: bool = typer.Option(
+        None,
+        "--prefill/--no-prefill",
+        help="Override model.prefill: start grounding replies with the click call's opening.",
+    ),
     workers: int = typer.Option(
         None, "--workers", min=1, help="Run the task files N at a time (one process each)."
     ),
@@ -173,6 +178,8 @@ def run_command(
             if value is not None
             for arg in (flag, str(value))
         ] + (["--dry-run"] if dry_run else [])
+        if prefill is not None:
+            forwarded.append("--prefill" if prefill else "--no-prefill")
         run_batch(
             task_files,
             out=out,
@@ -182,6 +189,7 @@ def run_command(
             child_args=forwarded,
             virtual_display=virtual_display,
             timeout=timeout,
+            may_serve=not (model or backend or base_url),
         )
     task_file = task_files[0]
     from actions.errors import InputError
@@ -206,6 +214,8 @@ def run_command(
         )
         if v
     }
+    if prefill is not None:
+        model_overrides["prefill"] = prefill
     if model_overrides:
         overrides["model"] = {**task.model.model_dump(exclude_none=True), **model_overrides}
     if max_steps is not None:

@@ -9,6 +9,7 @@ table and ``DIR/summary.json``. Exit 0 when every task succeeded, 1 otherwise,
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,10 @@ def run_batch(
     child_args: list[str],
     virtual_display: str | None,
     timeout: float | None,
+    may_serve: bool = True,
 ) -> None:
     """Run many task files at once (see the module docstring); raises typer.Exit."""
     from rich.console import Console
-    from rich.live import Live
 
     from actions.errors import InputError
     from agent.parallel.batch import (
@@ -66,6 +67,7 @@ def run_batch(
         remove_stale,
         write_summary,
     )
+    from agent.parallel.shared_model import served_model, shared_local_model
     from tasks.loader import load_task
 
     console = Console()
@@ -96,23 +98,14 @@ def run_batch(
 
     batch = Batch(todo, workers=workers, child_args=child_args, serials=serials, out=out)
     title = f"{len(tasks)} tasks, {workers} workers -> {out}"
-    if console.is_terminal:
-        with Live(get_renderable=lambda: table(tasks, title), console=console) as live:
-            batch.on_change = live.refresh
-            interrupted = batch.run()
-    else:
-
-        def changed() -> None:
-            for t in todo:
-                key = (t.state, t.step)
-                if t.extra.get("shown") != repr(key):
-                    t.extra["shown"] = repr(key)
-                    if t.state != "running" or t.step == 0:
-                        typer.echo(f"{t.name}: {t.state} (worker {t.worker})")
-
-        batch.on_change = changed
-        interrupted = batch.run()
-
+    with contextlib.ExitStack() as stack:
+        local = shared_local_model([task.model for _, task in loaded]) if may_serve else None
+        if local is not None and len(todo) > 1 and workers > 1:
+            typer.echo(f"starting one model server for the workers: {local[0]}")
+            options, env = stack.enter_context(served_model(*local))
+            batch.child_args = [*child_args, *options]
+            batch.child_env = env
+        interrupted = _run(batch, console, tasks, todo, title)
     entries = [t.result for t in tasks if t.result is not None]
     for t in tasks:
         if t.result is None and not interrupted:
@@ -138,3 +131,24 @@ def run_batch(
     if interrupted:
         raise typer.Exit(130)
     raise typer.Exit(0 if ok == len(tasks) else 1)
+
+
+def _run(batch: Any, console: Any, tasks: list[Planned], todo: list[Planned], title: str) -> bool:
+    """Run the batch under a live table (a terminal) or one line per change (a pipe)."""
+    from rich.live import Live
+
+    if console.is_terminal:
+        with Live(get_renderable=lambda: table(tasks, title), console=console) as live:
+            batch.on_change = live.refresh
+            return batch.run()
+
+    def changed() -> None:
+        for t in todo:
+            key = (t.state, t.step)
+            if t.extra.get("shown") != repr(key):
+                t.extra["shown"] = repr(key)
+                if t.state != "running" or t.step == 0:
+                    typer.echo(f"{t.name}: {t.state} (worker {t.worker})")
+
+    batch.on_change = changed
+    return batch.run()

@@ -201,8 +201,10 @@ class Batch:
         serials: list[str],
         out: Path,
         on_change: Callable[[], None] | None = None,
+        child_env: dict[str, str] | None = None,
     ) -> None:
         self.tasks = tasks
+        self.child_env = child_env or {}
         self.workers = workers
         self.child_args = child_args
         self.out = out
@@ -246,7 +248,7 @@ class Batch:
             if self.stop.is_set():
                 return
             self._set_aside(task)
-            env = dict(os.environ)
+            env = {**os.environ, **self.child_env}
             if serial is not None:
                 env["ANDROID_SERIAL"] = serial
                 task.extra["device"] = serial
