@@ -179,7 +179,12 @@ def screenspot_command(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip broken records, count them."),
     backend: str = typer.Option("qwen", "--backend", help="qwen, openai or ocr."),
     model: str | None = typer.Option(None, "--model", help="Hub id, local folder, served name."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
+    base_url: list[str] | None = typer.Option(
+        None,
+        "--base-url",
+        help="OpenAI-compatible endpoint; repeat it for several serving the same model "
+        "(each request goes to the least busy; one that fails is retried on another).",
+    ),
     profile: str | None = typer.Option(
         None,
         "--profile",
@@ -194,7 +199,9 @@ def screenspot_command(
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="Samples per generate call (qwen); default 8 on a GPU, 1 on CPU."
     ),
-    concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight (openai)."),
+    concurrency: int = typer.Option(
+        8, "--concurrency", help="Requests in flight per endpoint (openai)."
+    ),
     max_new_tokens: int | None = typer.Option(
         None, "--max-new-tokens", help="Default: the profile's."
     ),
@@ -247,7 +254,8 @@ def screenspot_command(
     )
     spec_fields: dict[str, Any] = {
         "backend": backend,
-        "base_url": base_url,
+        "base_url": base_url[0] if base_url else None,
+        "endpoints": tuple(base_url[1:]) if base_url else (),
         "profile": profile,
         "batch_size": batch_size or 8,
         "concurrency": concurrency,
@@ -284,14 +292,27 @@ def screenspot_command(
                 acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
             )
 
+        loaded: list[Any] = []
+
+        def load() -> Any:
+            loaded.append(load_model(spec))
+            return loaded[-1]
+
         report, stats = runner.run(None, restart=restart, on_progress=update, batch_size=batch_size,
-                                   load_model=lambda: load_model(spec))  # fmt: skip
+                                   load_model=load)  # fmt: skip
         update(stats)
     out_console = Console()
     label = report["protocol"]["label"]
     print_metrics(report["metrics"], report["details"], out_console, label=label)
     if "zoom_refined" in report:
         print_zoom(report["zoom_refined"], out_console)
+    pool = getattr(loaded[0], "pool", None) if loaded else None
+    if pool is not None and len(pool) > 1:
+        failed = pool.failures()
+        out_console.print(
+            f"endpoints: {pool.describe()}"
+            + (f" (failed requests were retried on another: {failed})" if failed else "")
+        )
     skipped = len(report["run"]["skipped_bad"])
     out_console.print(
         f"wrote {out} ({len(report['details'])} samples; {stats.done_now} now, "

@@ -90,8 +90,15 @@ def summary_line(result: RunResult) -> str:
 
 
 def run_command(
-    task_file: Path = typer.Argument(..., help="The task file (YAML).", show_default=False),
-    out: Path = typer.Option(None, "--out", help="Run folder (default runs/<time>-<name>)."),
+    task_files: list[Path] = typer.Argument(
+        ..., help="The task file(s) (YAML); several run at once with --workers.", show_default=False
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Run folder (default runs/<time>-<name>); with several tasks, the folder that "
+        "holds one run folder per task and summary.json.",
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Send nothing; the report shows what would have been done."
     ),
@@ -104,7 +111,12 @@ def run_command(
     ),
     model: str = typer.Option(None, "--model", help="Override model.model (checkpoint or name)."),
     backend: str = typer.Option(None, "--backend", help="Override model.backend: qwen|openai|ocr."),
-    base_url: str = typer.Option(None, "--base-url", help="Override model.base_url."),
+    base_url: list[str] = typer.Option(
+        None,
+        "--base-url",
+        help="Override model.base_url; repeat it for several endpoints serving the model "
+        "(requests go to the least busy; one that fails is retried on another).",
+    ),
     profile: str = typer.Option(
         None, "--profile", help="Override model.profile (see `agent models`)."
     ),
@@ -123,12 +135,63 @@ def run_command(
         help="Where scripted targets are looked for, in order, comma-separated: "
         "a11y,cache,model (default: the task's locate:, else all three in that order).",
     ),
+    prefill: bool = typer.Option(
+        None,
+        "--prefill/--no-prefill",
+        help="Override model.prefill: start grounding replies with the click call's opening.",
+    ),
+    workers: int = typer.Option(
+        None, "--workers", min=1, help="Run the task files N at a time (one process each)."
+    ),
+    restart: bool = typer.Option(
+        False, "--restart", help="Several tasks: run all again, not only those that failed."
+    ),
+    android: list[str] = typer.Option(
+        None, "--android", help="Several tasks: a device to spread Android tasks over (repeatable)."
+    ),
 ) -> None:
     """Run a task file: scripted steps and/or a goal, on a desktop or a phone.
 
     Prints one line per step and where the run folder and report.html are.
     Exit 0 success, 1 task failed, 2 bad input (nothing executed), 130 Ctrl-C.
+    Several task files (or --workers): each runs in its own process, N at a time,
+    into OUT/<name>/; OUT/summary.json lists the outcomes; exit 0 only when all
+    succeeded. The same command again re-runs only those that did not.
     """
+    if len(task_files) > 1 or workers is not None:
+        from agent.cli.run_batch import run_batch
+
+        forwarded = [
+            arg
+            for flag, value in (
+                ("--max-steps", max_steps),
+                ("--timeout", timeout),
+                ("--virtual-display", virtual_display),
+                ("--model", model),
+                ("--backend", backend),
+                *(("--base-url", url) for url in base_url or ()),
+                ("--profile", profile),
+                ("--confirm", confirm),
+                ("--cache", cache),
+                ("--locate", locate),
+            )
+            if value is not None
+            for arg in (flag, str(value))
+        ] + (["--dry-run"] if dry_run else [])
+        if prefill is not None:
+            forwarded.append("--prefill" if prefill else "--no-prefill")
+        run_batch(
+            task_files,
+            out=out,
+            workers=workers or 1,
+            restart=restart,
+            android=android or [],
+            child_args=forwarded,
+            virtual_display=virtual_display,
+            timeout=timeout,
+            may_serve=not (model or backend or base_url),
+        )
+    task_file = task_files[0]
     from actions.errors import InputError
     from agent.models.weights import announce_loads
 
@@ -148,11 +211,14 @@ def run_command(
         for k, v in (
             ("model", model),
             ("backend", backend),
-            ("base_url", base_url),
+            ("base_url", base_url[0] if base_url else None),
+            ("endpoints", tuple(base_url[1:]) if base_url and len(base_url) > 1 else None),
             ("profile", profile),
         )
         if v
     }
+    if prefill is not None:
+        model_overrides["prefill"] = prefill
     if model_overrides:
         overrides["model"] = {**task.model.model_dump(exclude_none=True), **model_overrides}
     if max_steps is not None:

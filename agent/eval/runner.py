@@ -60,7 +60,8 @@ class RunSettings(BaseModel):
 
     def fingerprint(self) -> str:
         spec = self.spec.model_dump(
-            mode="json", exclude={"api_key", "batch_size", "concurrency", "timeout", "retries"}
+            mode="json",
+            exclude={"api_key", "batch_size", "concurrency", "timeout", "retries", "endpoints"},
         )
         blob = json.dumps(
             {"spec": spec, "limits": self.spec.pixel_limits(), "prefill": self.spec.use_prefill(),
@@ -172,7 +173,7 @@ def batch_default(spec: ModelSpec, model: Any) -> int:
     and 1 on a CPU, where batched generation was measured slower than one at a time
     (bench/eval_throughput.py: padded batches cost more per sample on 2 cores)."""
     if spec.backend == "openai":
-        return spec.concurrency
+        return spec.concurrency * (1 + len(spec.endpoints))
     device = str(getattr(model, "device", "cpu"))
     return spec.batch_size if device.startswith(("cuda", "mps")) else 1
 

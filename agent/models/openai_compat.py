@@ -14,7 +14,8 @@ against the visual tokens expected and a mismatch is logged as a warning.
 
 Timeouts, and retries with exponential backoff on 408/409/429/5xx and
 connection errors (honouring Retry-After), are the openai client's own;
-batches run with at most `spec.concurrency` requests in flight.
+batches run with at most `spec.concurrency` requests in flight per endpoint;
+with ``spec.endpoints`` requests spread over several (`agent.models.endpoints`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from actions.errors import InputError, ScreenpilotError, require
 from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
+from agent.models.endpoints import EndpointPool
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
 
@@ -46,6 +48,10 @@ CONTINUE_FINAL_MESSAGE = {"continue_final_message": True, "add_generation_prompt
 
 class ServerError(ScreenpilotError):
     """The server kept failing (5xx, 429, timeouts) after every retry."""
+
+
+class EndpointDown(InputError):
+    """The server could not be reached (still bad input, exit 2, when it is the only one)."""
 
 
 def encode_image(image: Image.Image, image_format: str = "png") -> str:
@@ -178,12 +184,15 @@ class OpenAIModel(Model):
         self.min_pixels, self.max_pixels = spec.pixel_limits(self.profile)
         self.family = family_of_space(self.space or self.profile.space, self.profile.factor)
         self._openai = openai
-        self.client = openai.OpenAI(
-            base_url=spec.base_url,
-            api_key=spec.resolved_api_key(),
-            timeout=spec.timeout,
-            max_retries=spec.retries,
-        )
+        key = spec.resolved_api_key()
+
+        def client(url: str | None) -> Any:
+            return openai.OpenAI(
+                base_url=url, api_key=key, timeout=spec.timeout, max_retries=spec.retries
+            )
+
+        self.pool = EndpointPool([spec.base_url, *spec.endpoints], client, spec.concurrency)
+        self.client = self.pool.endpoints[0].client
         self._warned = False
 
     def frame_for(
@@ -200,10 +209,11 @@ class OpenAIModel(Model):
         )
 
     def answer(self, requests: list[ModelRequest]) -> list[ModelReply]:
-        """Answer `requests` with at most `spec.concurrency` in flight, in order."""
-        if len(requests) <= 1 or self.spec.concurrency == 1:
+        """Answer `requests` with at most `spec.concurrency` in flight per endpoint, in order."""
+        in_flight = self.spec.concurrency * len(self.pool)
+        if len(requests) <= 1 or in_flight == 1:
             return [self._answer_one(r) for r in requests]
-        workers = min(self.spec.concurrency, len(requests))
+        workers = min(in_flight, len(requests))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai") as pool:
             return list(pool.map(self._answer_one, requests))
 
@@ -251,10 +261,26 @@ class OpenAIModel(Model):
     def _create(
         self, messages: list[dict[str, Any]], extra: dict[str, Any], stop: list[str], cap: int
     ) -> Any:
+        """One completion from the least busy endpoint; another one when it fails."""
+
+        def request(client: Any, url: str) -> Any:
+            return self._create_on(client, url, messages, extra, stop, cap)
+
+        return self.pool.call(request, retryable=(ServerError, EndpointDown))
+
+    def _create_on(
+        self,
+        client: Any,
+        url: str,
+        messages: list[dict[str, Any]],
+        extra: dict[str, Any],
+        stop: list[str],
+        cap: int,
+    ) -> Any:
         openai = self._openai
-        where = self.spec.base_url or "the default OpenAI endpoint"
+        where = url or "the default OpenAI endpoint"
         try:
-            return self.client.chat.completions.create(
+            return client.chat.completions.create(
                 model=self.spec.model,
                 messages=messages,
                 temperature=0.0,
@@ -269,7 +295,7 @@ class OpenAIModel(Model):
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
-            raise InputError(f"cannot reach the model server at {where}: {cause}") from None
+            raise EndpointDown(f"cannot reach the model server at {where}: {cause}") from None
         except openai.APIStatusError as exc:
             detail = _error_detail(exc)
             if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
@@ -303,8 +329,8 @@ class OpenAIModel(Model):
             self._warned = True
 
     def close(self) -> None:
-        """Close the HTTP client."""
-        self.client.close()
+        """Close the HTTP clients."""
+        self.pool.close()
 
 
 def _reply_text(completion: Any) -> tuple[str, str | None]:

@@ -51,6 +51,11 @@ class ModelSpec(BaseModel):
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1"
     )
+    endpoints: tuple[str, ...] = Field(
+        (),
+        description="more OpenAI-compatible endpoints serving the same model; each request "
+        "goes to the least busy of base_url and these, and is retried on another when one fails",
+    )
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable of the key")
     api_key: SecretStr | None = Field(None, description="the key itself (wins over api_key_env)")
     profile: str | None = Field(
