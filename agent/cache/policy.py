@@ -133,7 +133,8 @@ class SecretAreas:
 
 def shows_secret(pixels: np.ndarray, secrets: list[str]) -> bool | None:
     """Whether OCR reads a secret in a crop, inside a word too; None when OCR is not installed."""
-    from agent import secrets as secret_text
+    from agent.secrets import Redactor
+    from agent.secrets import shows_secret as shows_in_text
 
     try:
         from agent.models.ocr import read_text
@@ -142,8 +143,8 @@ def shows_secret(pixels: np.ndarray, secrets: list[str]) -> bool | None:
     except Exception as exc:  # no OCR extra: the caller decides what is safe
         log.debug("cannot read crops for secrets: %s", exc)
         return None
-    redactor = secret_text.Redactor(secrets)
-    return any(secret_text.shows_secret(line.text, redactor) for line in lines)
+    redactor = Redactor(secrets)
+    return any(shows_in_text(line.text, redactor) for line in lines)
 
 
 @dataclass
