@@ -428,3 +428,32 @@ def test_a_sign_dropped_text_does_not_pass_from_the_tree(
             session.find_text_step("assert", "-7", timeout=0)
     assert [r.located.by if r.located else None for r in records] == ["a11y", None]
     assert ocr_calls == ["-7"]  # the tree said no; OCR was asked, and said no too
+
+
+def test_a_task_waits_for_a_dialogs_text_from_the_tree(
+    xvfb: object, session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`agent run`: zenity's message is found by the tree; the run folder says so."""
+    need(shutil.which("zenity") is not None, "apt-get install zenity")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
+    monkeypatch.setenv("GTK_A11Y", "atspi")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+    app = start_app(["zenity", "--info", "--title", "Backup", "--text", "Backup finished: 3 files"],
+                    title="Backup", display=os.environ["DISPLAY"])  # fmt: skip
+    try:
+        _wait_registered(session_bus, name="OK")
+        task = tmp_path / "backup.yaml"
+        head = TASK.format(port=closed_port()).split("steps:")[0]
+        task.write_text(head + 'steps:\n  - wait_for: "finished: 3 files"\n'
+                        '  - click: the OK button\n')  # fmt: skip
+        result = agent("run", str(task), "--out", str(tmp_path / "run"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert app.process.wait(timeout=10) == 0  # OK closed the dialog
+        wait = steps_of(tmp_path / "run")[0]
+        assert wait["located"]["by"] == "a11y" and wait["model"] is None
+        assert wait["located"]["name"] == "Backup finished: 3 files"
+        assert "a11y label 'Backup finished: 3 files'" in result.stdout
+        assert "located by:</b> a11y" in (tmp_path / "run" / "report.html").read_text()
+    finally:
+        app.stop()
