@@ -480,15 +480,21 @@ class Session:
     def find_text_step(
         self, verb: str, text: str, *, timeout: float, line: int | None = None
     ) -> TextMatch | None:
-        """wait_for / assert: search the screen's text (OCR) until found or `timeout`.
+        """wait_for / assert: search the screen's text until found or `timeout`.
+
+        Each poll asks the accessibility tree first when the locate order has
+        "a11y" (`agent.a11y_text`); found there, no OCR runs and `rec.located`
+        names the element. Otherwise OCR reads the screenshot.
 
         A text OCR can never read (no letter, digit or sign) is refused before
         the step starts; signs and, for these checks, digits must match exactly
         (`agent.models.ocr_match.exact_part`), so ``-2`` never passes on ``2``.
         """
+        from agent.a11y_text import text_in_tree
         from agent.models.ocr import blank, check_target, find_text, read_text
 
         check_target(text)
+        tree = "a11y" in self.locate_order
         with self.recording(verb, instruction=text, line=line) as rec:
             rec.timeout = timeout  # kept by `agent compile`
             start = time.monotonic()
@@ -497,14 +503,21 @@ class Session:
             while True:
                 obs = self.observe_into(rec)
                 t0 = time.perf_counter()
-                match = find_text(obs.image, text)
+                match, rec.located, _ = (
+                    text_in_tree(self.env, obs, text) if tree else (None, None, "")
+                )  # the tree first (exact, no OCR pass); a miss there proves nothing
+                if match is None:
+                    match = find_text(obs.image, text)
+                    if match is not None:
+                        rec.model = ModelCall(
+                            instruction=text, raw=f"text on screen: {match.line!r}",
+                            image_size=obs.geometry.size, box=match.box,
+                        )  # fmt: skip
                 rec.timings.model += time.perf_counter() - t0
                 if match is not None:
-                    rec.model = ModelCall(
-                        instruction=text, raw=f"text on screen: {match.line!r}",
-                        image_size=obs.geometry.size, box=match.box,
-                    )  # fmt: skip
-                    rec.note = f"found after {time.monotonic() - start:.1f} s"
+                    found = rec.located
+                    how = f" by a11y ({found.role} {found.name!r})" if found is not None else ""
+                    rec.note = f"found{how} after {time.monotonic() - start:.1f} s"
                     return match
                 if self.dry_run:
                     rec.status = "dry_run"

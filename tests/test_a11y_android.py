@@ -107,6 +107,19 @@ def test_bluetooth_row_and_icon_are_tapped_without_a_model(adb_server, tmp_path:
     assert all(s["model"] is None for s in steps)
 
 
+def test_assert_finds_words_of_a_row_summary_in_the_hierarchy(adb_server, tmp_path: Path) -> None:
+    """`assert:` is answered by the dump (a summary's words), with no OCR pass or model."""
+    device = adb_server.device()
+    device.hierarchy = settings_hierarchy()
+    task = task_file(tmp_path, adb_server.port, '  - assert: "Android Auto"\n')
+    assert main(["run", str(task), "--out", str(tmp_path / "run")]) == 0
+    (step,) = steps_of(tmp_path / "run")
+    assert step["located"]["by"] == "a11y" and step["model"] is None
+    assert step["located"]["name"] == "Bluetooth, Android Auto, NFC"
+    x1, y1, x2, y2 = step["located"]["box"]
+    assert (y1, y2) == (892, 955) and x2 > x1
+
+
 def test_rotated_phone_taps_inside_the_landscape_bounds(adb_server, tmp_path: Path) -> None:
     device = adb_server.device()
     device.rotation = 1

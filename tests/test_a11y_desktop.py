@@ -351,3 +351,109 @@ def test_mcp_lists_elements_and_clicks_by_their_names_without_a_model(
 
     run(body)
     assert display_text(session_bus) == "12"
+
+
+# -- wait_for / assert from the tree ---------------------------------------------------------
+@pytest.fixture
+def ocr_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every OCR search a wait_for / assert makes (the real OCR still answers)."""
+    import agent.models.ocr as ocr
+
+    calls: list[str] = []
+    real = ocr.find_text
+
+    def counted(image: object, text: str, **kwargs: object) -> object:
+        calls.append(text)
+        return real(image, text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ocr, "find_text", counted)
+    return calls
+
+
+def test_wait_for_a_text_the_tree_names_runs_no_ocr(galculator: TkApp, ocr_calls: list) -> None:
+    from agent.session import Session
+    from env.desktop import DesktopEnv
+
+    window = find_window("galculator", galculator.display)
+    assert window is not None
+    records: list = []
+    with DesktopEnv() as env:
+        match = Session(env, None, on_step=records.append).find_text_step(
+            "wait_for", "galculator", timeout=10
+        )
+    assert ocr_calls == []
+    (rec,) = records
+    assert rec.status == "ok" and rec.model is None
+    assert rec.located is not None and rec.located.by == "a11y"
+    assert rec.located.name == "galculator" and rec.located.box is not None
+    assert "found by a11y" in (rec.note or "")
+    assert match is not None
+    x, y = match.center
+    assert window.x <= x < window.x + window.w and window.y <= y < window.y + window.h
+
+
+def test_a_text_only_the_screen_shows_still_passes_through_ocr(
+    galculator: TkApp, session_bus: str, ocr_calls: list
+) -> None:
+    """The display's "12" is drawn text, named by no element: OCR finds it, as before."""
+    from agent.session import Session
+    from env.desktop import DesktopEnv
+
+    records: list = []
+    with DesktopEnv(settle=0.3) as env:
+        session = Session(env, None, on_step=records.append)
+        for name in ("7", "+", "5", "="):
+            session.point_step("click", name)
+        assert display_text(session_bus) == "12"
+        session.find_text_step("assert", "12", timeout=5)
+    rec = records[-1]
+    assert ocr_calls and ocr_calls[-1] == "12"
+    assert rec.status == "ok" and rec.located is None
+    assert rec.model is not None and rec.model.raw.startswith("text on screen")
+
+
+def test_a_sign_dropped_text_does_not_pass_from_the_tree(
+    galculator: TkApp, ocr_calls: list
+) -> None:
+    """A button is named "7" and another "-": `assert: "-7"` is not answered by either."""
+    from agent.errors import StepFailed
+    from agent.session import Session
+    from env.desktop import DesktopEnv
+
+    records: list = []
+    with DesktopEnv() as env:
+        session = Session(env, None, on_step=records.append)
+        session.find_text_step("assert", "7", timeout=0)  # the tree has the button
+        with pytest.raises(StepFailed, match="'-7' is not on screen"):
+            session.find_text_step("assert", "-7", timeout=0)
+    assert [r.located.by if r.located else None for r in records] == ["a11y", None]
+    assert ocr_calls == ["-7"]  # the tree said no; OCR was asked, and said no too
+
+
+def test_a_task_waits_for_a_dialogs_text_from_the_tree(
+    xvfb: object, session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`agent run`: zenity's message is found by the tree; the run folder says so."""
+    need(shutil.which("zenity") is not None, "apt-get install zenity")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
+    monkeypatch.setenv("GTK_A11Y", "atspi")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+    app = start_app(["zenity", "--info", "--title", "Backup", "--text", "Backup finished: 3 files"],
+                    title="Backup", display=os.environ["DISPLAY"])  # fmt: skip
+    try:
+        _wait_registered(session_bus, name="OK")
+        task = tmp_path / "backup.yaml"
+        head = TASK.format(port=closed_port()).split("steps:")[0]
+        task.write_text(head + 'steps:\n  - wait_for: "finished: 3 files"\n'
+                        '  - click: the OK button\n')  # fmt: skip
+        result = agent("run", str(task), "--out", str(tmp_path / "run"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert app.process.wait(timeout=10) == 0  # OK closed the dialog
+        wait = steps_of(tmp_path / "run")[0]
+        assert wait["located"]["by"] == "a11y" and wait["model"] is None
+        assert wait["located"]["name"] == "Backup finished: 3 files"
+        assert "a11y label 'Backup finished: 3 files'" in result.stdout
+        assert "located by:</b> a11y" in (tmp_path / "run" / "report.html").read_text()
+    finally:
+        app.stop()
