@@ -23,7 +23,13 @@ AGENT = Path(sys.executable).with_name("agent")
 
 
 def agent_run(task: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    # apps keep settings and sessions in HOME (mousepad asks to restore a session that another
+    # run left unfinished): each run starts from the apps' defaults in a home of its own
+    home = out.parent / "home"
+    home.mkdir(exist_ok=True)
+    drop = ("DISPLAY", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["HOME"] = str(home)
     return subprocess.run(
         [str(AGENT), "run", str(task), "--out", str(out)],
         capture_output=True,
@@ -92,8 +98,9 @@ def test_editor_title_and_save_dialog_at_1920x1080(tmp_path: Path) -> None:
         "  - key: ctrl+s\n"
         '  - wait_for: {text: "Save As", timeout: 60}\n'
         f'  - type: "{saved}"\n'
-        "  - key: enter\n"
-        '  - wait_for: {text: "notes.txt", timeout: 60}\n',
+        # a click, not Enter: Enter may first accept the name field's completion popup
+        '  - click: "the Save button"\n'
+        "  - wait: 2\n",
     )
     result = agent_run(task, tmp_path / "run")
     assert result.returncode == 0, result.stdout + result.stderr
