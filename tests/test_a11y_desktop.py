@@ -48,16 +48,21 @@ def session_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.kill(pid, signal.SIGTERM)
 
 
+def on_our_bus(monkeypatch: pytest.MonkeyPatch, bus: str, home: Path) -> None:
+    """GTK apps started from here register on `bus`; their saved settings stay in `home`."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+    monkeypatch.setenv("GTK_A11Y", "atspi")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+
+
 @pytest.fixture
 def galculator(
     xvfb: object, session_bus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TkApp]:
     """galculator on the test display, registered on our accessibility bus."""
     need(shutil.which("galculator") is not None, "apt-get install galculator")
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
-    monkeypatch.setenv("GTK_A11Y", "atspi")
-    monkeypatch.setenv("HOME", str(tmp_path))  # its saved settings (mode, layout) stay ours
-    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+    on_our_bus(monkeypatch, session_bus, tmp_path)
     app = start_app(["galculator"], title="galculator", display=os.environ["DISPLAY"])
     try:
         _wait_registered(session_bus)
@@ -305,10 +310,7 @@ def test_a_label_stands_for_the_field_it_names(
 ) -> None:
     """zenity's entry: `click: "New file name:"` lands in the field the label names (LABEL_FOR)."""
     need(shutil.which("zenity") is not None, "apt-get install zenity")
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
-    monkeypatch.setenv("GTK_A11Y", "atspi")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+    on_our_bus(monkeypatch, session_bus, tmp_path)
     app = start_app(["zenity", "--entry", "--title", "Rename", "--text", "New file name:"],
                     title="Rename", display=os.environ["DISPLAY"])  # fmt: skip
     try:
@@ -435,10 +437,7 @@ def test_a_task_waits_for_a_dialogs_text_from_the_tree(
 ) -> None:
     """`agent run`: zenity's message is found by the tree; the run folder says so."""
     need(shutil.which("zenity") is not None, "apt-get install zenity")
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus)
-    monkeypatch.setenv("GTK_A11Y", "atspi")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("NO_AT_BRIDGE", raising=False)
+    on_our_bus(monkeypatch, session_bus, tmp_path)
     app = start_app(["zenity", "--info", "--title", "Backup", "--text", "Backup finished: 3 files"],
                     title="Backup", display=os.environ["DISPLAY"])  # fmt: skip
     try:
