@@ -403,6 +403,12 @@ class DesktopEnv(Env):
                     self._keyboard = None
                 self._pointer = self._layout = None
                 if self._x is not None:
+                    # Clicks are flushed, not waited for: let the server take them before
+                    # the connection goes (closing at once would drop the last one).
+                    try:
+                        self._x.sync()
+                    except Exception as exc:  # a server gone already: nothing left to wait for
+                        log.debug("no sync before closing the X connection: %s", exc)
                     self._x.close()
                     self._x = None
                 self._shm = None
