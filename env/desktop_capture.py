@@ -71,7 +71,10 @@ class ShmCapture:
         )
         if reply.depth != impl.drawable_depth or reply.visual != impl.drawable_visual_id:
             raise ValueError("the server returned an image of another depth or visual")
-        # The server has written the segment before it replied. "BGRX" is not a mode Pillow
-        # maps, so this decodes (one pass) into a new image: the segment is reused next grab.
+        # The server has written the segment before it replied; it is reused next grab, so
+        # its pixels are decoded (BGRX -> RGB, one pass) into an image of their own. That
+        # image is not filled first (Image.frombytes zero-fills: 0.4 ms per 1080p frame).
+        image = Image.new("RGB", (width, height), None)
         with memoryview(impl._buf) as segment:
-            return Image.frombuffer("RGB", (width, height), segment[:size], "raw", "BGRX", 0, 1)
+            image.frombytes(segment[:size], "raw", "BGRX")
+        return image
