@@ -88,3 +88,16 @@ def test_model_image_of_a_real_capture_matches_pil(shown) -> None:
     assert np.abs(ours - pil).mean() < 0.05 and np.abs(ours - pil).max() <= 2
     general = _resize_torch_copying(_torch(), obs.image, size)
     assert model.tobytes() == general.tobytes()  # the copy-free path changes no pixel
+
+
+def test_a_failing_fast_path_falls_back_to_mss_for_good(shown, caplog) -> None:
+    from env.desktop import DesktopEnv
+
+    with DesktopEnv() as env:
+        time.sleep(1.0)
+        fast = env.observe().image
+        env._shm._impl = object()  # as if mss changed its internals under us
+        with caplog.at_level("WARNING", logger="env.desktop"):
+            fallback = env.observe().image
+        assert env._shm is None and "capturing through mss" in caplog.text
+        assert env.observe().image.tobytes() == fallback.tobytes() == fast.tobytes()
