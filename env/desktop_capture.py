@@ -16,6 +16,7 @@ caller then grabs through mss as before.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from PIL import Image
@@ -26,10 +27,11 @@ log = logging.getLogger(__name__)
 class ShmCapture:
     """Grabs a region of the screen through mss's MIT-SHM segment into an RGB image."""
 
-    def __init__(self, impl: Any, xcb: Any, all_planes: int) -> None:
+    def __init__(self, impl: Any, xcb: Any, all_planes: int, lock: Any) -> None:
         self._impl = impl
         self._xcb = xcb
         self._all_planes = all_planes
+        self._lock = lock  # mss's own: one request on its connection and segment at a time
 
     @classmethod
     def for_mss(cls, sct: Any) -> ShmCapture | None:
@@ -48,7 +50,7 @@ class ShmCapture:
         needed = ("conn", "drawable", "drawable_depth", "drawable_visual_id", "_buf", "_shmseg")
         if any(getattr(impl, name, None) is None for name in needed):
             return None
-        return cls(impl, xcb, ALL_PLANES)
+        return cls(impl, xcb, ALL_PLANES, getattr(sct, "_lock", None) or threading.Lock())
 
     def grab(self, monitor: dict[str, int]) -> Image.Image:
         """The region `monitor` (left, top, width, height) as an RGB image of its own."""
@@ -57,24 +59,25 @@ class ShmCapture:
         size = width * height * 4
         if size > len(impl._buf):
             raise ValueError(f"a {width}x{height} capture exceeds the shared segment")
-        reply = xcb.shm_get_image(
-            impl.conn,
-            impl.drawable,
-            monitor["left"],
-            monitor["top"],
-            width,
-            height,
-            self._all_planes,
-            xcb.ImageFormat.ZPixmap,
-            impl._shmseg,
-            0,
-        )
-        if reply.depth != impl.drawable_depth or reply.visual != impl.drawable_visual_id:
-            raise ValueError("the server returned an image of another depth or visual")
-        # The server has written the segment before it replied; it is reused next grab, so
-        # its pixels are decoded (BGRX -> RGB, one pass) into an image of their own. That
-        # image is not filled first (Image.frombytes zero-fills: 0.4 ms per 1080p frame).
-        image = Image.new("RGB", (width, height), None)
-        with memoryview(impl._buf) as segment:
-            image.frombytes(segment[:size], "raw", "BGRX")
+        with self._lock:
+            reply = xcb.shm_get_image(
+                impl.conn,
+                impl.drawable,
+                monitor["left"],
+                monitor["top"],
+                width,
+                height,
+                self._all_planes,
+                xcb.ImageFormat.ZPixmap,
+                impl._shmseg,
+                0,
+            )
+            if reply.depth != impl.drawable_depth or reply.visual != impl.drawable_visual_id:
+                raise ValueError("the server returned an image of another depth or visual")
+            # The server has written the segment before it replied; it is reused next grab,
+            # so its pixels are decoded (BGRX -> RGB, one pass) into an image of their own,
+            # not filled first (Image.frombytes would zero-fill it).
+            image = Image.new("RGB", (width, height), None)
+            with memoryview(impl._buf) as segment:
+                image.frombytes(segment[:size], "raw", "BGRX")
         return image
