@@ -71,3 +71,27 @@ def test_a_4k_frame_in_several_blocks_takes_the_general_path_and_agrees_with_pil
     pil = np.asarray(resize_bicubic(image, size, backend="pil"), dtype=float)
     assert out.size == size and np.abs(np.asarray(out, dtype=float) - pil).mean() < 0.05
     assert resize_rgbx.resize_rgbx(torch, image, size) is None
+
+
+def test_the_two_thread_resize_works_in_a_forked_child():
+    # A forked child inherits the worker pool without its thread: waiting on it would hang.
+    import multiprocessing
+
+    torch = pytest.importorskip("torch")
+    from agent.models import resize_rgbx
+
+    image = screenshot()
+    expected = resize_rgbx.resize_rgbx(torch, image, (1316, 728))  # the pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child = pool.apply_async(_resize_in_child, (image.tobytes(),)).get(timeout=60)
+    assert child == expected.tobytes()
+
+
+def _resize_in_child(pixels: bytes) -> bytes:
+    import torch
+
+    from agent.models.resize_rgbx import resize_rgbx
+
+    image = Image.frombytes("RGB", (1920, 1080), pixels)
+    return resize_rgbx(torch, image, (1316, 728)).tobytes()

@@ -34,6 +34,7 @@ MIN_SPLIT_PIXELS = 200_000
 """Below this many horizontal-pass output pixels a second thread costs more than it saves."""
 
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 _pool_lock = threading.Lock()
 _buffers = threading.local()  # the intermediate of the two passes, kept per thread and shape
 
@@ -112,10 +113,12 @@ def rgbx_memory(image: Image.Image) -> tuple[Any, tuple[object, object]] | None:
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
+    """The worker threads, made again in a forked child (whose copy has no threads)."""
+    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="resize")
+            _pool_pid = os.getpid()
         return _pool
 
 
