@@ -71,6 +71,9 @@ def test_a_4k_frame_in_several_blocks_takes_the_general_path_and_agrees_with_pil
     pil = np.asarray(resize_bicubic(image, size, backend="pil"), dtype=float)
     assert out.size == size and np.abs(np.asarray(out, dtype=float) - pil).mean() < 0.05
     assert resize_rgbx.resize_rgbx(torch, image, size) is None
+    # an output of more than one block, too (1080p up to 2800x1600, 17.9 MB)
+    assert resize_rgbx.resize_rgbx(torch, screenshot(), (2800, 1600)) is None
+    assert resize_bicubic(screenshot(), (2800, 1600), backend="torch").size == (2800, 1600)
 
 
 def test_the_two_thread_resize_works_in_a_forked_child():

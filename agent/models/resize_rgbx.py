@@ -135,7 +135,7 @@ def _horizontal(torch: Any, source: Any, out: Any) -> None:
     """The horizontal pass over `source`'s rows into `out` (same rows), split over threads."""
     resample = torch._C._nn._upsample_bicubic2d_aa
     rows, width = source.shape[2], out.shape[3]
-    bands = THREADS if rows * width >= MIN_SPLIT_PIXELS else 1
+    bands = min(THREADS, rows) if rows * width >= MIN_SPLIT_PIXELS else 1
     edges = [rows * i // bands for i in range(bands + 1)]
     jobs = [
         (source[:, :, top:bottom], [bottom - top, width], False, None, None)
@@ -166,20 +166,20 @@ def resize_rgbx(torch: Any, image: Image.Image, size: tuple[int, int]) -> Image.
         flat = torch.frombuffer(view, dtype=torch.uint8)
     source = flat.view(1, height, width, 4).permute(0, 3, 1, 2)
     out_w, out_h = size
-    if out_w != width:
-        middle = _intermediate(torch, height, out_w)
-        _horizontal(torch, source, middle)
-    else:
-        middle = source
     image_out = Image.new("RGB", (out_w, out_h), None)  # not filled: every pixel is written
     target = rgbx_memory(image_out)
-    if target is None:  # cannot happen for a fresh image of under 16 MB; be safe anyway
+    if target is None:  # an output of more than one block (16 MB)
         return None
     out_view, _out_capsules = target
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         result = torch.frombuffer(out_view, dtype=torch.uint8)
     result = result.view(1, out_h, out_w, 4).permute(0, 3, 1, 2)
+    if out_w != width:
+        middle = _intermediate(torch, height, out_w)
+        _horizontal(torch, source, middle)
+    else:
+        middle = source
     if out_h != height:
         torch._C._nn._upsample_bicubic2d_aa(middle, [out_h, out_w], False, None, None, out=result)
     else:
