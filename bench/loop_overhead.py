@@ -3,8 +3,10 @@
 Under Xvfb at 1920x1080 with a real Tk window (the demo form), one step is:
 capture -> model-ready image -> parse a real tool-call answer -> dispatch the click.
 
-* ours: DesktopEnv.observe (mss, raw BGRA -> RGB), the client-side resize to the exact
-  smart_resize size, `actions.parse.parse_answer`, DesktopEnv.act (XTest on its own connection).
+* ours: DesktopEnv.observe (MIT-SHM segment straight into Pillow, BGRX -> RGB in the one
+  pass), the client-side resize to the exact smart_resize size (copy-free, horizontal pass
+  on two threads), `actions.parse.parse_answer`, DesktopEnv.act (XTest on its own
+  connection: one round trip, the fail-safe's pointer query).
 * naive: what the cookbooks and popular agents do: pyautogui.screenshot() (scrot),
   PNG + base64 encoding for the request, json.loads on the split tool call,
   pyautogui.click with its default 0.1 s PAUSE.
@@ -17,12 +19,15 @@ Fair rows (key "fair"), each beside the two above:
 * ours_served_png / ours_served_jpeg: ours plus the image encoding the served backend
   (agent/models/openai_compat.py) does per request: PNG level 1 or JPEG 95, base64.
 
-* before (key "before_ms"): ours with the act part as it was before the fail-safe queried
-  the pointer once per action (the env's check and the pointer's, each a pointer query and
-  a screen-size query: four X round trips, now one), interleaved with ours in blocks of 5.
+* before (key "before_ms"): the implementation ours replaced, kept selectable here only:
+  mss's grab (a fresh 8 MB bytearray per frame) then BGRX -> RGB, the general resize
+  (packed RGB copy in, planar out, merged) and a click that also syncs (two round trips).
+* ours_one_thread: ours with the resize on one thread (for a loaded machine).
+  The three are interleaved in blocks of 5 steps.
 
-Also the process CPU milliseconds per step ("ours_cpu_ms", "before_cpu_ms"): less
-sensitive than wall time to other work on shared cores.
+Also the process CPU milliseconds per step and per part ("ours_cpu_ms",
+"ours_cpu_parts_ms", "before_cpu_ms", ...; all threads): less sensitive than wall time
+to other work on shared cores.
 
 Prints one JSON line: {"ours_ms", "naive_ms", "ratio", ...} (medians). Needs Xvfb and scrot
 (`apt-get install xvfb scrot`); pyautogui.screenshot has no other backend on X11 here.
@@ -44,14 +49,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actions.frames import model_size_for  # noqa: E402
 from actions.parse import parse_answer  # noqa: E402
-from agent.models.resize import to_model_image  # noqa: E402
+from agent.models import resize_rgbx  # noqa: E402
+from agent.models.resize import _resize_torch_copying, _torch, to_model_image  # noqa: E402
 from agent.models.spec import AGENT_MAX_PIXELS  # noqa: E402
 from env.desktop import DesktopEnv  # noqa: E402
 from env.virtual_display import VirtualDisplay  # noqa: E402
@@ -76,51 +85,68 @@ def wait_for_presses(log: Path, count: int, timeout: float = 10.0) -> int:
     return seen
 
 
-PARTS: dict[str, list[float]] = {"capture": [], "resize": [], "parse": [], "act": []}
-BEFORE_PARTS: dict[str, list[float]] = {"capture": [], "resize": [], "parse": [], "act": []}
-CPU_MS: dict[str, list[float]] = {"ours": [], "ours_before": []}
+VARIANTS = ("ours", "ours_one_thread", "before")
+PART_NAMES = ("capture", "resize", "parse", "act")
+PARTS: dict[str, dict[str, list[float]]] = {v: {p: [] for p in PART_NAMES} for v in VARIANTS}
+CPU_PARTS: dict[str, dict[str, list[float]]] = {v: {p: [] for p in PART_NAMES} for v in VARIANTS}
+CPU_MS: dict[str, list[float]] = {v: [] for v in VARIANTS}
 
 
-def old_failsafe_checks(env: DesktopEnv) -> None:
-    """What a click cost before the pointer was queried once per action: the env's own
-    check (pointer query + screen size) before the pointer's (the same again)."""
-    pointer = env.pointer
-    pointer.forget_screen()
-    pointer.check_failsafe()
-    pointer.forget_screen()  # so the click's own check asks for the size again too
+@contextmanager
+def variant_of(env: DesktopEnv, variant: str) -> Iterator[Callable[..., Any]]:
+    """The resize to use, with `env` set up as the variant has it.
+
+    * ours: the shared-memory capture, the copy-free resize on two threads, a click that
+      waits for one reply (the fail-safe's pointer query).
+    * ours_one_thread: the same with the resize's horizontal pass on one thread.
+    * before (the implementation this replaced, kept selectable here only): capture through
+      mss's grab (a fresh 8 MB bytearray, then BGRX -> RGB), the general resize (a packed
+      RGB copy in, planar out, merged), and a click that also syncs (two round trips).
+    """
+    saved_shm, saved_threads = env._shm, resize_rgbx.THREADS
+    try:
+        if variant == "before":
+            env._shm = None
+            yield lambda image, size: _resize_torch_copying(_torch(), image, size)
+        else:
+            if variant == "ours_one_thread":
+                resize_rgbx.THREADS = 1
+            yield to_model_image
+    finally:
+        env._shm, resize_rgbx.THREADS = saved_shm, saved_threads
 
 
 def ours(
-    env: DesktopEnv, answer: str, steps: int, max_pixels: int | None, *, before: bool = False
+    env: DesktopEnv, answer: str, steps: int, max_pixels: int | None, variant: str = "ours"
 ) -> list[float]:
-    """Our loop; with `before`, the act part pays the old four round trips (baseline)."""
-    parts, cpu = (BEFORE_PARTS, CPU_MS["ours_before"]) if before else (PARTS, CPU_MS["ours"])
+    """Our loop as `variant` (see `variant_of`); returns the wall ms of each step."""
+    parts, cpu_parts, cpu = PARTS[variant], CPU_PARTS[variant], CPU_MS[variant]
     times = []
-    for _ in range(steps):
-        cpu_start = time.process_time()
-        start = time.perf_counter()
-        obs = env.observe()
-        frame = obs.geometry.frame(max_pixels=max_pixels)
-        t_capture = time.perf_counter()
-        model_image = to_model_image(obs.image, frame.model_size)
-        t_resize = time.perf_counter()
-        parsed = parse_answer(answer, frame)
-        t_parse = time.perf_counter()
-        if before:
-            old_failsafe_checks(env)
-        env.act(parsed.actions[0])
-        end = time.perf_counter()
-        cpu.append((time.process_time() - cpu_start) * 1000)
-        times.append((end - start) * 1000)
-        for name, a, b in (
-            ("capture", start, t_capture),
-            ("resize", t_capture, t_resize),
-            ("parse", t_resize, t_parse),
-            ("act", t_parse, end),
-        ):
-            parts[name].append((b - a) * 1000)
-        assert model_image.size == frame.model_size and parsed.ok
+    with variant_of(env, variant) as resize:
+        for _ in range(steps):
+            stamps = [(time.perf_counter(), time.process_time())]
+            obs = env.observe()
+            frame = obs.geometry.frame(max_pixels=max_pixels)
+            stamps.append((time.perf_counter(), time.process_time()))
+            model_image = resize(obs.image, frame.model_size)
+            stamps.append((time.perf_counter(), time.process_time()))
+            parsed = parse_answer(answer, frame)
+            stamps.append((time.perf_counter(), time.process_time()))
+            env.act(parsed.actions[0])
+            if variant == "before":
+                env.pointer._display.sync()  # the click's second round trip, as it was
+            stamps.append((time.perf_counter(), time.process_time()))
+            times.append((stamps[-1][0] - stamps[0][0]) * 1000)
+            cpu.append((stamps[-1][1] - stamps[0][1]) * 1000)
+            for name, a, b in zip(PART_NAMES, stamps, stamps[1:], strict=False):
+                parts[name].append((b[0] - a[0]) * 1000)
+                cpu_parts[name].append((b[1] - a[1]) * 1000)
+            assert model_image.size == frame.model_size and parsed.ok
     return times
+
+
+def medians(table: dict[str, list[float]]) -> dict[str, float]:
+    return {name: round(statistics.median(values), 2) for name, values in table.items()}
 
 
 def naive(answer: str, steps: int, max_pixels: int | None) -> list[float]:
@@ -290,16 +316,23 @@ def main() -> None:
                 frame = env.observe().geometry.frame(max_pixels=args.max_pixels)
                 mx, my = (round(v) for v in frame.image_to_model(*TARGET))
                 answer = answer_for((mx, my))
-                ours(env, answer, 3, args.max_pixels)  # warm-up: imports, the pointer
+                for variant in VARIANTS:  # warm-up: imports, the pointer, the buffers
+                    ours(env, answer, 3, args.max_pixels, variant)
+                for table in (*PARTS.values(), *CPU_PARTS.values()):
+                    for values in table.values():
+                        values.clear()
+                for values in CPU_MS.values():
+                    values.clear()
                 naive(answer, 2, args.max_pixels)
-                warm = wait_for_presses(log, 5)
-                # Baseline and ours interleaved in blocks of 5, so load swings hit both.
-                ours_ms, before_ms = [], []
+                warm = wait_for_presses(log, 3 * len(VARIANTS) + 2)
+                # The variants interleaved in blocks of 5, so load swings hit them all.
+                walls: dict[str, list[float]] = {v: [] for v in VARIANTS}
                 for _ in range(0, args.steps, 5):
-                    before_ms += ours(env, answer, 5, args.max_pixels, before=True)
-                    ours_ms += ours(env, answer, 5, args.max_pixels)
+                    for variant in ("before", "ours", "ours_one_thread"):
+                        walls[variant] += ours(env, answer, 5, args.max_pixels, variant)
+                ours_ms, before_ms = walls["ours"], walls["before"]
                 naive_ms = naive(answer, args.steps, args.max_pixels)
-                steps_sent = len(ours_ms) + len(before_ms) + args.steps
+                steps_sent = sum(map(len, walls.values())) + args.steps
                 arrived = wait_for_presses(log, warm + steps_sent) - warm
                 fair, sent = (
                     fair_rows(env, answer, args.steps, args.max_pixels, ours_ms)
@@ -319,15 +352,16 @@ def main() -> None:
                 "ratio": round(naive_med / ours_med, 1),
                 "ours_p90_ms": round(statistics.quantiles(ours_ms, n=10)[-1], 2),
                 "naive_p90_ms": round(statistics.quantiles(naive_ms, n=10)[-1], 2),
-                "ours_parts_ms": {
-                    k: round(statistics.median(v[-len(ours_ms) :]), 2) for k, v in PARTS.items()
-                },
-                "ours_cpu_ms": round(statistics.median(CPU_MS["ours"][-len(ours_ms) :]), 2),
+                "ours_parts_ms": medians(PARTS["ours"]),
+                "ours_cpu_ms": round(statistics.median(CPU_MS["ours"]), 2),
+                "ours_cpu_parts_ms": medians(CPU_PARTS["ours"]),
                 "before_ms": round(statistics.median(before_ms), 2),
-                "before_parts_ms": {
-                    k: round(statistics.median(v), 2) for k, v in BEFORE_PARTS.items()
-                },
-                "before_cpu_ms": round(statistics.median(CPU_MS["ours_before"]), 2),
+                "before_parts_ms": medians(PARTS["before"]),
+                "before_cpu_ms": round(statistics.median(CPU_MS["before"]), 2),
+                "before_cpu_parts_ms": medians(CPU_PARTS["before"]),
+                "ours_one_thread_ms": round(statistics.median(walls["ours_one_thread"]), 2),
+                "ours_one_thread_parts_ms": medians(PARTS["ours_one_thread"]),
+                "ours_one_thread_cpu_ms": round(statistics.median(CPU_MS["ours_one_thread"]), 2),
                 "target_ms": 5.0,
                 "target_met": statistics.median(ours_ms) <= 5.0,
                 "steps": args.steps,

@@ -57,6 +57,7 @@ from actions.types import (
 )
 from env.base import Env, FailSafeError, ScreenGeometry, ScrollSent
 from env.desktop_backends import Keyboard, Pointer
+from env.desktop_capture import ShmCapture
 from env.desktop_monitors import (
     MonitorChoice,
     MonitorInfo,
@@ -122,6 +123,7 @@ class DesktopEnv(Env):
         self._layout: LayoutWatch | None = None
         self._monitor: dict[str, Any] = {}
         self._sct: Any = None
+        self._shm: ShmCapture | None = None  # mss's shared segment read in place (X11)
         on_own_xvfb = virtual_display is not None or started_here(os.environ.get("DISPLAY"))
         if wayland_session() and not (on_own_xvfb or xwayland):
             raise InputError(WAYLAND_MESSAGE)
@@ -169,6 +171,8 @@ class DesktopEnv(Env):
         index, monitor = select_monitor(self._sct.monitors, self.monitor_choice)
         self._monitor = dict(monitor)
         shot = self._sct.grab(self._monitor)
+        # after a grab through mss, which proves its shared-memory segment works
+        self._shm = ShmCapture.for_mss(self._sct) if self._x is not None else None
         geometry = geometry_for(index, monitor, (shot.size.width, shot.size.height))
         log.info(
             "monitor %d: %dx%d at %s, scale %g",
@@ -181,6 +185,12 @@ class DesktopEnv(Env):
         return geometry
 
     def _capture(self) -> Image.Image:
+        if self._shm is not None:
+            try:
+                return self._shm.grab(self._monitor)
+            except Exception as exc:  # its assumptions about mss failed: mss from now on
+                log.warning("shared-memory capture off (%s); capturing through mss", exc)
+                self._shm = None
         shot = self._sct.grab(self._monitor)
         # Raw BGRA straight into PIL: no PNG round trip, and `.raw` rather than `.bgra`
         # (which copies the 8 MB frame into bytes first).
@@ -393,8 +403,15 @@ class DesktopEnv(Env):
                     self._keyboard = None
                 self._pointer = self._layout = None
                 if self._x is not None:
+                    # Clicks are flushed, not waited for: let the server take them before
+                    # the connection goes (closing at once would drop the last one).
+                    try:
+                        self._x.sync()
+                    except Exception as exc:  # a server gone already: nothing left to wait for
+                        log.debug("no sync before closing the X connection: %s", exc)
                     self._x.close()
                     self._x = None
+                self._shm = None
                 if self._sct is not None:
                     self._sct.close()
                     self._sct = None

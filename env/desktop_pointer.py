@@ -150,7 +150,9 @@ class X11Pointer:
         for _ in range(count):
             self._button(BUTTONS[button], True)
             self._button(BUTTONS[button], False)
-        self._display.sync()
+        # Sent in one write, without waiting for a reply: the server handles this
+        # connection's requests in order, so the next action's pointer query comes after.
+        self._display.flush()
 
     def drag(
         self,

@@ -46,6 +46,33 @@ def test_a_click_queries_the_pointer_once_and_the_screen_not_again(event_app) ->
         assert len(event_app.events("press", mark)) == 2
 
 
+def test_a_click_is_one_round_trip_and_lands(event_app) -> None:
+    # The loop's act part: the fail-safe's pointer query is the click's only wait for the
+    # server; motion, press and release go out in one flush (there was a sync after them).
+    from env.desktop import DesktopEnv
+
+    ok, other = event_app.center("ok"), event_app.center("other")
+    with DesktopEnv() as env:
+        env.observe()
+        pointer = env.pointer
+        env.act(Move(x=5, y=5))  # the screen size is known from here on
+        calls: list[str] = []
+        counting(pointer._root, "query_pointer", calls)
+        counting(pointer._root, "get_geometry", calls)
+        counting(pointer._display, "sync", calls)
+        counting(pointer._display, "flush", calls)
+        mark = event_app.mark()
+        for target in (ok, other, ok):
+            env.act(Click(x=target[0], y=target[1]))
+        assert calls == ["query_pointer", "flush"] * 3
+    # closed at once: the close waits for the server to take the last click, none is lost
+    deadline = time.monotonic() + 10
+    while len(event_app.events("press", mark)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    landed = [(e["widget"], e["button"]) for e in event_app.events("press", mark)]
+    assert landed == [("ok", 1), ("other", 1), ("ok", 1)]
+
+
 def test_the_corner_still_stops_every_kind_of_action_with_the_size_kept(event_app) -> None:
     from env.desktop import DesktopEnv
 
