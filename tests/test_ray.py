@@ -1,0 +1,206 @@
+"""`--ray` on `agent run` and `agent eval screenspot`, on a real local Ray cluster.
+
+The cluster is started here (``ray start --head --block``, 2 CPUs, 4 ``x11``
+slots, a small object store) and reached through ``RAY_ADDRESS`` as a user's
+cluster would be; it is stopped through the process this module started, by id.
+The grounders are the tests' chat-completions servers on loopback speaking the
+real protocol; the apps are real Tk button boards on private Xvfb displays.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import need
+from tests.test_parallel_run import LABELS, clicked, presses, write_task
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A local Ray head node; yields its address (what RAY_ADDRESS names)."""
+    import psutil
+
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    ray_cli = Path(sys.executable).with_name("ray")
+    need(ray_cli.exists(), f"no ray command next to {sys.executable}")
+    port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # socket paths must stay short
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
+    env.update(PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0")
+    argv = [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+            """--resources={"x11": 4}""", "--object-store-memory=100000000",
+            "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
+            "--node-ip-address=127.0.0.1"]  # fmt: skip
+    head = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert head.poll() is None, "ray start exited"
+            probe = subprocess.run([str(ray_cli), "status", f"--address={address}"],
+                                   capture_output=True, text=True, env=env)  # fmt: skip
+            if probe.returncode == 0 and "x11" in probe.stdout:
+                break
+            assert time.monotonic() < deadline, probe.stdout + probe.stderr
+            time.sleep(1)
+        yield address
+    finally:
+        family = psutil.Process(head.pid).children(recursive=True)
+        head.terminate()  # --block: the head stops every process it started
+        try:
+            head.wait(60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+        _, alive = psutil.wait_procs(family, timeout=30)
+        for p in alive:
+            p.kill()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+# -- agent eval screenspot --ray ----------------------------------------------------------
+
+
+def _same_result(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert b["details"] == a["details"] and b["metrics"] == a["metrics"]
+    assert b["run"]["fingerprint"] == a["run"]["fingerprint"]
+    assert b["protocol"] == a["protocol"]
+    assert [e["sample_id"] for e in b["extra"]] == [e["sample_id"] for e in a["extra"]]
+
+
+def test_eval_on_ray_writes_the_plain_runs_result_and_resumes(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    pytest.importorskip("openai")
+    from agent.cli.main import main
+    from tests.made_data import made_dataset
+    from tests.test_models_openai import FakeServer
+
+    one, two = FakeServer(), FakeServer()
+    base = ["eval", "screenspot", "--data", str(made_dataset()), "--backend", "openai",
+            "--model", MODEL, "--concurrency", "2", "--no-progress",
+            "--base-url", one.base_url, "--base-url", two.base_url]  # fmt: skip
+    try:
+        assert main([*base, "--limit", "12", "--out", str(tmp_path / "plain.json")]) == 0
+        plain_calls = len(one.requests) + len(two.requests)
+        monkeypatch.setenv("RAY_ADDRESS", cluster)
+        ray_out = tmp_path / "ray.json"
+        assert main([*base, "--limit", "5", "--ray", "--out", str(ray_out)]) == 0
+        assert len(json.loads(ray_out.read_text())["details"]) == 5
+        capsys.readouterr()
+        # The same command for all 12: the 5 done are kept, only 7 are asked.
+        assert main([*base, "--limit", "12", "--ray", "--out", str(ray_out)]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+    finally:
+        one.close()
+        two.close()
+    assert plain_calls == 12
+    assert len(one.requests) + len(two.requests) == 12 + 5 + 7
+    assert len(one.requests) > 6 and len(two.requests) > 6  # the shards reached both
+    assert "7 now, 5 resumed" in out, out
+    _same_result(json.loads((tmp_path / "plain.json").read_text()), json.loads(ray_out.read_text()))
+
+
+# -- agent run --ray ----------------------------------------------------------------------
+
+
+def _run(out: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "agent.cli.main", "run", *args, "--out", str(out)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+
+
+def test_run_on_ray_a_broken_task_fails_alone_and_alone_reruns(
+    cluster: str, grounding_server: Any, tmp_path: Path
+) -> None:
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
+    need(shutil.which("xdotool") is not None, "xdotool is not installed")
+    url = grounding_server.base_url
+    tasks = [write_task(tmp_path, n, url, LABELS[n]) for n in ("alpha", "bravo")]
+    tasks.append(write_task(tmp_path, "delta", url, ("Red", "Purple", "Blue")))  # no Purple
+    env = {k: v for k, v in os.environ.items() if k != "SCREENPILOT_LOCATE_CACHE"}
+    env["RAY_ADDRESS"] = cluster
+    out = tmp_path / "out"
+
+    first = _run(out, *map(str, tasks), "--workers", "2", "--ray", env=env)
+    assert first.returncode == 1, first.stdout + first.stderr
+    for name in ("alpha", "bravo"):  # exactly its own three clicks, in order
+        assert clicked(tmp_path / f"{name}.jsonl") == [f"{name}-{x.lower()}" for x in LABELS[name]]
+    assert clicked(tmp_path / "delta.jsonl") == ["delta-red"]  # stopped at Purple
+    rows = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in rows] == ["alpha", "bravo", "delta"]
+    assert [r["status"] for r in rows] == ["success", "success", "failed"]
+    assert [r["task"] for r in rows] == [str(t) for t in tasks]
+    assert [r["model_calls"] for r in rows] == [3, 3, 2]
+    assert "Purple" in rows[2]["message"]
+    for row in rows:  # the run folders came back from the node, under OUT/<task>
+        run_dir = Path(row["run_dir"])
+        assert run_dir == out / row["name"]
+        info = json.loads((run_dir / "run.json").read_text())
+        assert info["status"] == row["status"] and (run_dir / "report.html").exists()
+        assert (out / "logs" / f"{row['name']}.log").exists()
+    displays = {json.loads((out / r["name"] / "run.json").read_text())["env"]["display"]
+                for r in rows}  # fmt: skip
+    assert len(displays) == 3  # each task on a private screen of its own
+    assert "2/3 succeeded" in first.stdout
+
+    write_task(tmp_path, "delta", url, LABELS["delta"])  # fixed; the same command again
+    second = _run(out, *map(str, tasks), "--workers", "2", "--ray", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    for name in ("alpha", "bravo"):
+        assert presses(tmp_path / f"{name}.jsonl") == 3, name  # not run again
+    assert clicked(tmp_path / "delta.jsonl") == ["delta-red", "delta-red", "delta-green",
+                                                 "delta-blue"]  # fmt: skip
+    assert [r["status"] for r in json.loads((out / "summary.json").read_text())] == ["success"] * 3
+    assert (out / ".attempts" / "delta.1" / "run.json").exists()  # the failed try kept
+    assert "3/3 succeeded" in second.stdout
+
+
+# -- without ray --------------------------------------------------------------------------
+
+
+def test_ray_without_ray_installed_is_one_line_exit_2_and_nothing_sent(
+    grounding_server: Any, tmp_path: Path
+) -> None:
+    shim = tmp_path / "shim" / "ray"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('no ray here')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shim.parent}{os.pathsep}{ROOT}"}
+    task = write_task(tmp_path, "alpha", grounding_server.base_url, LABELS["alpha"])
+    runs = [
+        _run(tmp_path / "out", str(task), "--ray", env=env),
+        subprocess.run(
+            [sys.executable, "-m", "agent.cli.main", "eval", "screenspot", "--data",
+             str(tmp_path), "--out", str(tmp_path / "r.json"), "--backend", "openai",
+             "--base-url", grounding_server.base_url, "--ray"],
+            capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
+        ),
+    ]  # fmt: skip
+    for done in runs:
+        assert done.returncode == 2, done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "pip install 'screenpilot[ray]'" in lines[0], done.stderr
+    assert not (tmp_path / "alpha.jsonl").exists()  # the app was never launched
+    assert not (tmp_path / "out").exists() and not (tmp_path / "r.json").exists()
+    assert grounding_server.calls == 0
