@@ -123,6 +123,36 @@ def test_eval_on_ray_writes_the_plain_runs_result_and_resumes(
     _same_result(json.loads((tmp_path / "plain.json").read_text()), json.loads(ray_out.read_text()))
 
 
+def test_eval_on_ray_without_ray_address_starts_a_local_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("openai")
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    import psutil
+
+    from agent.cli.main import main
+    from tests.made_data import made_dataset
+    from tests.test_models_openai import FakeServer
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    server = FakeServer()
+    base = ["eval", "screenspot", "--data", str(made_dataset()), "--backend", "openai",
+            "--model", MODEL, "--base-url", server.base_url, "--limit", "4",
+            "--no-progress"]  # fmt: skip
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    try:
+        assert main([*base, "--out", str(tmp_path / "plain.json")]) == 0
+        assert main([*base, "--ray", "--out", str(tmp_path / "ray.json")]) == 0
+    finally:
+        server.close()
+    assert len(server.requests) == 8
+    plain, ray = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("plain", "ray"))
+    _same_result(plain, ray)
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert alive == []  # the local cluster is stopped with the command
+
+
 # -- agent run --ray ----------------------------------------------------------------------
 
 
@@ -204,3 +234,51 @@ def test_ray_without_ray_installed_is_one_line_exit_2_and_nothing_sent(
     assert not (tmp_path / "alpha.jsonl").exists()  # the app was never launched
     assert not (tmp_path / "out").exists() and not (tmp_path / "r.json").exists()
     assert grounding_server.calls == 0
+
+
+def test_ray_eval_needs_served_endpoints_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    from agent.cli.main import main
+
+    code = main(["eval", "screenspot", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "r.json"), "--backend", "qwen", "--ray"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--backend openai --base-url" in err[0], err
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../escape.txt", "/etc/passwd-copy", "a/../../x", "", ".", "a//b", "a\\..\\x", "a/./b"],
+)
+def test_a_run_folder_from_a_node_writes_nothing_outside_its_folder(tmp_path: Path, name) -> None:
+    from agent.parallel.ray_cluster import unpack
+
+    folder = tmp_path / "out" / "task"
+    with pytest.raises(ValueError):
+        unpack({"run.json": b"{}", name: b"x"}, folder)
+    assert not folder.exists()  # nothing written, not even the good file
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []
+
+
+def test_a_run_folder_from_a_node_is_size_bound_and_goes_through_no_link(tmp_path: Path) -> None:
+    from agent.parallel.ray_cluster import pack, unpack
+
+    with pytest.raises(ValueError, match="bytes"):
+        unpack({"a.png": b"x" * 10, "b.png": b"y" * 10}, tmp_path / "big", limit=15)
+    assert not (tmp_path / "big").exists()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "steps").symlink_to(outside)  # a link already there is not followed
+    with pytest.raises(ValueError, match="refused"):
+        unpack({"run.json": b"{}", "steps/1.png": b"png"}, folder)
+    assert list(outside.iterdir()) == [] and not (folder / "run.json").exists()
+    source = tmp_path / "src"
+    (source / "steps").mkdir(parents=True)
+    (source / "run.json").write_text("{}")
+    (source / "steps" / "1.png").write_bytes(b"png")
+    (source / "link").symlink_to(outside)
+    assert pack(source) == {"run.json": b"{}", "steps/1.png": b"png"}  # links not followed

@@ -108,12 +108,13 @@ def unpack(files: object, folder: Path, *, limit: int = MAX_FOLDER_BYTES) -> int
         if total > limit:
             raise ValueError(f"more than {limit} bytes")
         checked.append((rel, data))
-    folder.mkdir(parents=True, exist_ok=True)
-    root = folder.resolve()
+    for rel, _ in checked:  # a link already in the folder is never written through
+        if any(folder.joinpath(*rel.parts[:i]).is_symlink() for i in range(1, len(rel.parts) + 1)):
+            raise ValueError(f"refused path {rel.as_posix()!r} (a link)")
+    if folder.is_symlink():
+        raise ValueError(f"{folder} is a link")
     for rel, data in checked:
         target = folder.joinpath(*rel.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink() or not target.resolve().is_relative_to(root):
-            raise ValueError(f"refused path {rel.as_posix()!r}")
         target.write_bytes(data)
     return len(checked)
