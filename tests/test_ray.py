@@ -47,6 +47,10 @@ def cluster() -> Iterator[str]:
     need(ray_cli.exists(), f"no ray command next to {sys.executable}")
     port = _free_port()
     temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # socket paths must stay short
+    # Loopback only, so no token: set explicitly, Ray neither writes ~/.ray/auth_token nor
+    # picks up one found there (every client below inherits the mode from os.environ).
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_AUTH_MODE", "disabled")
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
     env.update(PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0")
     argv = [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
@@ -78,6 +82,7 @@ def cluster() -> Iterator[str]:
         for p in alive:
             p.kill()
         shutil.rmtree(temp, ignore_errors=True)
+        patch.undo()
 
 
 # -- agent eval screenspot --ray ----------------------------------------------------------
@@ -135,6 +140,7 @@ def test_eval_on_ray_without_ray_address_starts_a_local_cluster(
     from tests.test_models_openai import FakeServer
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # else Ray writes a token to ~/.ray
     server = FakeServer()
     base = ["eval", "screenspot", "--data", str(made_dataset()), "--backend", "openai",
             "--model", MODEL, "--base-url", server.base_url, "--limit", "4",
@@ -205,6 +211,56 @@ def test_run_on_ray_a_broken_task_fails_alone_and_alone_reruns(
     assert [r["status"] for r in json.loads((out / "summary.json").read_text())] == ["success"] * 3
     assert (out / ".attempts" / "delta.1" / "run.json").exists()  # the failed try kept
     assert "3/3 succeeded" in second.stdout
+
+
+def test_ctrl_c_on_ray_marks_started_runs_interrupted_and_leaves_nothing(
+    cluster: str, grounding_server: Any, tmp_path: Path
+) -> None:
+    import signal
+
+    import psutil
+
+    from tests.fixtures.run_logs import events
+
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
+    tasks = []
+    for name in ("alpha", "bravo"):  # each shows its board, then waits for what never comes
+        path = write_task(tmp_path, name, grounding_server.base_url, ())
+        path.write_text(path.read_text() + "  - wait_for: {text: Nowhere, timeout: 300}\n")
+        tasks.append(path)
+    env = {k: v for k, v in os.environ.items() if k != "SCREENPILOT_LOCATE_CACHE"}
+    env["RAY_ADDRESS"] = cluster
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "agent.cli.main", "run", *map(str, tasks), "--workers", "2",
+            "--ray", "--out", str(out)]  # fmt: skip
+    parent = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=ROOT)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not all(any(e["event"] == "ready" for e in events(tmp_path / f"{n}.jsonl"))
+                  for n in ("alpha", "bravo")):  # fmt: skip
+        assert parent.poll() is None, parent.communicate()
+        assert time.monotonic() < deadline, "the boards never came up"
+        time.sleep(0.2)
+    time.sleep(8)  # into the wait (see tests/test_parallel_run.py)
+
+    def ours() -> list[psutil.Process]:  # the tasks' children and apps, on the cluster's node
+        found = []
+        for p in psutil.process_iter(["cmdline"]):
+            if p.pid != parent.pid and str(tmp_path) in " ".join(p.info["cmdline"] or ()):
+                found.append(p)
+        return found
+
+    assert ours(), "no task process found"
+    parent.send_signal(signal.SIGINT)
+    _, stderr = parent.communicate(timeout=120)
+    assert parent.returncode == 130, stderr
+    for name in ("alpha", "bravo"):
+        info = json.loads((out / name / "run.json").read_text())
+        assert info["status"] == "interrupted" and (out / name / "report.html").exists()
+    rows = json.loads((out / "summary.json").read_text())
+    assert [(r["name"], r["status"]) for r in rows] == [("alpha", "error"), ("bravo", "error")]
+    _, alive = psutil.wait_procs(ours(), timeout=30)
+    assert alive == [], alive
 
 
 # -- without ray --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -69,7 +70,14 @@ class TaskWorker:
                               own_display=True, timeout=task["timeout"])  # fmt: skip
             self.current = Batch([planned], workers=1, child_args=self.child_args,
                                  serials=[], out=scratch, child_env=self.child_env)  # fmt: skip
-            self.current.run_one(planned, worker)
+            # Ray starts its workers with SIGINT blocked, and a child inherits the mask of
+            # the thread that starts it: unblocked here, the child's run folder is written
+            # on the SIGINT of a hang limit or Ctrl-C (`Batch._interrupt`).
+            mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            try:
+                self.current.run_one(planned, worker)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             log_file = scratch / "logs" / f"{planned.name}.log"
             return {
                 "entry": planned.result.model_dump() if planned.result else None,
