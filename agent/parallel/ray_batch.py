@@ -52,6 +52,7 @@ class TaskWorker:
         self.child_args = child_args
         self.child_env = child_env
         self.current: Batch | None = None
+        self.task: Planned | None = None
 
     def run(self, task: dict[str, Any], worker: int) -> dict[str, Any]:
         """Run one task (see `RayBatch._payload`); its outcome, run folder and log."""
@@ -68,6 +69,7 @@ class TaskWorker:
             name = task["name"]
             planned = Planned(path=path, name=name, run_dir=scratch / name, platform="desktop",
                               own_display=True, timeout=task["timeout"])  # fmt: skip
+            self.task = planned
             self.current = Batch([planned], workers=1, child_args=self.child_args,
                                  serials=[], out=scratch, child_env=self.child_env)  # fmt: skip
             # Ray starts its workers with SIGINT blocked, and a child inherits the mask of
@@ -85,8 +87,12 @@ class TaskWorker:
                 "log": log_file.read_bytes() if log_file.exists() else b"",
             }
         finally:
-            self.current = None
+            self.current = self.task = None
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def step(self) -> int:
+        """The running task's step (its child's progress lines), for the driver's table."""
+        return self.task.step if self.task is not None else 0
 
     def stop(self) -> None:
         """Ctrl-C on the driver: interrupt the running child (its run folder is written)."""
@@ -148,7 +154,7 @@ class RayBatch(Batch):
                     """with ray start --resources='{"x11": N}' (N private displays)"""
                 )
             actor = ray.remote(TaskWorker).options(num_cpus=0, resources={X11: 1},
-                                                   max_concurrency=2)  # fmt: skip
+                                                   max_concurrency=3)  # fmt: skip
             count = min(self.workers, slots, len(self.tasks))
             actors = [actor.remote(self.child_args, self.child_env) for _ in range(count)]
             try:
@@ -176,6 +182,8 @@ class RayBatch(Batch):
                         self._failed(task, "no Ray worker left")
                     return False
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+                if not ready:
+                    self._show_steps(ray, running)
                 for ref in ready:
                     task, number, worker = running.pop(ref)
                     if self._collect(ray, task, ref):
@@ -193,6 +201,20 @@ class RayBatch(Batch):
                     self._collect(ray, task, ref)
             return True
         return False
+
+    def _show_steps(self, ray: Any, running: dict[Any, tuple[Planned, int, Any]]) -> None:
+        """The running tasks' steps into the live table (best effort: a slow node waits)."""
+        asked = {worker.step.remote(): task for task, _, worker in running.values()}
+        ready, _ = ray.wait(list(asked), num_returns=len(asked), timeout=0.5)
+        changed = False
+        for ref in ready:
+            with contextlib.suppress(Exception):
+                step = ray.get(ref)
+                task = asked[ref]
+                if isinstance(step, int) and step != task.step and task.result is None:
+                    task.step, changed = step, True
+        if changed:
+            self.on_change()
 
     def _collect(self, ray: Any, task: Planned, ref: Any) -> bool:
         """Record a finished task; False when its actor is gone."""
