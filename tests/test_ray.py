@@ -128,6 +128,32 @@ def test_eval_on_ray_writes_the_plain_runs_result_and_resumes(
     _same_result(json.loads((tmp_path / "plain.json").read_text()), json.loads(ray_out.read_text()))
 
 
+def test_eval_on_ray_fails_as_the_plain_run_when_every_endpoint_fails(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    pytest.importorskip("openai")
+    from agent.cli.main import main
+    from tests.made_data import made_dataset
+    from tests.test_models_openai import FakeServer
+
+    broken = FakeServer()
+    broken.script = lambda body, number: (400, {"error": {"message": "no such model"}}, 0.0)
+    base = ["eval", "screenspot", "--data", str(made_dataset()), "--backend", "openai",
+            "--model", MODEL, "--base-url", broken.base_url, "--limit", "2",
+            "--no-progress"]  # fmt: skip
+    try:
+        plain = main([*base, "--out", str(tmp_path / "plain.json")])
+        plain_err = capsys.readouterr().err.strip().splitlines()
+        monkeypatch.setenv("RAY_ADDRESS", cluster)
+        on_ray = main([*base, "--ray", "--out", str(tmp_path / "ray.json")])
+        ray_err = capsys.readouterr().err.strip().splitlines()
+    finally:
+        broken.close()
+    assert plain != 0 and on_ray == plain
+    assert len(ray_err) == 1 and ray_err == plain_err, (plain_err, ray_err)
+    assert not (tmp_path / "ray.json").exists()
+
+
 def test_eval_on_ray_without_ray_address_starts_a_local_cluster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

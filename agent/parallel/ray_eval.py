@@ -76,9 +76,17 @@ class RayModel:
             spec = rotated(self.spec, self._shards)
             self._shards += 1
             refs.append(self._remote.remote(spec, requests[start : start + size]))
+        from ray.exceptions import RayTaskError
+
         replies: list[ModelReply] = []
         for ref in refs:
-            replies.extend(self._ray.get(ref))
+            try:
+                replies.extend(self._ray.get(ref))
+            except RayTaskError as exc:  # the shard's own error, as the plain run raises it
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, Exception):
+                    raise cause from None
+                raise
         return replies
 
 
