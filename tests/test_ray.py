@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -188,8 +190,14 @@ def test_eval_on_ray_without_ray_address_starts_a_local_cluster(
 # -- agent run --ray ----------------------------------------------------------------------
 
 
-def _run(out: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    out: Path, *args: str, env: dict[str, str], terminal: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`agent run ... --out OUT`; with `terminal`, on a pseudo-terminal (the live table),
+    its screen written to that file (util-linux `script`)."""
     argv = [sys.executable, "-m", "agent.cli.main", "run", *args, "--out", str(out)]
+    if terminal is not None:
+        argv = ["script", "-qefc", shlex.join(argv), str(terminal)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
 
 
@@ -205,8 +213,14 @@ def test_run_on_ray_a_broken_task_fails_alone_and_alone_reruns(
     env["RAY_ADDRESS"] = cluster
     out = tmp_path / "out"
 
-    first = _run(out, *map(str, tasks), "--workers", "2", "--ray", env=env)
+    need(shutil.which("script") is not None, "script (util-linux) is not installed")
+    screen = tmp_path / "screen.txt"
+    first = _run(out, *map(str, tasks), "--workers", "2", "--ray", env=env, terminal=screen)
     assert first.returncode == 1, first.stdout + first.stderr
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.read_text(errors="replace"))
+    for name in ("alpha", "bravo"):  # the live table showed the steps as the node ran them
+        steps = {int(m) for m in re.findall(rf"│ {name} +│ \d +│ (\d+) +│ running", shown)}
+        assert steps and max(steps) >= 3, (name, steps)
     for name in ("alpha", "bravo"):  # exactly its own three clicks, in order
         assert clicked(tmp_path / f"{name}.jsonl") == [f"{name}-{x.lower()}" for x in LABELS[name]]
     assert clicked(tmp_path / "delta.jsonl") == ["delta-red"]  # stopped at Purple
@@ -225,7 +239,7 @@ def test_run_on_ray_a_broken_task_fails_alone_and_alone_reruns(
     displays = {json.loads((out / r["name"] / "run.json").read_text())["env"]["display"]
                 for r in rows}  # fmt: skip
     assert len(displays) == 3  # each task on a private screen of its own
-    assert "2/3 succeeded" in first.stdout
+    assert "2/3 succeeded" in shown
 
     write_task(tmp_path, "delta", url, LABELS["delta"])  # fixed; the same command again
     second = _run(out, *map(str, tasks), "--workers", "2", "--ray", env=env)
