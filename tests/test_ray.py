@@ -378,3 +378,18 @@ def test_a_run_folder_from_a_node_is_size_bound_and_goes_through_no_link(tmp_pat
     (source / "steps" / "1.png").write_bytes(b"png")
     (source / "link").symlink_to(outside)
     assert pack(source) == {"run.json": b"{}", "steps/1.png": b"png"}  # links not followed
+
+
+def test_an_unreachable_ray_address_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    from agent.cli.main import main
+
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_free_port()}")  # nobody listens there
+    task = tmp_path / "t.yaml"
+    task.write_text("name: t\nenv: {desktop: {virtual_display: 800x600}}\nsteps:\n  - wait: 1\n")
+    assert main(["run", str(task), "--ray", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach RAY_ADDRESS=127.0.0.1:" in err[0], err
+    assert not (tmp_path / "out" / "t").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -49,6 +50,9 @@ def connected(local_resources: dict[str, float]) -> Iterator[Any]:
     """
     ray = import_ray()
     address = os.environ.get("RAY_ADDRESS")
+    problem = unreachable(address) if address else None
+    if problem:  # Ray itself would retry for minutes, printing warnings
+        raise InputError(f"--ray: cannot reach RAY_ADDRESS={address} ({problem})")
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
         if address:
@@ -63,6 +67,19 @@ def connected(local_resources: dict[str, float]) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why a ``host:port`` cluster address takes no connection (None: it does, or it is
+    another form Ray resolves itself: ``auto``, ``ray://...``)."""
+    if "://" in address or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def local_screens(workers: int) -> dict[str, float]:
