@@ -42,7 +42,7 @@ if [ "$mode" = "--test" ]; then
   # and installed first, as a pair, so nothing later pulls another torch build. The PIL path
   # (torch without torchvision) is tested too: tests/test_models_image_backends.py.
   "${pip[@]}" torch torchvision
-  "${pip[@]}" -e '.[all,test,bench]'
+  "${pip[@]}" -e '.[all,test,bench,ray]'
   .venv/bin/python -c 'import torchvision' || { echo "setup: torchvision does not import" >&2; exit 1; }
 else
   "${pip[@]}" -e '.[desktop,ocr]'

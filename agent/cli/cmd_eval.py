@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,9 @@ def screenspot_command(
     ),
     restart: bool = typer.Option(False, "--restart", help="Ignore earlier progress for --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    ray: bool = typer.Option(
+        False, "--ray", help="Send the samples as Ray tasks ($RAY_ADDRESS, else a local cluster)."
+    ),
 ) -> None:
     """Ground every sample and write the official ScreenSpot result file (resumable).
 
@@ -238,6 +242,10 @@ def screenspot_command(
     from agent.models.spec import ModelSpec
     from tasks.screenspot import Filters, load_dataset
 
+    if ray:
+        from agent.parallel.ray_eval import check_backend
+
+        check_backend(backend)
     if lang not in ("en", "cn", "all"):
         raise typer.BadParameter("choose en, cn or all", param_hint="--lang")
     if not restart:
@@ -280,7 +288,8 @@ def screenspot_command(
         raise InputError(f"{data}: no sample matches the filters")
     runner = ScreenSpotRun(dataset, settings, out, skip_bad=skip_bad)
     console = Console(stderr=True)
-    with _progress_bar(console, enabled=progress) as bar:
+    stack = contextlib.ExitStack()
+    with stack, _progress_bar(console, enabled=progress) as bar:
         task_id = bar.add_task("ScreenSpot", total=len(dataset.samples), rate="", acc="")
 
         def update(stats: Any) -> None:
@@ -296,6 +305,10 @@ def screenspot_command(
 
         def load() -> Any:
             loaded.append(load_model(spec))
+            if ray:
+                from agent.parallel.ray_eval import ray_model
+
+                return stack.enter_context(ray_model(spec, loaded[-1]))
             return loaded[-1]
 
         report, stats = runner.run(None, restart=restart, on_progress=update, batch_size=batch_size,
@@ -306,7 +319,7 @@ def screenspot_command(
     print_metrics(report["metrics"], report["details"], out_console, label=label)
     if "zoom_refined" in report:
         print_zoom(report["zoom_refined"], out_console)
-    pool = getattr(loaded[0], "pool", None) if loaded else None
+    pool = getattr(loaded[0], "pool", None) if loaded and not ray else None  # Ray: per worker
     if pool is not None and len(pool) > 1:
         failed = pool.failures()
         out_console.print(

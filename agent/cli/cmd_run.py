@@ -149,6 +149,12 @@ def run_command(
     android: list[str] = typer.Option(
         None, "--android", help="Several tasks: a device to spread Android tasks over (repeatable)."
     ),
+    ray: bool = typer.Option(
+        False,
+        "--ray",
+        help="Several tasks: run them on the Ray cluster at $RAY_ADDRESS (else a local one), "
+        "on nodes that declare an x11 resource (needs screenpilot[ray]).",
+    ),
 ) -> None:
     """Run a task file: scripted steps and/or a goal, on a desktop or a phone.
 
@@ -158,7 +164,7 @@ def run_command(
     into OUT/<name>/; OUT/summary.json lists the outcomes; exit 0 only when all
     succeeded. The same command again re-runs only those that did not.
     """
-    if len(task_files) > 1 or workers is not None:
+    if len(task_files) > 1 or workers is not None or ray:
         from agent.cli.run_batch import run_batch
 
         forwarded = [
@@ -190,6 +196,7 @@ def run_command(
             virtual_display=virtual_display,
             timeout=timeout,
             may_serve=not (model or backend or base_url),
+            ray=ray,
         )
     task_file = task_files[0]
     from actions.errors import InputError

@@ -54,6 +54,7 @@ def run_batch(
     virtual_display: str | None,
     timeout: float | None,
     may_serve: bool = True,
+    ray: bool = False,
 ) -> None:
     """Run many task files at once (see the module docstring); raises typer.Exit."""
     from rich.console import Console
@@ -74,6 +75,12 @@ def run_batch(
     out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S-batch")
     loaded = [(path, load_task(path).task) for path in task_files]
     tasks = plan(loaded, out, virtual_display=virtual_display, timeout=timeout)
+    if ray:  # checked before anything runs: exit 2, nothing half-done
+        from agent.parallel.ray_batch import check_placeable
+        from agent.parallel.ray_cluster import import_ray
+
+        import_ray()
+        check_placeable(tasks)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -96,10 +103,17 @@ def run_batch(
     if done:
         typer.echo(f"{len(done)} task(s) already succeeded in {out}: kept (--restart runs all)")
 
-    batch = Batch(todo, workers=workers, child_args=child_args, serials=serials, out=out)
+    if ray:
+        from agent.parallel.ray_batch import RayBatch
+
+        batch: Batch = RayBatch(todo, workers=workers, child_args=child_args, serials=[], out=out)
+    else:
+        batch = Batch(todo, workers=workers, child_args=child_args, serials=serials, out=out)
     title = f"{len(tasks)} tasks, {workers} workers -> {out}"
     with contextlib.ExitStack() as stack:
-        local = shared_local_model([task.model for _, task in loaded]) if may_serve else None
+        # A model served here is on this machine's loopback, out of a cluster node's reach.
+        serve = may_serve and not ray
+        local = shared_local_model([task.model for _, task in loaded]) if serve else None
         if local is not None and len(todo) > 1 and workers > 1:
             typer.echo(f"starting one model server for the workers: {local[0]}")
             options, env = stack.enter_context(served_model(*local))
