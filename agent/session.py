@@ -28,6 +28,7 @@ from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
 from agent.models.ocr_match import TextMatch
 from agent.provenance import Provenance, trust
 from agent.safety import ConfirmPolicy, Typed, launch_reason, look_around, risk_of
+from agent.screen_mask import RunScreens
 from agent.secrets import Redactor, shows_secret
 from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
 from env.a11y import LOCATORS, Located
@@ -66,6 +67,8 @@ class Session:
         if redactor is None:
             redactor = writer.redactor if writer is not None else Redactor()
         self.redactor = redactor  # shared: secrets added later (Agent.type) reach the writer
+        # the writer runs no model: screenshots are made safe here first (OCR masking)
+        self.screens = RunScreens(redactor)
         self.policy = policy or ConfirmPolicy("risky")
         self.max_steps = max_steps
         self.timeout = timeout
@@ -153,10 +156,12 @@ class Session:
         obs = self._screens.pop(rec.index, None)
         if self.writer is not None:
             if obs is not None:
-                rec.screenshot = self.writer.save_screenshot(obs.image, f"step-{rec.index:03d}")
+                name = f"step-{rec.index:03d}"
+                image = self.screens.safe(obs.image, name)
+                rec.screenshot = self.writer.save_screenshot(image, name)
                 # blacking out secrets is part of the step's cost: shown, and in the total
-                rec.timings.mask = self.writer.mask_seconds
-                rec.timings.total += self.writer.mask_seconds
+                rec.timings.mask = self.screens.seconds
+                rec.timings.total += self.screens.seconds
             rec = self.writer.write_step(rec)
         else:
             rec = StepRecord.model_validate(self.redactor(rec.model_dump(mode="json")))
@@ -313,7 +318,7 @@ class Session:
         ):
             # screenshots from now on may show it, around the field last clicked
             width = self.last_observation.geometry.size[0] if self.last_observation else 0
-            self.writer.secret_typed(self._pointer, width)
+            self.screens.secret_typed(self._pointer, width)
         result = self.env.act(action)
         if getattr(action, "x", None) is not None and getattr(action, "y", None) is not None:
             self._pointer = (float(action.x), float(action.y))  # type: ignore[attr-defined]
