@@ -10,8 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from actions.errors import InputError
-
 eval_app = typer.Typer(
     name="eval",
     help="Evaluate grounding models on ScreenSpot benchmarks (official ScreenSpot-Pro scoring).",
@@ -230,20 +228,16 @@ def screenspot_command(
     The result file's protocol records the profile, the reader that judged the answers
     (and the code it follows) and every setting used.
     """
-    from agent.eval.answers import ParserName
-    from agent.eval.protocol import pin_protocol
-    from agent.eval.runner import RunSettings, ScreenSpotRun
-    from agent.eval.zoom import parse_zoom_size
-    from agent.models.load import load_model
     from agent.models.spec import ModelSpec
-    from tasks.screenspot import Filters, load_dataset
+    from tasks.screenspot import Filters
+    from tasks.screenspot_eval import EvalOptions, run_screenspot
 
     if lang not in ("en", "cn", "all"):
         raise typer.BadParameter("choose en, cn or all", param_hint="--lang")
-    if not restart:
-        _refuse_other_language(out, lang)
     if parser not in ("official", "robust"):
         raise typer.BadParameter("choose official or robust", param_hint="--parser")
+    if fmt is not None and fmt not in ("pro", "v2", "v1"):
+        raise typer.BadParameter("choose pro, v2 or v1", param_hint="--format")
     filters = Filters(
         tasks=_split(task),
         applications=_split(app_filter),
@@ -267,52 +261,35 @@ def screenspot_command(
         spec_fields["model"] = model
     if family is not None:
         spec_fields["family"] = family
-    spec, reason = pin_protocol(ModelSpec(**spec_fields), min_pixels=min_pixels,
-                                max_pixels=max_pixels)  # fmt: skip
-    parser_name: ParserName = "robust" if parser == "robust" else "official"
-    settings = RunSettings(
-        spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size), parser=parser_name,
-        profile_reason=reason,
+    options = EvalOptions(
+        data=data, out=out, format=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
+        skip_bad=skip_bad, spec=ModelSpec(**spec_fields), min_pixels=min_pixels,
+        max_pixels=max_pixels, parser=parser, zoom=zoom, zoom_size=zoom_size,  # type: ignore[arg-type]
+        restart=restart, batch_size=batch_size,
     )  # fmt: skip
-    dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
-                           skip_bad=skip_bad)  # fmt: skip
-    if not dataset.samples:
-        raise InputError(f"{data}: no sample matches the filters")
-    runner = ScreenSpotRun(dataset, settings, out, skip_bad=skip_bad)
     console = Console(stderr=True)
     with _progress_bar(console, enabled=progress) as bar:
-        task_id = bar.add_task("ScreenSpot", total=len(dataset.samples), rate="", acc="")
+        task_id = bar.add_task("ScreenSpot", total=None, rate="", acc="")
 
         def update(stats: Any) -> None:
             finished = stats.resumed + stats.done_now
             bar.update(
                 task_id,
+                total=stats.total,
                 completed=finished,
                 rate=f"{stats.samples_per_second:.2f} samples/s",
                 acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
             )
 
-        loaded: list[Any] = []
-
-        def load() -> Any:
-            loaded.append(load_model(spec))
-            return loaded[-1]
-
-        report, stats = runner.run(None, restart=restart, on_progress=update, batch_size=batch_size,
-                                   load_model=load)  # fmt: skip
-        update(stats)
+        result = run_screenspot(options, on_progress=update)
+        update(result.stats)
+    report, stats = result.report, result.stats
     out_console = Console()
-    label = report["protocol"]["label"]
-    print_metrics(report["metrics"], report["details"], out_console, label=label)
+    print_metrics(report["metrics"], report["details"], out_console, label=result.label)
     if "zoom_refined" in report:
         print_zoom(report["zoom_refined"], out_console)
-    pool = getattr(loaded[0], "pool", None) if loaded else None
-    if pool is not None and len(pool) > 1:
-        failed = pool.failures()
-        out_console.print(
-            f"endpoints: {pool.describe()}"
-            + (f" (failed requests were retried on another: {failed})" if failed else "")
-        )
+    if result.endpoints is not None:
+        out_console.print(f"endpoints: {result.endpoints}")
     skipped = len(report["run"]["skipped_bad"])
     out_console.print(
         f"wrote {out} ({len(report['details'])} samples; {stats.done_now} now, "
@@ -320,26 +297,6 @@ def screenspot_command(
         + (f"; {skipped} bad record(s) skipped" if skipped else "")
         + ")"
     )
-
-
-def _refuse_other_language(out: Path, lang: str) -> None:
-    """A finished result file of another --lang at --out is kept, not silently replaced."""
-    from agent.eval.results import load_results
-
-    if not out.is_file():
-        return
-    try:
-        langs = {row.lang for row in load_results(out).details}
-    except InputError:
-        return  # not a result file: the run's own checks speak about it
-    wanted = {"en", "cn"} if lang == "all" else {lang}
-    if langs and langs != wanted:
-        shown = "all" if langs == {"en", "cn"} else ", ".join(sorted(langs))
-        raise InputError(
-            f"{out} holds results of --lang {shown}; this run is --lang {lang}: write it to "
-            f"another --out (e.g. {out.with_name(f'{out.stem}-{lang}{out.suffix}')}) "
-            "or pass --restart to replace it"
-        )
 
 
 @eval_app.command("report")
