@@ -50,6 +50,11 @@ class EvalOptions(BaseModel):
     parser: ParserName = "official"
     zoom: bool = Field(False, description="also a second pass on a crop (own rows)")
     zoom_size: str | None = Field(None, description="fraction of each side, N or WxH")
+    two_stage: bool = Field(
+        False,
+        description="ground in two passes (agent.two_stage; the spec's settings, else the "
+        "profile's, else the defaults): two-stage, not an official protocol",
+    )
     restart: bool = Field(False, description="ignore earlier progress for `out`")
     batch_size: int | None = Field(None, gt=0, description="default: by device")
 
@@ -86,7 +91,7 @@ def run_screenspot(
     if not options.restart:
         refuse_other_language(options.out, options.lang)
     spec, reason = pin_protocol(
-        options.spec, min_pixels=options.min_pixels, max_pixels=options.max_pixels
+        _two_stage(options), min_pixels=options.min_pixels, max_pixels=options.max_pixels
     )
     settings = RunSettings(
         spec=spec, zoom=options.zoom, zoom_size=parse_zoom_size(options.zoom_size),
@@ -110,6 +115,19 @@ def run_screenspot(
         batch_size=options.batch_size, load_model=load,
     )  # fmt: skip
     return EvalResult(out=options.out, report=report, stats=stats, endpoints=_endpoints(loaded))
+
+
+def _two_stage(options: EvalOptions) -> ModelSpec:
+    """The spec, with two-stage settings when `options.two_stage` asks and it has none."""
+    spec = options.spec
+    if not options.two_stage or spec.two_stage is not None:
+        return spec
+    from agent.models.profile import TwoStage
+
+    chosen = spec.resolve(read_config=False).profile.two_stage if spec.backend != "ocr" else None
+    fields = spec.model_dump(exclude_unset=True)
+    fields["two_stage"] = chosen or TwoStage()
+    return ModelSpec(**fields)
 
 
 def _endpoints(loaded: list[Any]) -> str | None:

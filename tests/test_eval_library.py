@@ -81,3 +81,65 @@ def test_bad_options_fail_in_one_line_before_any_model_loads(tmp_path: Path) -> 
     with pytest.raises(InputError, match="dataset folder .*missing does not exist"):
         run_screenspot(options)
     assert not (tmp_path / "r.json").exists()
+
+
+# -- --two-stage: labelled, and kept apart from official figures ---------------------------
+FIRST = 256 * 28 * 28
+CROP_AREA = 560 * 308
+# FIXED_POINT (364, 217) of pass 1 (the screen scaled to <= FIRST pixels: 1280x800 -> 560x336,
+# 1600x900 -> 588x336) is p1 on the screen; pass 2 sees a native crop of CROP_AREA with the
+# screen's aspect (504x336, 532x308) centred on p1 (left/top rounded) and answers FIXED_POINT
+# of it. 1280x800: p1 = (364 * 1280 / 560, 217 * 800 / 336) = (832, 516.67), crop at
+# (580, 349) -> (944, 566). 1600x900: p1 = (990.48, 581.25), crop at (724, 427) -> (1088, 644).
+TWO_STAGE_POINT = {(1280, 800): [944.0, 566.0], (1600, 900): [1088.0, 644.0]}
+
+
+def _options(data: Path, out: Path, model: Path, **more) -> EvalOptions:
+    return EvalOptions(
+        data=data,
+        out=out,
+        filters=Filters(tasks=["desktop_linux"], limit=LIMIT),
+        spec=ModelSpec(model=str(model), max_new_tokens=40, **more.pop("spec", {})),
+        **more,
+    )
+
+
+def test_two_stage_rows_are_labelled_and_never_mixed_with_official_ones(
+    tmp_path: Path, trained_qwen: Path, capsys
+) -> None:
+    data, out = made_dataset(), tmp_path / "r.json"
+    official = run_screenspot(_options(data, out, trained_qwen))
+    settings = {"first_max_pixels": FIRST, "crop_pixels": CROP_AREA}
+    two = run_screenspot(_options(data, out, trained_qwen, spec={"two_stage": settings}))
+    # a different fingerprint: nothing of the official run was taken over
+    assert (two.stats.resumed, two.stats.done_now) == (0, LIMIT)
+    report = json.loads(out.read_text())
+    assert report["run"]["fingerprint"] != official.report["run"]["fingerprint"]
+    protocol = report["protocol"]
+    assert protocol["official"] is False
+    assert "--two-stage: two-stage, not an official protocol" in protocol["label"]
+    assert protocol["two_stage"]["protocol"] == "two-stage, not an official protocol"
+    assert report["run"]["two_stage"]["first_max_pixels"] == FIRST
+    for row, extra in zip(report["details"], report["extra"], strict=True):
+        assert row["pred"] == pytest.approx(TWO_STAGE_POINT[tuple(extra["img_size"])], abs=1e-6)
+        assert extra["two_stage"]["crop"] is not None
+    assert official.report["run"]["two_stage"] is None
+    assert official.report["protocol"]["official"] is True
+    # the CLI's tables carry the label; the file re-scores to the same figures
+    capsys.readouterr()
+    args = ["eval", "screenspot", "--data", str(data), "--model", str(trained_qwen),
+            "--max-new-tokens", "40", "--task", "desktop_linux", "--limit", "1",
+            "--no-progress", "--two-stage", "--out", str(tmp_path / "cli.json")]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Overall (two-stage, not an official protocol)" in printed
+    assert main(["eval", "score", str(out), "--check"]) == 0
+
+
+def test_two_stage_refuses_the_zoom_pass_before_any_model_loads(tmp_path: Path) -> None:
+    from actions.errors import InputError
+
+    options = _options(made_dataset(), tmp_path / "r.json", Path("/nowhere"), zoom=True,
+                       two_stage=True)  # fmt: skip
+    with pytest.raises(InputError, match="--two-stage cannot run with --zoom"):
+        run_screenspot(options)

@@ -41,6 +41,8 @@ def _short_labels(keys: list[str]) -> dict[str, str]:
 
 def labelled(title: str, label: str | None) -> str:
     """A table title that carries a non-official label (official tables stay as they were)."""
+    if label and "--two-stage: two-stage, not an official protocol" in label:
+        return f"{title} (two-stage, not an official protocol)"  # not [..]: rich markup
     if label and label.startswith("NON-OFFICIAL"):
         return f"{title} [NON-OFFICIAL]"
     return title
@@ -220,6 +222,12 @@ def screenspot_command(
     zoom_size: str | None = typer.Option(
         None, "--zoom-size", help="Crop: fraction of each side (0.5, default), N or WxH pixels."
     ),
+    two_stage: bool = typer.Option(
+        False,
+        "--two-stage",
+        help="Ground in two passes: the screen scaled down, then a crop at native resolution "
+        "(agent.two_stage). Two-stage, not an official protocol: labelled so.",
+    ),
     restart: bool = typer.Option(False, "--restart", help="Ignore earlier progress for --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
@@ -265,7 +273,7 @@ def screenspot_command(
         data=data, out=out, format=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
         skip_bad=skip_bad, spec=ModelSpec(**spec_fields), min_pixels=min_pixels,
         max_pixels=max_pixels, parser=parser, zoom=zoom, zoom_size=zoom_size,  # type: ignore[arg-type]
-        restart=restart, batch_size=batch_size,
+        two_stage=two_stage, restart=restart, batch_size=batch_size,
     )  # fmt: skip
     console = Console(stderr=True)
     with _progress_bar(console, enabled=progress) as bar:

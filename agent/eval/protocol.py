@@ -117,6 +117,7 @@ def answer_parser(
     )  # fmt: skip
 
 
+TWO_STAGE = "two-stage, not an official protocol"
 OCR_DEVIATION = "--backend ocr: points from OCR text search, not a grounding model's answer"
 
 
@@ -155,6 +156,11 @@ def deviations(
             f"--family {spec.family.value if spec.family else ''}: answers read as "
             f"{parser.source} reads them, but the prompt is profile {profile.name}'s"
         )
+    if spec.two_stage is not None and spec.backend != "ocr":
+        found.append(
+            f"--two-stage: {TWO_STAGE} (a whole-screen pass at most "
+            f"{spec.two_stage.first_max_pixels} pixels, then one on a crop around its point)"
+        )
     if profile is not None and spec.backend != "ocr":
         used = spec.pixel_limits(profile)
         authors = profile.pixel_limits("benchmark")
@@ -188,6 +194,8 @@ def protocol_record(
     else:
         settings = spec.protocol_record()
         settings["family"] = spec.family.value if spec.family else None
+        two = spec.two_stage
+        settings["two_stage"] = {"protocol": TWO_STAGE, **two.model_dump()} if two else None
         if reason is not None:
             settings["profile_reason"] = reason
     return {**judging, **settings}
