@@ -172,7 +172,7 @@ def record_run(
         log.exception("run failed")
         status, code, message = "error", 1, f"internal error: {type(exc).__name__}: {exc}"
     message = redactor.text(message)
-    _final_screenshot(env, writer)
+    _final_screenshot(env, writer, session)
     writer.info = writer.info.model_copy(
         update={"model_calls": session.model_calls, "cache": session.locate.summary()}
     )
@@ -241,9 +241,10 @@ class LiveRun:
         return write_report(self.writer.dir)
 
 
-def _final_screenshot(env: Env, writer: RunWriter) -> None:
+def _final_screenshot(env: Env, writer: RunWriter, session: Session) -> None:
     try:
-        writer.set_final_screenshot(writer.save_screenshot(env.observe().image, "final"))
+        image = session.screens.safe(env.observe().image, "final")
+        writer.set_final_screenshot(writer.save_screenshot(image, "final"))
     except Exception as exc:  # the screen may be gone (device unplugged, Ctrl-C)
         log.warning("no final screenshot: %s", exc)
 

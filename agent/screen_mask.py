@@ -9,13 +9,18 @@ otherwise only the band of rows that changed since the previous screenshot
 is read, the secret boxes found outside it being kept. Once a secret was
 typed, the band of the screen where it was typed (the row of the last click)
 is blacked out whatever OCR reads there, and a screen on which OCR reads
-nothing although it is not blank raises, so the writer withholds it.
+nothing although it is not blank raises, so it is withheld.
+
+`RunScreens` is what a recorded session hands each screenshot to before the
+run folder's writer (`agent.trajectory.RunWriter`) gets it: the writer only
+writes, it runs no model (the session owns the models, OCR included).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from PIL import Image, ImageDraw
 
@@ -137,3 +142,66 @@ class ScreenMasker:
             raise SecretUnverifiable("OCR read no text on this screen, so it cannot be checked")
         self._boxes = secret_boxes(lines, self.redactor)
         return list(self._boxes)
+
+
+def withheld_screenshot(size: tuple[int, int], why: str) -> Image.Image:
+    """A grey frame of `size` saying why the real screenshot was not kept."""
+    image = Image.new("RGB", size, (48, 48, 48))
+    draw = ImageDraw.Draw(image)
+    lines = ["screenshot withheld: a secret was typed and cannot be blacked out", why]
+    for i, text in enumerate(lines):
+        draw.text((16, 16 + 24 * i), text[:160], fill=(230, 230, 230))
+    return image
+
+
+class RunScreens:
+    """The screenshots of one recorded run, made safe to write: secrets blacked out.
+
+    Without OCR the secrets cannot be found on screen: once a secret was typed,
+    a screenshot is then replaced by a grey frame saying why (fail closed)
+    rather than kept as it is. `mask_screens` None: screenshots are kept as they
+    are (a caller that knows no secret can be on screen).
+    """
+
+    def __init__(
+        self,
+        redactor: Redactor,
+        mask_screens: Callable[[Image.Image, Redactor], Image.Image] | None = mask_text_regions,
+    ) -> None:
+        self.redactor = redactor  # shared with the session: secrets added later count
+        self.mask_screens = mask_screens
+        # the default masking is incremental over the run
+        self._masker = ScreenMasker(redactor) if mask_screens is mask_text_regions else None
+        self.seconds = 0.0  # spent on the last screenshot
+        self._secret_typed = False
+
+    def secret_typed(self, point: tuple[float, float] | None = None, width: int = 0) -> None:
+        """A secret was typed: from now on a screenshot that cannot be masked is withheld.
+
+        Args:
+            point: where the pointer last was (screenshot pixels), near the field
+                the secret went into: that band of the screen is blacked out.
+            width: the screenshot's width.
+        """
+        self._secret_typed = True
+        if self._masker is not None:
+            self._masker.typed_at(point, width)
+
+    def safe(self, image: Image.Image, name: str) -> Image.Image:
+        """`image` with every secret it may show blacked out, or the withheld frame."""
+        start = time.perf_counter()
+        if self.redactor and self.mask_screens is not None:
+            try:
+                if self._masker is not None:
+                    image = self._masker.mask(image, secret_typed=self._secret_typed)
+                else:
+                    image = self.mask_screens(image, self.redactor)
+            except Exception as exc:  # no OCR extra, or OCR failed on this frame
+                if self._secret_typed:
+                    why = self.redactor.text(str(exc).splitlines()[0] if str(exc) else repr(exc))
+                    log.warning("screenshot %s withheld: %s", name, why)
+                    image = withheld_screenshot(image.size, why)
+                else:
+                    log.debug("cannot look for secrets in screenshot %s: %s", name, exc)
+        self.seconds = time.perf_counter() - start
+        return image

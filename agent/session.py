@@ -15,7 +15,6 @@ because the screen of a dry run never changes.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,15 +24,15 @@ from actions.errors import InputError, ScreenpilotError
 from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type, Wait
 from agent.cache.policy import LocateCache
 from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed
+from agent.locate_order import locate
 from agent.models.ocr_match import TextMatch
 from agent.provenance import Provenance, trust
 from agent.safety import ConfirmPolicy, Typed, launch_reason, look_around, risk_of
-from agent.secrets import Redactor, shows_secret
-from agent.trajectory import ModelCall, RunWriter, StepRecord, total_seconds
-from env.a11y import LOCATORS, Located
+from agent.screen_mask import RunScreens
+from agent.secrets import Redactor
+from agent.trajectory import ModelCall, RunWriter, StepRecord
+from env.a11y import LOCATORS
 from env.base import Env, FailSafeError, Observation
-
-log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.25
 MAX_MODEL_WAIT = 30.0
@@ -66,6 +65,8 @@ class Session:
         if redactor is None:
             redactor = writer.redactor if writer is not None else Redactor()
         self.redactor = redactor  # shared: secrets added later (Agent.type) reach the writer
+        # the writer runs no model: screenshots are made safe here first (OCR masking)
+        self.screens = RunScreens(redactor)
         self.policy = policy or ConfirmPolicy("risky")
         self.max_steps = max_steps
         self.timeout = timeout
@@ -153,10 +154,12 @@ class Session:
         obs = self._screens.pop(rec.index, None)
         if self.writer is not None:
             if obs is not None:
-                rec.screenshot = self.writer.save_screenshot(obs.image, f"step-{rec.index:03d}")
+                name = f"step-{rec.index:03d}"
+                image = self.screens.safe(obs.image, name)
+                rec.screenshot = self.writer.save_screenshot(image, name)
                 # blacking out secrets is part of the step's cost: shown, and in the total
-                rec.timings.mask = self.writer.mask_seconds
-                rec.timings.total += self.writer.mask_seconds
+                rec.timings.mask = self.screens.seconds
+                rec.timings.total += self.screens.seconds
             rec = self.writer.write_step(rec)
         else:
             rec = StepRecord.model_validate(self.redactor(rec.model_dump(mode="json")))
@@ -170,110 +173,13 @@ class Session:
         return self.model
 
     def ground_into(self, rec: StepRecord, obs: Observation, target: str) -> tuple[float, float]:
-        """Where `target` is, in screenshot pixels: tried in `locate_order` (scripted steps).
-
-        The accessibility tree answers only when exactly one usable element is
-        named; the locate cache when it holds the target; else the model. Each
-        locator that gives no answer adds its reason to `rec.located`.
-        In a dry run a miss does not fail: the record says "not found" and the
-        step shows no point (the screen's centre is returned only for callers
-        that need a number; `point_step` and `scroll` send and show nothing).
-        """
-        from agent.grounding import ground
-
-        scripted = rec.source == "script"  # goal-mode steps never act from the tree or cache
-        fell: list[str] = []
-        for locator in self.locate_order if scripted else ("model",):
-            if locator == "a11y":
-                point = self._from_tree(rec, obs, target, fell)
-                if point is not None:
-                    return point
-            elif locator == "cache":
-                cached = self.locate.lookup(rec, obs, target, self.redactor.secrets)
-                if cached is not None:
-                    box = rec.cache.box if rec.cache is not None else None
-                    rec.located = Located(by="cache", box=box, fell_through=fell)
-                    return cached
-                fell.append(f"cache: {rec.cache.describe()}" if rec.cache else "cache: off")
-            elif locator == "model":
-                break
-        else:
-            why = "; ".join(fell) or "no locator"
-            if self.dry_run:  # the caller sends nothing and shows no point
-                rec.status = "dry_run"
-                rec.note = f"dry run: not found: {target!r} was not located ({why})"
-                width, height = obs.geometry.size
-                return width / 2, height / 2
-            raise StepFailed(f"could not find {target!r} without a model: {why}")
-        rec.located = Located(by="model", fell_through=fell)
-        model = self._need_model(f"finding {target!r}")
-        result = ground(model, obs.image, target)
-        self.model_calls += 1
-        rec.model = ModelCall(
-            instruction=target,
-            raw=result.raw,
-            image_size=result.image_size,
-            model_size=result.model_size,
-            family=str(getattr(getattr(model, "family", None), "value", "") or "") or None,
-            profile=getattr(getattr(model, "profile", None), "name", None),
-            model_xy=result.model_xy,
-            box=result.bbox,
-            visual_tokens=result.visual_tokens,
-            error=result.error,
-            two_stage=result.two_stage,
-        )
-        rec.timings.model += total_seconds(result.seconds)
-        from agent.models.ocr import ambiguity, miss_message
-
-        if result.error is None and result.point is not None:
-            candidates = ambiguity(result.raw)
-            if candidates:  # recorded (an extra field of the record) and said in the note
-                rec.candidates = candidates  # type: ignore[attr-defined]
-                rec.note = (
-                    f"ambiguous: {target!r} is on screen {len(candidates)} times; took the most "
-                    f"button-like at ({result.point[0]:.0f}, {result.point[1]:.0f})"
-                )
-            if scripted:
-                self.locate.propose(rec, obs, target, result.point, result.bbox,
-                                    self.redactor.secrets)  # fmt: skip
-            return result.point
-
-        # the OCR grounder's own words ('no text reads "Save"; closest text: "Saved"')
-        # say more than the parser's, which speaks of coordinates
-        error = miss_message(result.raw) or result.error or "no point in the answer"
-        if miss_message(result.raw) is not None and shows_secret(error, self.redactor):
-            # the closest text may be a misread secret, which the redactor would miss
-            error = "no text reads it (the closest text is withheld: it may show a secret)"
-            rec.model.raw = error
-        rec.model.error = error
-        if self.dry_run:
-            # the caller sends nothing and shows no point (`_missed_in_dry_run`)
-            rec.status = "dry_run"
-            rec.note = f"dry run: not found: {error}"
-            width, height = obs.geometry.size
-            return width / 2, height / 2
-        raise StepFailed(f"could not find {target!r} on screen: {error}")
+        """Where `target` is, in screenshot pixels: tree, cache, then model for scripted
+        steps, the model alone for goal-mode ones (`agent.locate_order.locate`)."""
+        return locate(self, rec, obs, target)
 
     def _missed_in_dry_run(self, rec: StepRecord) -> bool:
         """A dry run's target was not found: no action is shown at a made-up point."""
         return self.dry_run and rec.status == "dry_run"  # set by ground_into's misses only
-
-    def _from_tree(
-        self, rec: StepRecord, obs: Observation, target: str, fell: list[str]
-    ) -> tuple[float, float] | None:
-        """The centre of the one element the accessibility tree names `target`, or None."""
-        from env.a11y_read import locate
-
-        element, why, seconds = locate(self.env, obs.geometry, target)
-        rec.timings.model += seconds
-        if element is None or element.box is None:
-            fell.append(why)
-            log.info("%s", why)
-            return None
-        rec.located = Located(by="a11y", role=element.role, name=element.name,
-                              description=element.description, box=element.box,
-                              seconds=seconds, fell_through=fell)  # fmt: skip
-        return element.center
 
     def act_into(
         self,
@@ -313,7 +219,7 @@ class Session:
         ):
             # screenshots from now on may show it, around the field last clicked
             width = self.last_observation.geometry.size[0] if self.last_observation else 0
-            self.writer.secret_typed(self._pointer, width)
+            self.screens.secret_typed(self._pointer, width)
         result = self.env.act(action)
         if getattr(action, "x", None) is not None and getattr(action, "y", None) is not None:
             self._pointer = (float(action.x), float(action.y))  # type: ignore[attr-defined]

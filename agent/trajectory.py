@@ -11,11 +11,12 @@ Every record carries the frames it was computed in (observation size, HiDPI
 scale and monitor offset, the size the model saw) so that a wrong click can be
 explained afterwards, and every string in it passes through the run's
 `Redactor`, so secrets never reach the disk. Screenshots may show a secret
-too (text typed into a visible field): when the run has secrets, the writer
-blacks out the screen text that may show one, inside longer words too, and the
-band where one was typed (`agent.screen_mask`); without OCR, or when OCR reads
-nothing on a screen after a secret was typed, the screenshot is withheld (a
-grey frame says why). The masking time is in each step's ``timings.mask``.
+too (text typed into a visible field): the writer runs no model, so the session
+hands it screenshots already made safe (`agent.screen_mask.RunScreens`: the
+screen text that may show a secret blacked out, inside longer words too, and
+the band where one was typed; without OCR, or when OCR reads nothing on a
+screen after a secret was typed, a grey frame saying why). The masking time is
+in each step's ``timings.mask``.
 
 A run folder read back (`read_run`) is untrusted input: its records may name
 files only inside the folder itself.
@@ -35,18 +36,16 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, Union
 
-from PIL import Image, ImageDraw
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from actions.errors import InputError
 from actions.types import ACTION_TYPES
 from agent.provenance import Provenance
-from agent.screen_mask import ScreenMasker, mask_text_regions
 from agent.secrets import Redactor
 from env.a11y import Located
 
@@ -234,16 +233,6 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{safe}"
 
 
-def withheld_screenshot(size: tuple[int, int], why: str) -> Image.Image:
-    """A grey frame of `size` saying why the real screenshot was not kept."""
-    image = Image.new("RGB", size, (48, 48, 48))
-    draw = ImageDraw.Draw(image)
-    lines = ["screenshot withheld: a secret was typed and cannot be blacked out", why]
-    for i, text in enumerate(lines):
-        draw.text((16, 16 + 24 * i), text[:160], fill=(230, 230, 230))
-    return image
-
-
 class RunWriter:
     """Creates a run folder and writes steps and screenshots as the run goes."""
 
@@ -253,60 +242,26 @@ class RunWriter:
         info: RunInfo,
         *,
         redactor: Redactor | None = None,
-        mask_screens: Callable[[Image.Image, Redactor], Image.Image] | None = mask_text_regions,
     ) -> None:
         self.dir = Path(out_dir)
         self.redactor = redactor if redactor is not None else Redactor()
-        self.mask_screens = mask_screens
-        # the default masking is incremental over the run (`agent.screen_mask`)
-        self._masker = ScreenMasker(self.redactor) if mask_screens is mask_text_regions else None
-        self.mask_seconds = 0.0  # spent on the last screenshot saved
         if self.dir.exists() and any(self.dir.iterdir()):
             raise InputError(f"run folder {self.dir} already exists and is not empty")
         (self.dir / "screens").mkdir(parents=True, exist_ok=True)
         self.info = info.model_copy(update={"format": RUN_FORMAT})
         self.count = 0
-        self._secret_typed = False
         self._steps = (self.dir / "steps.jsonl").open("a", encoding="utf-8")
         self._write_info()
 
     def next_index(self) -> int:
         return self.count + 1
 
-    def secret_typed(self, point: tuple[float, float] | None = None, width: int = 0) -> None:
-        """A secret was typed: from now on a screenshot that cannot be masked is withheld.
-
-        Args:
-            point: where the pointer last was (screenshot pixels), near the field
-                the secret went into: that band of the screen is blacked out.
-            width: the screenshot's width.
-        """
-        self._secret_typed = True
-        if self._masker is not None:
-            self._masker.typed_at(point, width)
-
     def save_screenshot(self, image: Image.Image, name: str) -> str:
-        """Save a PNG under screens/ (secrets blacked out) and return its relative path.
+        """Save a PNG under screens/ as given and return its relative path.
 
-        Without OCR the secrets cannot be found on screen: once a secret was
-        typed, screenshots are then replaced by a grey frame saying why (fail
-        closed) rather than saved as they are.
+        The writer runs no model: a screenshot that may show a secret comes
+        already blacked out (`agent.screen_mask.RunScreens`, run by the session).
         """
-        start = time.perf_counter()
-        if self.redactor and self.mask_screens is not None:
-            try:
-                if self._masker is not None:
-                    image = self._masker.mask(image, secret_typed=self._secret_typed)
-                else:
-                    image = self.mask_screens(image, self.redactor)
-            except Exception as exc:  # no OCR extra, or OCR failed on this frame
-                if self._secret_typed:
-                    why = self.redactor.text(str(exc).splitlines()[0] if str(exc) else repr(exc))
-                    log.warning("screenshot %s withheld: %s", name, why)
-                    image = withheld_screenshot(image.size, why)
-                else:
-                    log.debug("cannot look for secrets in screenshot %s: %s", name, exc)
-        self.mask_seconds = time.perf_counter() - start
         rel = f"screens/{name}.png"
         image.save(self.dir / rel, format="PNG", optimize=False, compress_level=6)
         return rel

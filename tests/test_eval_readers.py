@@ -15,7 +15,6 @@ from actions.frames import CoordinateFrame, CoordinateSpace
 from agent.eval import author_readers as authors
 from agent.eval.answers import read_holo1_5, to_pixels
 from agent.eval.metrics import judge_fraction
-from agent.eval.protocol import OFFICIAL_READERS
 from agent.models.profiles import PROFILES
 
 PIXELS = CoordinateFrame(
@@ -31,11 +30,12 @@ def point(reader, raw: str, frame: CoordinateFrame) -> tuple[float, float] | Non
 
 
 def test_every_profile_has_an_official_reader_citing_a_commit() -> None:
-    assert set(OFFICIAL_READERS) == set(PROFILES)
-    for name, entry in OFFICIAL_READERS.items():
+    readers = {name: profile.reader for name, profile in PROFILES.items()}
+    assert None not in readers.values()
+    for name, entry in readers.items():
         assert " @ " in entry.source and entry.source.split(" @ ")[1][:7].isalnum(), name
     # one reader per distinct extraction: no two profiles share a function here
-    assert len({id(e.read) for e in OFFICIAL_READERS.values()}) == len(OFFICIAL_READERS)
+    assert len({id(e.read) for e in readers.values()}) == len(PROFILES)
 
 
 # -- UI-TARS-1.5: its action parser, absolute pixels of the resized image --------------------

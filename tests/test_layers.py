@@ -261,3 +261,30 @@ def test_runs_are_assembled_only_by_the_engine() -> None:
         "RunWriter:1",
         "Session:2",
     ]
+
+
+# -- recording runs no model ----------------------------------------------------------------
+RECORDER = "agent.trajectory"
+MODEL_MODULES = ("agent.models", "agent.screen_mask", "agent.grounding", "agent.two_stage")
+"""Modules that run a model (OCR included): the run-folder writer reaches none of them, even
+through another import; the session masks screenshots before the writer gets them."""
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module `start` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in graph.get(todo.pop(), set()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_the_recorder_imports_no_model_or_ocr_module() -> None:
+    graph = import_graph()
+    reached = sorted(name for name in reachable(graph, RECORDER) if name.startswith(MODEL_MODULES))
+    assert reached == []
+    # the checker sees an import through another module
+    assert reachable({"a": {"b"}, "b": {"agent.models.ocr"}}, "a") == {"b", "agent.models.ocr"}

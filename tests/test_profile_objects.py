@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
 
 from actions.answers import AnswerFormat
+from actions.errors import InputError
 from actions.frames import CoordinateFrame
+from agent.eval.answers import Reading
+from agent.eval.protocol import answer_parser
 from agent.grounding import ground
 from agent.models.base import Model, ModelReply, ModelRequest
-from agent.models.profiles import get_profile
+from agent.models.profile import OfficialReader
+from agent.models.profiles import PARSER, get_profile
 
 
 class OneAnswer(Model):
@@ -29,3 +34,26 @@ def test_a_hand_built_profile_is_used_as_is_not_looked_up_by_name() -> None:
     result = ground(model, Image.new("RGB", (1000, 1000)), "the button")
     assert result.error is None
     assert result.model_xy == (300, 400)  # its own format: the point inside <answer>
+
+
+def test_a_hand_built_profile_is_judged_by_its_own_official_reader() -> None:
+    """The official reader travels on the profile: no second table keyed by its name."""
+
+    def read_answer_tag(raw: str, frame: CoordinateFrame) -> Reading:
+        x, y = raw.removeprefix("<answer>").removesuffix("</answer>").split(",")
+        return Reading(point=(int(x) / 1000, int(y) / 1000), model_xy=(int(x), int(y)))
+
+    reader = OfficialReader(
+        name="my-eval", source="me/my-grounder @ 0123456 eval.py", kind=PARSER, read=read_answer_tag
+    )
+    own = get_profile("qwen2.5-vl").model_copy(update={"name": "my-grounder", "reader": reader})
+    parser = answer_parser("official", own, backend="openai")
+    assert (parser.reader, parser.source, parser.profile) == (
+        "my-eval", "me/my-grounder @ 0123456 eval.py", "my-grounder"
+    )  # fmt: skip
+    frame = CoordinateFrame.for_image((1000, 1000), max_pixels=1000 * 1000)
+    assert parser.read("<answer>250,500</answer>", frame).point == (0.25, 0.5)
+    # a profile without a reader is refused up front, in one line naming it
+    bare = own.model_copy(update={"name": "no-reader", "reader": None})
+    with pytest.raises(InputError, match="no official answer reader for profile no-reader"):
+        answer_parser("official", bare, backend="openai")

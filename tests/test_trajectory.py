@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from actions.errors import InputError
+from agent.screen_mask import mask_text_regions
 from agent.secrets import Redactor, SecretFilter
 from agent.trajectory import (
     ModelCall,
@@ -16,7 +17,6 @@ from agent.trajectory import (
     RunWriter,
     StepRecord,
     default_run_dir,
-    mask_text_regions,
     read_run,
 )
 
@@ -29,7 +29,6 @@ def test_secrets_are_masked_in_every_string_of_a_record(tmp_path: Path) -> None:
         tmp_path / "run",
         RunInfo(name="t", platform="desktop", goal=f"log in with {SECRET}"),
         redactor=redactor,
-        mask_screens=None,
     )
     rec = StepRecord(
         index=1,

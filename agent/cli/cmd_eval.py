@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from actions.errors import InputError
 
 eval_app = typer.Typer(
     name="eval",
@@ -44,6 +41,8 @@ def _short_labels(keys: list[str]) -> dict[str, str]:
 
 def labelled(title: str, label: str | None) -> str:
     """A table title that carries a non-official label (official tables stay as they were)."""
+    if label and "--two-stage: two-stage, not an official protocol" in label:
+        return f"{title} (two-stage, not an official protocol)"  # not [..]: rich markup
     if label and label.startswith("NON-OFFICIAL"):
         return f"{title} [NON-OFFICIAL]"
     return title
@@ -223,6 +222,12 @@ def screenspot_command(
     zoom_size: str | None = typer.Option(
         None, "--zoom-size", help="Crop: fraction of each side (0.5, default), N or WxH pixels."
     ),
+    two_stage: bool = typer.Option(
+        False,
+        "--two-stage",
+        help="Ground in two passes: the screen scaled down, then a crop at native resolution "
+        "(agent.two_stage). Two-stage, not an official protocol: labelled so.",
+    ),
     restart: bool = typer.Option(False, "--restart", help="Ignore earlier progress for --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
     ray: bool = typer.Option(
@@ -234,13 +239,9 @@ def screenspot_command(
     The result file's protocol records the profile, the reader that judged the answers
     (and the code it follows) and every setting used.
     """
-    from agent.eval.answers import ParserName
-    from agent.eval.protocol import pin_protocol
-    from agent.eval.runner import RunSettings, ScreenSpotRun
-    from agent.eval.zoom import parse_zoom_size
-    from agent.models.load import load_model
     from agent.models.spec import ModelSpec
-    from tasks.screenspot import Filters, load_dataset
+    from tasks.screenspot import Filters
+    from tasks.screenspot_eval import EvalOptions, run_screenspot
 
     if ray:
         from agent.parallel.ray_eval import check_backend
@@ -248,10 +249,10 @@ def screenspot_command(
         check_backend(backend)
     if lang not in ("en", "cn", "all"):
         raise typer.BadParameter("choose en, cn or all", param_hint="--lang")
-    if not restart:
-        _refuse_other_language(out, lang)
     if parser not in ("official", "robust"):
         raise typer.BadParameter("choose official or robust", param_hint="--parser")
+    if fmt is not None and fmt not in ("pro", "v2", "v1"):
+        raise typer.BadParameter("choose pro, v2 or v1", param_hint="--format")
     filters = Filters(
         tasks=_split(task),
         applications=_split(app_filter),
@@ -275,57 +276,35 @@ def screenspot_command(
         spec_fields["model"] = model
     if family is not None:
         spec_fields["family"] = family
-    spec, reason = pin_protocol(ModelSpec(**spec_fields), min_pixels=min_pixels,
-                                max_pixels=max_pixels)  # fmt: skip
-    parser_name: ParserName = "robust" if parser == "robust" else "official"
-    settings = RunSettings(
-        spec=spec, zoom=zoom, zoom_size=parse_zoom_size(zoom_size), parser=parser_name,
-        profile_reason=reason,
+    options = EvalOptions(
+        data=data, out=out, format=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
+        skip_bad=skip_bad, spec=ModelSpec(**spec_fields), min_pixels=min_pixels,
+        max_pixels=max_pixels, parser=parser, zoom=zoom, zoom_size=zoom_size,  # type: ignore[arg-type]
+        two_stage=two_stage, restart=restart, ray=ray, batch_size=batch_size,
     )  # fmt: skip
-    dataset = load_dataset(data, fmt=fmt, images=images, filters=filters, lang=lang,  # type: ignore[arg-type]
-                           skip_bad=skip_bad)  # fmt: skip
-    if not dataset.samples:
-        raise InputError(f"{data}: no sample matches the filters")
-    runner = ScreenSpotRun(dataset, settings, out, skip_bad=skip_bad)
     console = Console(stderr=True)
-    stack = contextlib.ExitStack()
-    with stack, _progress_bar(console, enabled=progress) as bar:
-        task_id = bar.add_task("ScreenSpot", total=len(dataset.samples), rate="", acc="")
+    with _progress_bar(console, enabled=progress) as bar:
+        task_id = bar.add_task("ScreenSpot", total=None, rate="", acc="")
 
         def update(stats: Any) -> None:
             finished = stats.resumed + stats.done_now
             bar.update(
                 task_id,
+                total=stats.total,
                 completed=finished,
                 rate=f"{stats.samples_per_second:.2f} samples/s",
                 acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
             )
 
-        loaded: list[Any] = []
-
-        def load() -> Any:
-            loaded.append(load_model(spec))
-            if ray:
-                from agent.parallel.ray_eval import ray_model
-
-                return stack.enter_context(ray_model(spec, loaded[-1]))
-            return loaded[-1]
-
-        report, stats = runner.run(None, restart=restart, on_progress=update, batch_size=batch_size,
-                                   load_model=load)  # fmt: skip
-        update(stats)
+        result = run_screenspot(options, on_progress=update)
+        update(result.stats)
+    report, stats = result.report, result.stats
     out_console = Console()
-    label = report["protocol"]["label"]
-    print_metrics(report["metrics"], report["details"], out_console, label=label)
+    print_metrics(report["metrics"], report["details"], out_console, label=result.label)
     if "zoom_refined" in report:
         print_zoom(report["zoom_refined"], out_console)
-    pool = getattr(loaded[0], "pool", None) if loaded and not ray else None  # Ray: per worker
-    if pool is not None and len(pool) > 1:
-        failed = pool.failures()
-        out_console.print(
-            f"endpoints: {pool.describe()}"
-            + (f" (failed requests were retried on another: {failed})" if failed else "")
-        )
+    if result.endpoints is not None:
+        out_console.print(f"endpoints: {result.endpoints}")
     skipped = len(report["run"]["skipped_bad"])
     out_console.print(
         f"wrote {out} ({len(report['details'])} samples; {stats.done_now} now, "
@@ -333,26 +312,6 @@ def screenspot_command(
         + (f"; {skipped} bad record(s) skipped" if skipped else "")
         + ")"
     )
-
-
-def _refuse_other_language(out: Path, lang: str) -> None:
-    """A finished result file of another --lang at --out is kept, not silently replaced."""
-    from agent.eval.results import load_results
-
-    if not out.is_file():
-        return
-    try:
-        langs = {row.lang for row in load_results(out).details}
-    except InputError:
-        return  # not a result file: the run's own checks speak about it
-    wanted = {"en", "cn"} if lang == "all" else {lang}
-    if langs and langs != wanted:
-        shown = "all" if langs == {"en", "cn"} else ", ".join(sorted(langs))
-        raise InputError(
-            f"{out} holds results of --lang {shown}; this run is --lang {lang}: write it to "
-            f"another --out (e.g. {out.with_name(f'{out.stem}-{lang}{out.suffix}')}) "
-            "or pass --restart to replace it"
-        )
 
 
 @eval_app.command("report")

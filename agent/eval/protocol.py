@@ -2,8 +2,8 @@
 
 `answer_parser` picks the reader for a run from its profile (``--profile``,
 detected, or the profile ``--family`` names): under ``--parser official`` the
-profile's official reader (`OFFICIAL_READERS`, one per profile, each naming the
-code it follows), under ``--parser robust`` the agent's lenient parser in that
+profile's official reader (`Profile.reader`, on the profile object itself, naming
+the code it follows), under ``--parser robust`` the agent's lenient parser in that
 profile's answer format. ``--family qwen2-vl`` (a coordinate space without a
 profile of its own) reads as the ScreenSpot-Pro harness's qwen2vl.py does.
 
@@ -15,106 +15,25 @@ source, the profile and every setting the requests ran with.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from actions.errors import InputError
 from actions.frames import ModelFamily
-from agent.eval import author_readers as authors
-from agent.eval.answers import (
-    ParserName,
-    Reader,
-    read_holo1_5,
-    read_qwen2_5_vl,
-    read_qwen2_vl,
-    read_qwen3_vl,
-    read_robust,
-)
+from agent.eval.answers import ParserName, Reader, read_qwen2_vl, read_robust
 from agent.eval.results import OFFICIAL_LABEL, Protocol
-from agent.models.profile import Profile
+from agent.models.profile import OfficialReader, Profile
+from agent.models.profiles import PROFILES, SSP
 from agent.models.spec import ModelSpec
-
-ReaderKind = Literal[
-    "ScreenSpot-Pro harness", "authors' ScreenSpot-Pro script", "authors' answer parser"
-]
-SSP = "likaixin2000/ScreenSpot-Pro-GUI-Grounding @ bd8bbbb"
-
-
-class OfficialReader(BaseModel):
-    """One entry of the official readers: what it follows, and the function."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    name: str
-    source: str
-    kind: ReaderKind
-    read: Reader
-
-
-def _entry(name: str, source: str, kind: ReaderKind, read: Reader) -> OfficialReader:
-    return OfficialReader(name=name, source=source, kind=kind, read=read)
-
-
-# One entry per profile. "ScreenSpot-Pro harness": the harness's own model file; "authors'
-# ScreenSpot-Pro script": the model authors' evaluation of ScreenSpot-Pro; "authors' answer
-# parser": they publish no ScreenSpot-Pro script, so their own code that turns an answer into
-# a click (README or cookbook example, agent parser) is followed.
-OFFICIAL_READERS: dict[str, OfficialReader] = {
-    "qwen2.5-vl": _entry(
-        "ssp-qwen2.5-vl", f"{SSP} models/qwen2_5vl.py", "ScreenSpot-Pro harness",
-        read_qwen2_5_vl,
-    ),
-    "qwen3-vl": _entry(
-        "ssp-qwen3-vl", "ScreenSpot-Pro-GUI-Grounding @ 573b40ef models/qwen3vl.py",
-        "ScreenSpot-Pro harness", read_qwen3_vl,
-    ),
-    "ui-tars-1.5": _entry(
-        "ui-tars-action-parser", "bytedance/UI-TARS @ 582f3a7 codes/ui_tars/action_parser.py",
-        "authors' answer parser", authors.read_ui_tars,
-    ),
-    "gta1": _entry(
-        "gta1-readme", "Yan98/GTA1 @ 81f0c4c README.md (extract_coordinates)",
-        "authors' answer parser", authors.read_gta1,
-    ),
-    "ui-venus-ground": _entry(
-        "ui-venus-ground-7b",
-        "inclusionAI/UI-Venus @ fc7670d models/grounding/ui_venus_ground_7b.py",
-        "authors' ScreenSpot-Pro script", authors.read_ui_venus_ground,
-    ),
-    "ui-venus-1.5": _entry(
-        "ui-venus-1.5-ssp",
-        "inclusionAI/UI-Venus @ c3a1442 models/grounding/eval_screenspot_pro.py",
-        "authors' ScreenSpot-Pro script", authors.read_ui_venus_1_5,
-    ),
-    "gui-owl-1.5": _entry(
-        "gui-owl-1.5-grounding-eval",
-        "X-PLUG/MobileAgent @ 11cea57 Mobile-Agent-v3.5/grounding_and_kb/"
-        "eval_grounding_benchmarks.py",
-        "authors' ScreenSpot-Pro script", authors.read_gui_owl_1_5,
-    ),
-    "mai-ui": _entry(
-        "mai-ui-eval-server", "Tongyi-MAI/MAI-UI @ 4dd07b9 evaluation/grounding/eval_server.py",
-        "authors' ScreenSpot-Pro script", authors.read_mai_ui,
-    ),
-    "holo1.5": _entry(
-        "ssp-holo1.5", f"{SSP} models/holo1_5.py", "ScreenSpot-Pro harness", read_holo1_5
-    ),
-    "holo2": _entry(
-        "holo2-cookbook",
-        "hcompai/hai-cookbook @ 2ba8961 holo2/holo_2_localization_huggingface.ipynb",
-        "authors' answer parser", authors.read_holo2,
-    ),
-    "infigui-g1": _entry(
-        "infigui-g1-eval", "InfiXAI/InfiGUI-G1 @ 22208e4 eval/prompts.py (think mode)",
-        "authors' ScreenSpot-Pro script", authors.read_infigui_g1,
-    ),
-}  # fmt: skip
 
 # --family values that change only the coordinate space of a profile (no profile of their own).
 FAMILY_READERS: dict[ModelFamily, OfficialReader] = {
-    ModelFamily.QWEN2_VL: _entry(
-        "ssp-qwen2-vl", f"{SSP} models/qwen2vl.py", "ScreenSpot-Pro harness", read_qwen2_vl
+    ModelFamily.QWEN2_VL: OfficialReader(
+        name="ssp-qwen2-vl",
+        source=f"{SSP} models/qwen2vl.py",
+        kind="ScreenSpot-Pro harness",
+        read=read_qwen2_vl,
     ),
 }
 
@@ -181,12 +100,14 @@ def answer_parser(
         entry = FAMILY_READERS.get(family)
         what = f"--family {family.value}"
     else:
-        entry = OFFICIAL_READERS.get(name or "")
+        # the reader travels on the profile: a hand-built profile brings its own
+        entry = profile.reader if name is not None and profile is not None else None
         what = f"profile {name}"
     if entry is None:
+        having = [p.name for p in PROFILES.values() if p.reader is not None]
         raise InputError(
             f"--parser official: no official answer reader for {what} (readers exist for "
-            f"profiles {', '.join(OFFICIAL_READERS)} and --family "
+            f"profiles {', '.join(having)} and --family "
             f"{', '.join(f.value for f in FAMILY_READERS)}); pass --parser robust (results "
             "are labelled non-official)"
         )
@@ -196,6 +117,7 @@ def answer_parser(
     )  # fmt: skip
 
 
+TWO_STAGE = "two-stage, not an official protocol"
 OCR_DEVIATION = "--backend ocr: points from OCR text search, not a grounding model's answer"
 
 
@@ -234,6 +156,11 @@ def deviations(
             f"--family {spec.family.value if spec.family else ''}: answers read as "
             f"{parser.source} reads them, but the prompt is profile {profile.name}'s"
         )
+    if spec.two_stage is not None and spec.backend != "ocr":
+        found.append(
+            f"--two-stage: {TWO_STAGE} (a whole-screen pass at most "
+            f"{spec.two_stage.first_max_pixels} pixels, then one on a crop around its point)"
+        )
     if profile is not None and spec.backend != "ocr":
         used = spec.pixel_limits(profile)
         authors = profile.pixel_limits("benchmark")
@@ -267,6 +194,8 @@ def protocol_record(
     else:
         settings = spec.protocol_record()
         settings["family"] = spec.family.value if spec.family else None
+        two = spec.two_stage
+        settings["two_stage"] = {"protocol": TWO_STAGE, **two.model_dump()} if two else None
         if reason is not None:
             settings["profile_reason"] = reason
     return {**judging, **settings}

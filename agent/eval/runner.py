@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from agent.eval.metrics import Correctness, judge_fraction, judge_point
 from agent.eval.protocol import AnswerParser, answer_parser, deviations, protocol_record
 from agent.eval.results import build_report, load_results, write_json_atomic
 from agent.eval.samples import Dataset, Sample
+from agent.eval.two_stage_eval import ground_in_two_stages
 from agent.eval.zoom import SecondPass, second_pass
 from agent.models.base import ModelReply, ModelRequest
 from agent.models.spec import ModelSpec
@@ -196,6 +198,9 @@ class ScreenSpotRun:
         self.parser: AnswerParser = answer_parser(
             settings.parser, self.profile, backend=spec.backend, family=family
         )
+        if spec.two_stage is not None and (settings.zoom or spec.backend == "ocr"):
+            other = "--zoom" if settings.zoom else "--backend ocr"
+            raise InputError(f"--two-stage cannot run with {other} (choose one)")
         self.sidecar = Sidecar(sidecar_path(out), settings.fingerprint())
 
     def _finished_file(self) -> dict[str, Outcome]:
@@ -310,6 +315,9 @@ class ScreenSpotRun:
         started: float,
         on_progress: Callable[[RunStats], None] | None,
     ) -> None:
+        if self.settings.spec.two_stage is not None:
+            self._ground_two_stage(model, batch, done, stats, started, on_progress)
+            return
         t0 = time.perf_counter()
         instructions = [p.sample.instruction for p in batch]
         replies = self._answer(model, [p.model_image for p in batch], instructions)  # type: ignore[misc]
@@ -348,6 +356,48 @@ class ScreenSpotRun:
             )
             if self.settings.zoom:
                 self._refine(outcome, sample, firsts[i], reply.raw, zoomed.get(i))
+            self.sidecar.append(outcome)
+            done[sample.sample_id] = outcome
+            stats.done_now += 1
+            stats.correct += outcome.row["correctness"] == "correct"
+        stats.seconds = time.perf_counter() - started
+        if on_progress is not None:
+            on_progress(stats)
+
+    def _ground_two_stage(
+        self,
+        model: Any,
+        batch: list[Prepared],
+        done: dict[str, Outcome],
+        stats: RunStats,
+        started: float,
+        on_progress: Callable[[RunStats], None] | None,
+    ) -> None:
+        """`_ground` for a two-stage run (`agent.eval.two_stage_eval`), one sample at a time."""
+        settings = self.settings.spec.two_stage
+        assert settings is not None
+        answer = partial(self._answer, model)
+        for prepared in batch:
+            sample, t0 = prepared.sample, time.perf_counter()
+            image = prepared.original
+            assert image is not None
+            found = ground_in_two_stages(
+                model, image, sample.instruction, settings, answer, self._read
+            )
+            pred = list(found.point) if found.point is not None else None
+            width, height = sample.img_size
+            outcome = Outcome(
+                sample_id=sample.sample_id,
+                row=_official_row(sample, pred, found.raw, judge_point(pred, sample.bbox)),
+                extra={
+                    "sample_id": sample.sample_id, "img_size": list(sample.img_size),
+                    "error": found.error, "refused": False,
+                    "seconds": round(time.perf_counter() - t0, 4),
+                    "visual_tokens": found.visual_tokens, "model_size": list(found.model_size),
+                    "pred_fraction": [pred[0] / width, pred[1] / height] if pred else None,
+                    "two_stage": found.two_stage,
+                },
+            )  # fmt: skip
             self.sidecar.append(outcome)
             done[sample.sample_id] = outcome
             stats.done_now += 1
@@ -398,6 +448,7 @@ class ScreenSpotRun:
             "profile": protocol["profile"],
             "protocol": protocol,  # the same object as the file's top-level "protocol"
             "zoom": {"enabled": self.settings.zoom, "size": self.settings.zoom_size},
+            "two_stage": protocol.get("two_stage"),  # None: one pass (the official protocol)
             "fingerprint": self.settings.fingerprint(),
             "samples": len(ordered),
             "resumed": stats.resumed,

@@ -53,6 +53,7 @@ from agent.models.load import load_model
 from agent.models.spec import ModelSpec
 from agent.provenance import Provenance
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
+from agent.screen_mask import mask_text_regions
 from agent.secrets import Redactor
 from agent.session import Session
 from agent.trajectory import (
@@ -60,7 +61,6 @@ from agent.trajectory import (
     RunWriter,
     StepRecord,
     default_run_dir,
-    mask_text_regions,
 )
 from env.base import Env, Observation
 from env.factory import AndroidOptions, DesktopOptions, open_env

@@ -15,6 +15,7 @@ size of the screenshot, the space an absolute-pixel model answers in.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -101,6 +102,29 @@ class TwoStage(_Frozen):
     )
 
 
+ReaderKind = Literal[
+    "ScreenSpot-Pro harness", "authors' ScreenSpot-Pro script", "authors' answer parser"
+]
+
+
+class OfficialReader(_Frozen):
+    """How ``agent eval --parser official`` reads this model's answers: the code it follows.
+
+    "ScreenSpot-Pro harness": the harness's own model file; "authors' ScreenSpot-Pro
+    script": the model authors' evaluation of ScreenSpot-Pro; "authors' answer parser": they
+    publish no ScreenSpot-Pro script, so their own code that turns an answer into a click
+    (README or cookbook example, agent parser) is followed. `read` is an
+    `agent.eval.answers.Reader`: (raw answer, frame) -> Reading.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str
+    source: str = Field(description="repository @ commit and file the reader follows")
+    kind: ReaderKind
+    read: Callable[[str, CoordinateFrame], Any] = Field(repr=False)
+
+
 class Published(_Frozen):
     """A published ScreenSpot-Pro figure (not reproduced here: no weights)."""
 
@@ -137,6 +161,9 @@ class Profile(_Frozen):
     notes: str = ""
     two_stage: TwoStage | None = Field(
         None, description="ground in two passes by default (agent.two_stage); off: one pass"
+    )
+    reader: OfficialReader | None = Field(
+        None, description="official reader for `agent eval`; None: --parser robust only"
     )
 
     @property

@@ -4,7 +4,8 @@ Prompt strings are the authors' own, byte for byte (tests/test_profiles.py
 checks each against a verbatim copy of the cited source literal, kept in
 tests/data/profile_sources.json). ``{instruction}``, ``{width}`` and
 ``{height}`` are filled in literally; ``{width}x{height}`` is the
-smart_resized size. Adding a profile is one entry here: no backend changes.
+smart_resized size. Adding a profile is one entry here, its official reader for
+`agent eval` included (`reader`): no backend changes, no second table.
 
 Not in the table (custom model code, not stock transformers): GUI-Actor (a
 pointer head that needs its repository's model class) and OpenCUA-7B / the
@@ -35,6 +36,8 @@ from actions.answers import AnswerFormat
 from actions.errors import InputError
 from actions.frames import CoordinateSpace
 from actions.schema import system_prompt
+from agent.eval import author_readers as authors
+from agent.eval.answers import read_holo1_5, read_qwen2_5_vl, read_qwen3_vl
 from agent.models.grounder_prompts import (
     GTA1_SYSTEM,
     GUIOWL_GROUND_SYSTEM,
@@ -53,6 +56,7 @@ from agent.models.profile import (
     ActSpec,
     Decoding,
     GroundPrompt,
+    OfficialReader,
     PixelLimits,
     Profile,
     Published,
@@ -68,6 +72,11 @@ PIXELS = CoordinateSpace.PIXELS
 REL1000 = CoordinateSpace.REL1000
 REL999 = CoordinateSpace.REL999
 TOOL_CALL_END = "</tool_call>"
+# Official readers (`OfficialReader.kind`) and the ScreenSpot-Pro harness they may follow.
+HARNESS = "ScreenSpot-Pro harness"
+SCRIPT = "authors' ScreenSpot-Pro script"
+PARSER = "authors' answer parser"
+SSP = "likaixin2000/ScreenSpot-Pro-GUI-Grounding @ bd8bbbb"
 
 # Agent steps: 1280 visual tokens at most (a 1920x1080 screen -> 1316x728 at factor 28), the
 # speed trade-off screenpilot always made; benchmarks use each author's own limits below.
@@ -91,6 +100,12 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile(
             name="qwen2.5-vl",
+            reader=OfficialReader(
+                name="ssp-qwen2.5-vl",
+                source=f"{SSP} models/qwen2_5vl.py",
+                kind=HARNESS,
+                read=read_qwen2_5_vl,
+            ),
             summary="Qwen2.5-VL Instruct: computer_use tool call in resized pixels (default)",
             architectures=("qwen2_5_vl",),
             hub_ids=tuple(f"Qwen/Qwen2.5-VL-{s}-Instruct" for s in ("3B", "7B", "32B", "72B")),
@@ -128,6 +143,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="qwen3-vl",
+            reader=OfficialReader(
+                name="ssp-qwen3-vl",
+                source="ScreenSpot-Pro-GUI-Grounding @ 573b40ef models/qwen3vl.py",
+                kind=HARNESS,
+                read=read_qwen3_vl,
+            ),
             summary="Qwen3-VL Instruct: computer_use tool call in 0-1000",
             architectures=("qwen3_vl", "qwen3_vl_moe"),
             hub_ids=tuple(
@@ -165,6 +186,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="ui-tars-1.5",
+            reader=OfficialReader(
+                name="ui-tars-action-parser",
+                source="bytedance/UI-TARS @ 582f3a7 codes/ui_tars/action_parser.py",
+                kind=PARSER,
+                read=authors.read_ui_tars,
+            ),
             summary="UI-TARS-1.5: Action: click(point='<point>x y</point>') in resized pixels",
             architectures=("qwen2_5_vl",),
             hub_ids=("ByteDance-Seed/UI-TARS-1.5-7B",),
@@ -186,6 +213,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="gta1",
+            reader=OfficialReader(
+                name="gta1-readme",
+                source="Yan98/GTA1 @ 81f0c4c README.md (extract_coordinates)",
+                kind=PARSER,
+                read=authors.read_gta1,
+            ),
             summary="GTA1-7B-2507 (Qwen2.5-VL): (x,y) in resized pixels",
             architectures=("qwen2_5_vl",),
             hub_ids=("Salesforce/GTA1-7B-2507", "HelloKKMe/GTA1-7B-2507"),
@@ -204,6 +237,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="ui-venus-ground",
+            reader=OfficialReader(
+                name="ui-venus-ground-7b",
+                source="inclusionAI/UI-Venus @ fc7670d models/grounding/ui_venus_ground_7b.py",
+                kind=SCRIPT,
+                read=authors.read_ui_venus_ground,
+            ),
             summary="UI-Venus-Ground (Qwen2.5-VL): [x1,y1,x2,y2] box in resized pixels",
             architectures=("qwen2_5_vl",),
             hub_ids=("inclusionAI/UI-Venus-Ground-7B", "inclusionAI/UI-Venus-Ground-72B"),
@@ -224,6 +263,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="ui-venus-1.5",
+            reader=OfficialReader(
+                name="ui-venus-1.5-ssp",
+                source="inclusionAI/UI-Venus @ c3a1442 models/grounding/eval_screenspot_pro.py",
+                kind=SCRIPT,
+                read=authors.read_ui_venus_1_5,
+            ),
             summary="UI-Venus-1.5 (Qwen3-VL): [x,y] in 0-1000, [-1,-1] = not on screen",
             architectures=("qwen3_vl", "qwen3_vl_moe"),
             hub_ids=("inclusionAI/UI-Venus-1.5-2B", "inclusionAI/UI-Venus-1.5-8B"),
@@ -240,6 +285,13 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="gui-owl-1.5",
+            reader=OfficialReader(
+                name="gui-owl-1.5-grounding-eval",
+                source="X-PLUG/MobileAgent @ 11cea57 Mobile-Agent-v3.5/grounding_and_kb/"
+                "eval_grounding_benchmarks.py",
+                kind=SCRIPT,
+                read=authors.read_gui_owl_1_5,
+            ),
             summary="GUI-Owl-1.5 (Qwen3-VL): computer_use tool call in 0-1000",
             architectures=("qwen3_vl", "qwen3_vl_moe"),
             hub_ids=tuple(f"mPLUG/GUI-Owl-1.5-{s}-Instruct" for s in ("2B", "4B", "8B")),
@@ -275,6 +327,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="mai-ui",
+            reader=OfficialReader(
+                name="mai-ui-eval-server",
+                source="Tongyi-MAI/MAI-UI @ 4dd07b9 evaluation/grounding/eval_server.py",
+                kind=SCRIPT,
+                read=authors.read_mai_ui,
+            ),
             summary='MAI-UI (Qwen3-VL): <answer>{"coordinate": [x,y]}</answer> in 0-1000',
             architectures=("qwen3_vl", "qwen3_vl_moe"),
             hub_ids=("Tongyi-MAI/MAI-UI-2B", "Tongyi-MAI/MAI-UI-8B"),
@@ -293,6 +351,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="holo1.5",
+            reader=OfficialReader(
+                name="ssp-holo1.5",
+                source=f"{SSP} models/holo1_5.py",
+                kind=HARNESS,
+                read=read_holo1_5,
+            ),
             summary='Holo1.5 (Qwen2.5-VL): {"action": "click_absolute", "x", "y"} pixels',
             architectures=("qwen2_5_vl",),
             hub_ids=tuple(f"Hcompany/Holo1.5-{s}" for s in ("3B", "7B", "72B")),
@@ -311,6 +375,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="holo2",
+            reader=OfficialReader(
+                name="holo2-cookbook",
+                source="hcompai/hai-cookbook @ 2ba8961 holo2/holo_2_localization_huggingface.ipynb",
+                kind=PARSER,
+                read=authors.read_holo2,
+            ),
             summary='Holo2 (Qwen3-VL): {"x": .., "y": ..} in 0-1000 after </think>',
             architectures=("qwen3_vl", "qwen3_vl_moe"),
             hub_ids=tuple(f"Hcompany/Holo2-{s}" for s in ("4B", "8B", "30B-A3B")),
@@ -331,6 +401,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="infigui-g1",
+            reader=OfficialReader(
+                name="infigui-g1-eval",
+                source="InfiXAI/InfiGUI-G1 @ 22208e4 eval/prompts.py (think mode)",
+                kind=SCRIPT,
+                read=authors.read_infigui_g1,
+            ),
             summary='InfiGUI-G1 (Qwen2.5-VL): think, then [{"point_2d": [x, y]}] in pixels',
             architectures=("qwen2_5_vl",),
             hub_ids=("InfiX-ai/InfiGUI-G1-3B", "InfiX-ai/InfiGUI-G1-7B"),
