@@ -34,21 +34,12 @@ import numpy as np
 from PIL import Image
 
 from actions.errors import InputError, MissingDependency, first_line
-from agent.models.checkpoint import ARCHITECTURES, Architecture, locate
+from agent.models.checkpoint import ARCHITECTURES, SPECIAL_TOKENS, Architecture, locate
 from agent.models.transformers_import import require_transformers, torchvision_available
 
 log = logging.getLogger(__name__)
 
 ImageBackend = Literal["auto", "pil", "torchvision"]
-
-SPECIAL_TOKENS = (
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|endoftext|>",
-)
 
 
 def image_processor_class(backend: ImageBackend = "auto") -> type:
