@@ -38,7 +38,7 @@ from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.checkpoint import check_processor_files, check_weight_files, locate
 from agent.models.detect import Resolved
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
-from agent.models.qwen_processor import load_processor, preprocess
+from agent.models.qwen_processor import check_torchvision_backend, load_processor, preprocess
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
 from agent.models.weights import LazyWeights, log_weights_load
@@ -189,6 +189,8 @@ class QwenModel(Model):
             # that names one imports torch now (not transformers), so that a missing GPU is
             # still a one-line error before the first event.
             self._devices = self._pick_devices()
+        if spec.image_backend == "torchvision":  # asked for by name: checked now (imports torch)
+            check_torchvision_backend()
         self._weights = LazyWeights(self._read_weights, label=spec.model)
         self.load_seconds = 0.0
         log.info("checked %s in %.1f s", spec.model, time.perf_counter() - started)
