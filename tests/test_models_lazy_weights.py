@@ -115,7 +115,7 @@ def test_a_cached_run_with_a_local_checkpoint_never_opens_its_weights(
     assert {"torch", "transformers"} & imported == set()  # ...without either
 
 
-def test_a_broken_tokenizer_or_an_absent_gpu_fails_at_load_model(checkpoint) -> None:
+def test_a_broken_or_missing_tokenizer_fails_at_load_model(checkpoint) -> None:
     from actions.errors import InputError
     from agent.models.load import load_model
     from agent.models.spec import ModelSpec
