@@ -111,6 +111,41 @@ def test_ground_human_output_and_max_pixels(trained_qwen_dir, shot_png):
     assert "model: 364, 217  (in the 1932x1092 image it saw, 2691 visual tokens)" in result.stdout
 
 
+def test_two_stage_prints_both_passes_and_their_agreement_labelled(trained_qwen_dir, shot_png):
+    # The trained model answers FIXED_POINT in whatever image it sees: pass 1 in the screen
+    # scaled to 588x336 (256 visual tokens at most), pass 2 in the native-resolution crop.
+    args = ["ground", str(shot_png), "Save", "-m", str(trained_qwen_dir), "--two-stage",
+            "--first-max-pixels", str(256 * 28 * 28)]  # fmt: skip
+    result = run(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    record = out["two_stage"]
+    assert record["protocol"] == "two-stage (not an official protocol)"
+    assert record["first_size"] == [588, 336]
+    first = (FIXED_POINT[0] * 1920 / 588, FIXED_POINT[1] * 1080 / 336)
+    assert record["first_point"] == pytest.approx(first)
+    left, top, right, bottom = record["crop"]
+    assert left <= first[0] <= right and top <= first[1] <= bottom
+    assert out["point"] == pytest.approx([left + FIXED_POINT[0], top + FIXED_POINT[1]], abs=0.01)
+    assert 0 <= out["confidence"] <= 1 and record["confidence"] == out["confidence"]
+    assert record["visual_tokens"][0] == 252
+    assert out["visual_tokens"] == sum(record["visual_tokens"])
+
+    text = run(*args)
+    assert text.returncode == 0, text.stderr
+    x, y = out["point"]
+    assert f"point: {x:.1f}, {y:.1f}  (in the 1920x1080 image)" in text.stdout
+    assert "two-stage (not an official protocol)" in text.stdout
+    assert "pass 1: whole screen at 588x336 (252 visual tokens)" in text.stdout
+    assert f"pass 2: crop ({left}, {top}, {right}, {bottom}) at native resolution" in text.stdout
+    assert f"confidence: {out['confidence']:.2f}" in text.stdout
+
+
+def test_two_stage_options_without_two_stage_exit_2(shot_png):
+    result = run("ground", str(shot_png), "Save", "--min-confidence", "0.5")
+    assert_one_line_error(result, 2, "need --two-stage")
+
+
 def test_an_answer_with_no_coordinate_exits_1_showing_the_raw_answer(tiny_qwen_dir, shot_png):
     result = run(
         "ground", str(shot_png), "the Save", "-m", str(tiny_qwen_dir), "--max-new-tokens", "12"

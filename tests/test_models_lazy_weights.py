@@ -9,11 +9,9 @@ opens it, so "never opened" is what the OS saw, not what a patched function saw.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +22,7 @@ import yaml
 
 from tests.conftest import need
 from tests.fixtures.button_board import clicked, start_board
+from tests.fixtures.open_watch import OpenWatch
 from tests.fixtures.run_logs import steps_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,44 +31,29 @@ STEPS = """steps:
   - click: the Open button
 settle: 0.5
 """
-IN_OPEN = 0x20
 WEIGHTS = (".safetensors", ".bin")
 
 
-class OpenWatch:
-    """Every file opened in one folder, as the kernel reports it (inotify IN_OPEN)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
-        assert self.fd >= 0, ctypes.get_errno()
-        wd = self.libc.inotify_add_watch(self.fd, os.fsencode(folder), IN_OPEN)
-        assert wd >= 0, ctypes.get_errno()
-
-    def opened(self) -> list[str]:
-        names: list[str] = []
-        while True:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return names
-            at = 0
-            while at < len(data):
-                _, mask, _, size = struct.unpack_from("iIII", data, at)
-                name = data[at + 16 : at + 16 + size].rstrip(b"\0").decode()
-                if mask & IN_OPEN and name:
-                    names.append(name)
-                at += 16 + size
-
-    def close(self) -> None:
-        os.close(self.fd)
+# `python -m agent.cli.main`, writing the names of the modules it imported when it exits.
+MODULES_AT_EXIT = """
+import atexit, json, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "agent"
+runpy.run_module("agent.cli.main", run_name="__main__")
+"""
 
 
-def agent_run(task: Path, out: Path, display: str) -> subprocess.CompletedProcess[str]:
+def agent_run(
+    task: Path, out: Path, display: str, modules: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SCREENPILOT_LOCATE_CACHE"}
     env["DISPLAY"] = display
+    python = [sys.executable, "-m", "agent.cli.main"]
+    if modules is not None:
+        python = [sys.executable, "-c", MODULES_AT_EXIT, str(modules)]
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli.main", "run", str(task), "--out", str(out)],
+        [*python, "run", str(task), "--out", str(out)],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
     )  # fmt: skip
 
@@ -114,7 +98,8 @@ def test_a_cached_run_with_a_local_checkpoint_never_opens_its_weights(
     watch = OpenWatch(checkpoint)
     try:
         mark = board.mark()
-        second = agent_run(learn, tmp_path / "run2", xvfb_session.name)
+        modules = tmp_path / "modules.json"
+        second = agent_run(learn, tmp_path / "run2", xvfb_session.name, modules)
         opened = watch.opened()
     finally:
         watch.close()
@@ -124,6 +109,39 @@ def test_a_cached_run_with_a_local_checkpoint_never_opens_its_weights(
     assert "config.json" in opened  # the checkpoint was checked...
     assert [n for n in opened if n.endswith(WEIGHTS)] == []  # ...and its weights never opened
     assert "weights of" not in second.stderr
+    # ... nor were torch and transformers imported (~30 s on a small machine, for nothing).
+    imported = set(json.loads(modules.read_text()))
+    assert "agent.models.qwen" in imported  # the local backend was built and checked...
+    assert {"torch", "transformers"} & imported == set()  # ...without either
+
+
+def test_a_broken_or_missing_tokenizer_fails_at_load_model(checkpoint) -> None:
+    from actions.errors import InputError
+    from agent.models.load import load_model
+    from agent.models.spec import ModelSpec
+
+    (checkpoint / "tokenizer.json").write_text('{"added_tokens": [')
+    with pytest.raises(InputError, match=r"tokenizer.json: not readable JSON"):
+        load_model(ModelSpec(model=str(checkpoint)))
+    (checkpoint / "tokenizer.json").write_text('{"added_tokens": [], "model": {"vocab": {}}}')
+    with pytest.raises(InputError, match=r"does not know Qwen's special tokens"):
+        load_model(ModelSpec(model=str(checkpoint)))
+    (checkpoint / "tokenizer.json").unlink()
+    (checkpoint / "vocab.json").unlink()
+    with pytest.raises(InputError, match="no tokenizer in"):
+        load_model(ModelSpec(model=str(checkpoint)))
+
+
+def test_a_gpu_that_is_not_there_fails_at_load_model(tiny_qwen_dir) -> None:
+    import torch
+
+    from actions.errors import InputError
+    from agent.models.load import load_model
+    from agent.models.spec import ModelSpec
+
+    need(not torch.cuda.is_available(), "this machine has a CUDA GPU")
+    with pytest.raises(InputError, match="torch sees no CUDA GPU"):
+        load_model(ModelSpec(model=str(tiny_qwen_dir), device="cuda"))
 
 
 def test_a_checkpoint_without_its_weights_fails_before_any_click(

@@ -33,7 +33,33 @@ def result_json(result: GroundingResult, profile: str | None = None) -> dict[str
         "visual_tokens": result.visual_tokens,
         "profile": profile,
         "seconds": {k: round(v, 4) for k, v in result.seconds.items()},
+        # Both passes and their agreement, labelled as not an official protocol; else None.
+        "two_stage": result.two_stage,
+        "confidence": result.confidence,
     }
+
+
+def two_stage_lines(record: dict[str, Any], confidence: float | None) -> list[str]:
+    """Both passes of a two-stage answer, and how far they agree, for people."""
+    fw, fh = record["first_size"]
+    tokens = record.get("visual_tokens") or []
+    first = record.get("first_point")
+    where = "nothing" if first is None else f"{first[0]:.1f}, {first[1]:.1f}"
+    lines = [
+        f"{record['protocol']}",
+        f"  pass 1: whole screen at {fw}x{fh} ({tokens[0] if tokens else '?'} visual tokens) "
+        f"-> {where}",
+    ]
+    crop = record.get("crop")
+    if crop is not None:
+        second = tokens[1] if len(tokens) > 1 else "?"
+        box = ", ".join(str(v) for v in crop)
+        lines.append(f"  pass 2: crop ({box}) at native resolution ({second} visual tokens)")
+    if confidence is not None:
+        distance = record.get("distance_px")
+        apart = "" if distance is None else f", {distance:.1f} px apart"
+        lines.append(f"  confidence: {confidence:.2f} (the passes' agreement{apart})")
+    return lines
 
 
 def draw_result(image: Image.Image, result: GroundingResult, out: Path) -> None:
@@ -105,6 +131,20 @@ def ground_command(
         "--prefill/--no-prefill",
         help="Prefill the reply with the start of a click call (default: on for qwen).",
     ),
+    two_stage: bool = typer.Option(
+        False,
+        "--two-stage",
+        help="Two passes: the whole screen at a small pixel budget, then a crop around its "
+        "point at native resolution (not an official protocol; see agent.two_stage).",
+    ),
+    first_max_pixels: int = typer.Option(
+        None, "--first-max-pixels", help="--two-stage: pixel budget of the first pass."
+    ),
+    min_confidence: float = typer.Option(
+        None,
+        "--min-confidence",
+        help="--two-stage: refuse a point whose passes agree less than this (0..1).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     draw: Path = typer.Option(None, "--draw", help="Save the image with the point drawn."),
 ) -> None:
@@ -112,7 +152,10 @@ def ground_command(
 
     With --json prints {"point": [x, y], "bbox": [...] or null, "raw": "...",
     "model_xy": [x, y], "model_size": [W, H], "image_size": [W, H],
-    "visual_tokens": N, "profile": NAME, "seconds": {...}}. The profile
+    "visual_tokens": N, "profile": NAME, "seconds": {...}, "two_stage": {...}
+    or null, "confidence": C or null}. --two-stage (also a profile's or a
+    task's `two_stage:`) grounds twice, records both passes and their agreement
+    and is labelled "two-stage (not an official protocol)". The profile
     (prompt, pixels, coordinates, answer format) is --profile, else detected
     from the checkpoint and its name, and logged. Bad input (missing or corrupt
     image, a profile that contradicts the checkpoint, unreachable server): exit
@@ -121,6 +164,8 @@ def ground_command(
     """
     if draw is not None:
         _check_draw_path(draw)
+    if not two_stage and (first_max_pixels is not None or min_confidence is not None):
+        raise InputError("--first-max-pixels and --min-confidence need --two-stage")
     picture = load_image(image)
     if not instruction.strip():
         raise InputError("the instruction is empty")
@@ -143,6 +188,9 @@ def ground_command(
         model = the_served_model(base_url, ModelSpec(api_key_env=api_key_env).resolved_api_key())
     if model is not None:
         fields["model"] = model
+    if two_stage:
+        chosen = {"first_max_pixels": first_max_pixels, "min_confidence": min_confidence}
+        fields["two_stage"] = {k: v for k, v in chosen.items() if v is not None}
     spec = ModelSpec(**fields)
     with load_model(spec) as grounder:
         result = ground(grounder, picture, instruction, mobile=mobile)
@@ -150,6 +198,9 @@ def ground_command(
     if draw is not None:
         draw_result(picture, result, draw)
     if not result.ok:
+        if result.two_stage is not None and not as_json:
+            for line in two_stage_lines(result.two_stage, result.confidence):
+                typer.echo(line)
         raw = result.raw if len(result.raw) <= 500 else result.raw[:500] + "..."
         raise ModelOutputError(f"no usable point in the answer ({result.error}): {raw!r}", raw)
     if as_json:
@@ -168,6 +219,9 @@ def ground_command(
             f"{result.visual_tokens} visual tokens)"
         )
     typer.echo(f"raw: {result.raw!r}" + (f"  (profile {used})" if used else ""))
+    if result.two_stage is not None:
+        for line in two_stage_lines(result.two_stage, result.confidence):
+            typer.echo(line)
     parts = ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items() if k != "total")
     typer.echo(f"time: {result.seconds.get('total', 0.0):.2f} s ({parts})")
     if draw is not None:

@@ -20,14 +20,16 @@ profile (`agent.models.profiles`), chosen from the same model_type and the name.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError, first_line, require
+from actions.errors import InputError, MissingDependency, first_line, require
 from agent.models.chat_templates import QWEN3_VL_CHAT_TEMPLATE
 from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
 from agent.models.transformers_import import require_transformers
@@ -75,12 +77,23 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def supported_model_types() -> list[str]:
-    """The model_types of the table that this installation's transformers knows."""
-    require_transformers()
-    # The configuration registry names every model_type without importing any model code.
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    """The model_types of the table that this installation's transformers knows.
 
-    return [t for t in ARCHITECTURES if t in CONFIG_MAPPING_NAMES]
+    Answered without importing transformers (which imports torch: ~30 s on a small
+    machine), so that a run the locate cache serves never pays that: each model_type
+    transformers runs has its own package, ``transformers/models/<model_type>``.
+    """
+    if "transformers" in sys.modules:  # already paid for: ask its registry
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+        return [t for t in ARCHITECTURES if t in CONFIG_MAPPING_NAMES]
+    found = importlib.util.find_spec("transformers")
+    if found is None or not found.submodule_search_locations:
+        raise MissingDependency(
+            "transformers is not installed; install it with: pip install 'screenpilot[model]'"
+        )
+    roots = [Path(p) / "models" for p in found.submodule_search_locations]
+    return [t for t in ARCHITECTURES if any((r / t / "__init__.py").is_file() for r in roots)]
 
 
 class Checkpoint(BaseModel):
@@ -175,6 +188,67 @@ def check_weight_files(checkpoint: Checkpoint) -> None:
     """Fail now, in one line, if the weights a later step would read are not there."""
     files = weight_files(checkpoint)
     log.debug("%s: %d weight file(s), read at the first model step", checkpoint.name, len(files))
+
+
+# The tokens every Qwen-VL prompt is built from; a tokenizer without them is not Qwen's.
+SPECIAL_TOKENS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|endoftext|>",
+)
+# Read as JSON objects when present; the processor is built from them at the first model step.
+PROCESSOR_JSON = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "preprocessor_config.json",
+    "special_tokens_map.json",
+    "chat_template.json",
+    "processor_config.json",
+)
+
+
+def check_processor_files(checkpoint: Checkpoint) -> None:
+    """Fail now, in one line, if the tokenizer or image processor files are missing or broken.
+
+    Plain JSON, no transformers: the processor itself is built at the first step
+    that needs the model, so these are the checks that can fail before any event.
+    """
+    folder = checkpoint.folder
+    if not (folder / "preprocessor_config.json").is_file():
+        raise InputError(f"{checkpoint.name}: no preprocessor_config.json in {folder}")
+    has_vocab = (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    if not (folder / "tokenizer.json").is_file() and not has_vocab:
+        raise InputError(
+            f"{checkpoint.name}: no tokenizer in {folder} (no tokenizer.json, "
+            "nor vocab.json with merges.txt)"
+        )
+    parsed: dict[str, Any] = {}
+    for name in PROCESSOR_JSON:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            parsed[name] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not readable JSON ({first_line(exc)})") from None
+        if not isinstance(parsed[name], dict):
+            raise InputError(f"{path}: must hold a JSON object")
+    tokenizer = parsed.get("tokenizer.json")
+    if tokenizer is not None:
+        known = {str(t.get("content")) for t in tokenizer.get("added_tokens") or []
+                 if isinstance(t, dict)}  # fmt: skip
+        vocab = (tokenizer.get("model") or {}).get("vocab")
+        if isinstance(vocab, dict):
+            known.update(t for t in SPECIAL_TOKENS if t in vocab)
+        missing = [t for t in SPECIAL_TOKENS if t not in known]
+        if missing:
+            raise InputError(
+                f"the tokenizer of {checkpoint.name} does not know Qwen's special tokens "
+                f"{sorted(missing)}: not a {checkpoint.architecture.label} tokenizer"
+            )
 
 
 def _read_config(model: str, folder: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import copy
 import importlib.util
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -30,14 +31,14 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError, first_line, require
+from actions.errors import InputError, MissingDependency, first_line, require
 from actions.frames import CoordinateFrame, family_of_space, visual_tokens
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
-from agent.models.checkpoint import check_weight_files, locate
+from agent.models.checkpoint import check_processor_files, check_weight_files, locate
 from agent.models.detect import Resolved
 from agent.models.prefix_cache import DiskStore, PrefixCache, default_disk_dir
-from agent.models.qwen_processor import load_processor, preprocess
+from agent.models.qwen_processor import check_torchvision_backend, load_processor, preprocess
 from agent.models.resize import to_model_image
 from agent.models.spec import ModelSpec
 from agent.models.weights import LazyWeights, log_weights_load
@@ -46,6 +47,12 @@ log = logging.getLogger(__name__)
 
 # Every answer ends at the end of the turn (or of the text); profiles add their own stops.
 END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+# Set up at the first step that needs the model (`QwenModel._runtime`), not when it is chosen:
+# they need torch and transformers, whose import alone takes ~30 s on a small machine.
+RUNTIME_ATTRIBUTES = frozenset(
+    {"device", "dtype", "attn", "processor", "prefix_cache", "end_ids", "generation_config",
+     "_torch"}
+)  # fmt: skip
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -159,27 +166,31 @@ class QwenModel(Model):
 
     def __init__(self, spec: ModelSpec) -> None:
         started = time.perf_counter()
-        # First, before torch is imported: a missing or unreachable checkpoint fails at once.
+        # Everything that can fail on bad input is checked here, before the first event, in
+        # plain Python: a run the locate cache serves never imports torch or transformers.
         checkpoint = locate(spec.model)
-        # Still before torch: weight files the index names must all be there (stat only,
-        # never opened, so that a run the locate cache serves never reads them).
+        # Weight files the index names must all be there (stat only, never opened).
         check_weight_files(checkpoint)
-        require("torch", "model")
-        # Before any weights load: a profile that contradicts the checkpoint is an error now.
+        check_processor_files(checkpoint)
+        if importlib.util.find_spec("torch") is None:
+            raise MissingDependency(
+                "torch is not installed; install it with: pip install 'screenpilot[model]'"
+            )
+        # A profile that contradicts the checkpoint is an error now.
         resolved = spec.resolve(model_type=checkpoint.model_type)
-        device = pick_device(spec.device)
-        dtype = pick_dtype(spec.dtype, device)
-        attn = pick_attention(spec.attn, device, dtype)
-        low, high = spec.pixel_limits(resolved.profile)
-        processor = load_processor(
-            checkpoint.folder,
-            min_pixels=low,
-            max_pixels=high,
-            backend=spec.image_backend,
-            architecture=checkpoint.architecture,
-        )
         self.checkpoint = checkpoint
-        self._setup(spec, processor, resolved, device=device, dtype=dtype, attn=attn)
+        self._setup_profile(spec, resolved)
+        self._runtime_lock = threading.RLock()
+        self._devices: tuple[str, Any, str] | None = None
+        self.runtime_seconds = 0.0
+        self._setup_in_read = 0.0
+        if spec.device not in ("auto", "cpu") or spec.attn == "flash_attention_2":
+            # Only torch can say whether this GPU (or flash-attention on it) is there: a run
+            # that names one imports torch now (not transformers), so that a missing GPU is
+            # still a one-line error before the first event.
+            self._devices = self._pick_devices()
+        if spec.image_backend == "torchvision":  # asked for by name: checked now (imports torch)
+            check_torchvision_backend()
         self._weights = LazyWeights(self._read_weights, label=spec.model)
         self.load_seconds = 0.0
         log.info("checked %s in %.1f s", spec.model, time.perf_counter() - started)
@@ -188,9 +199,52 @@ class QwenModel(Model):
         elif spec.weights == "background":
             self._weights.start()
 
+    def _pick_devices(self) -> tuple[str, Any, str]:
+        """(device, dtype, attention) the spec asks for, checked by torch."""
+        device = pick_device(self.spec.device)
+        dtype = pick_dtype(self.spec.dtype, device)
+        return device, dtype, pick_attention(self.spec.attn, device, dtype)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for attributes not set yet: the runtime ones are set up on first use.
+        if name in RUNTIME_ATTRIBUTES and "_runtime_lock" in self.__dict__:
+            self._runtime()
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def runtime_ready(self) -> bool:
+        """Whether torch, transformers and the processor are set up (False on a cached run)."""
+        return "_torch" in self.__dict__  # the last one `_setup_runtime` sets
+
+    def _runtime(self) -> None:
+        """Import torch and transformers, build the processor and the generation settings."""
+        with self._runtime_lock:
+            if self.runtime_ready:
+                return
+            started = time.perf_counter()
+            require("torch", "model")
+            device, dtype, attn = self._devices or self._pick_devices()
+            assert self.checkpoint is not None
+            processor = load_processor(
+                self.checkpoint.folder,
+                min_pixels=self.min_pixels,
+                max_pixels=self.max_pixels,
+                backend=self.spec.image_backend,
+                architecture=self.checkpoint.architecture,
+            )
+            self._setup_runtime(processor, device=device, dtype=dtype, attn=attn)
+            self.runtime_seconds = time.perf_counter() - started
+            log.info("set up torch and the processor of %s in %.1f s",
+                     self.spec.model, self.runtime_seconds)  # fmt: skip
+
     def _read_weights(self) -> Any:
         """Read the checkpoint's weights onto the device (the only place they are read)."""
         assert self.checkpoint is not None
+        ready = self.runtime_ready
+        self._runtime()
+        # What the load line counts as import time: only if this read paid for it.
+        self._setup_in_read = 0.0 if ready else self.runtime_seconds
         try:
             with _quiet_progress():
                 model = self.checkpoint.model_class().from_pretrained(
@@ -214,6 +268,7 @@ class QwenModel(Model):
                 f"{self.checkpoint.architecture.label if self.checkpoint else ''} on "
                 f"{self.device} ({str(self.dtype).removeprefix('torch.')}, {self.attn} attention)",
                 self._weights,
+                setup_seconds=self._setup_in_read,
             )
         return model
 
@@ -235,31 +290,27 @@ class QwenModel(Model):
         attn = getattr(model.config, "_attn_implementation", None) or "sdpa"
         device = str(model.device)
         self.checkpoint = None
-        self._setup(spec, processor, resolved, device=device, dtype=model.dtype, attn=attn)
+        self._setup_profile(spec, resolved)
+        self._setup_runtime(processor, device=device, dtype=model.dtype, attn=attn)
         self._weights = LazyWeights.ready(model.eval())
         self._attach(model)
         self.load_seconds = 0.0
         return self
 
-    def _setup(
-        self,
-        spec: ModelSpec,
-        processor: Any,
-        resolved: Resolved,
-        *,
-        device: str,
-        dtype: Any,
-        attn: str,
-    ) -> None:
-        """Everything that needs no weights: profile, frame, prompts, generation settings."""
-        from transformers import GenerationConfig
-
+    def _setup_profile(self, spec: ModelSpec, resolved: Resolved) -> None:
+        """What needs neither torch nor weights: profile, frame, pixel limits."""
         self.spec = spec
         log.info("%s: %s", spec.model, resolved.describe())
         self.profile = resolved.profile
         self.space = spec.coordinate_override()
         self.min_pixels, self.max_pixels = spec.pixel_limits(self.profile)
         self.family = family_of_space(self.space or self.profile.space, self.profile.factor)
+
+    def _setup_runtime(self, processor: Any, *, device: str, dtype: Any, attn: str) -> None:
+        """What needs transformers but no weights: processor, prompts, generation settings."""
+        from transformers import GenerationConfig
+
+        spec = self.spec
         self.device = device
         self.dtype = dtype
         self.attn = attn
@@ -449,6 +500,8 @@ class QwenModel(Model):
     def close(self) -> None:
         """Drop the weights (and free GPU memory); weights still loading are waited for."""
         self._weights.drop()
+        if not self.runtime_ready:  # nothing was set up: nothing to free (and no import now)
+            return
         self.prefix_cache.clear()
         self.prefix_cache.model = None
         if self.device.startswith("cuda"):

@@ -34,39 +34,36 @@ import numpy as np
 from PIL import Image
 
 from actions.errors import InputError, MissingDependency, first_line
-from agent.models.checkpoint import ARCHITECTURES, Architecture, locate
+from agent.models.checkpoint import ARCHITECTURES, SPECIAL_TOKENS, Architecture, locate
 from agent.models.transformers_import import require_transformers, torchvision_available
 
 log = logging.getLogger(__name__)
 
 ImageBackend = Literal["auto", "pil", "torchvision"]
 
-SPECIAL_TOKENS = (
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|endoftext|>",
-)
-
 
 def image_processor_class(backend: ImageBackend = "auto") -> type:
     """The Qwen2-VL image processor class for `backend` (auto: torchvision when it imports)."""
     require_transformers()
     if backend == "torchvision" or (backend == "auto" and torchvision_available()):
-        if not torchvision_available():
-            raise MissingDependency(
-                "the torchvision image backend needs a torchvision built for the installed torch "
-                "(e.g. pip install torch==2.14.1 torchvision==0.29.1), "
-                'or image_backend="pil" in the model settings, which needs nothing extra'
-            )
+        check_torchvision_backend()
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
 
         return Qwen2VLImageProcessor
     if backend not in ("auto", "pil"):
         raise InputError(f"unknown image backend {backend!r} (choose auto, pil or torchvision)")
     return pil_image_processor_class()
+
+
+def check_torchvision_backend() -> None:
+    """Fail in one line if the torchvision image backend cannot run (imports torch, not
+    transformers: a model that asks for this backend checks it before the first event)."""
+    if not torchvision_available():
+        raise MissingDependency(
+            "the torchvision image backend needs a torchvision built for the installed torch "
+            "(e.g. pip install torch==2.14.1 torchvision==0.29.1), "
+            'or image_backend="pil" in the model settings, which needs nothing extra'
+        )
 
 
 @functools.cache

@@ -112,17 +112,24 @@ class LazyWeights:
             self._value = None
 
 
-def log_weights_load(name: str, where: str, weights: LazyWeights) -> None:
-    """The one line saying when and how long reading `name`'s weights took."""
+def log_weights_load(
+    name: str, where: str, weights: LazyWeights, *, setup_seconds: float = 0.0
+) -> None:
+    """The one line saying when and how long reading `name`'s weights took.
+
+    `setup_seconds`: of that time, importing torch and transformers and building the processor.
+    """
     how = (
         f"in the background, the first step waited {weights.waited:.1f} s"
         if weights.background
         else "at the first step that needed the model"
     )
     log.info(
-        "weights of %s read in %.1f s (%s; %.1f s into the run): %s",
+        "weights of %s read in %.1f s (%.1f s of it importing torch/transformers; %s; "
+        "%.1f s into the run): %s",
         name,
         weights.seconds,
+        setup_seconds,
         how,
         weights.at,
         where,
