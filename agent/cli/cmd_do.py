@@ -225,7 +225,7 @@ def _simple_verb(spec: ActionSpec) -> Callable[..., None]:
         default = ... if required else info.default
         if name in spec.simple.positional:
             shown = f"{describe(info, name)}" + ("" if required else f" (default {default})")
-            param = typer.Argument(default, help=shown, show_default=False)
+            param = typer.Argument(default, help=shown, show_default=False, metavar=name.upper())
         else:
             param = typer.Option(default, f"--{name.replace('_', '-')}", help=describe(info, name))
         params.append(inspect.Parameter(name, keyword, annotation=kind, default=param))
