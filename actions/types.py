@@ -140,7 +140,14 @@ class Type(_Action):
 class KeyCombo(_Action):
     """What every key-combo action shares: the keys, pressed in order, released in reverse."""
 
-    keys: Annotated[list[str], Field(min_length=1, max_length=8)]
+    keys: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            max_length=8,
+            description="a key or combo joined by +: shift, ctrl+a, right",
+        ),
+    ]
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -170,7 +177,7 @@ class HoldKey(KeyCombo):
     """Press a key or a combo and hold it down for `seconds`, then release in reverse."""
 
     type: Literal["hold_key"] = "hold_key"
-    seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    seconds: Annotated[float, Field(gt=0, le=60, description="seconds to hold it down")] = 1.0
 
     def describe(self) -> str:
         return f"hold_key({self.combo}, {self.seconds:g} s)"

@@ -8,8 +8,11 @@ An entry (`ActionSpec`) says, for one type of `actions.types`:
   phone verb in task files) and its `agent do` verb;
 * the model verbs that produce it (Qwen computer_use / mobile_use tool calls, UI-TARS
   calls translated to them) and how it is written back in each model's words;
-* its risk hook (`keystrokes`: it sends keys to the focused window) and its caption in
-  reports.
+* its risk hook (`keystrokes`: it sends keys to the focused window), what it does to
+  the keyboard focus (`keeps_typed`, `moves_focus`) and its caption in reports;
+* for a simple action (nothing to locate), `simple`: its arguments are the class's own
+  fields, so the task-file step, the `agent do` verb, `Agent.do` and the MCP tool are
+  generated from the entry (`actions.verb_args`).
 
 Layers derive from the table and never branch over the union themselves
 (tests/test_layers.py forbids an isinstance chain over it outside this module). A new
@@ -50,6 +53,7 @@ from actions.types import (
     Type,
     Wait,
 )
+from actions.verb_args import SimpleArgs
 
 Platform = Literal["desktop", "android"]
 """The platforms an environment runs on: the one list (`PLATFORMS`)."""
@@ -93,6 +97,13 @@ class ActionSpec:
     compile_step: Callable[[Any], dict[str, Any]] | None = None
     """The task-file step that performs the action again (`agent compile`), where it is
     that simple; types whose step needs the run (grounded clicks, secrets) are compiled there."""
+    simple: SimpleArgs | None = None
+    keeps_typed: bool = False
+    """The focus stays where text was typed: an Enter after it still submits that text."""
+    moves_focus: bool = False
+    """The keyboard focus may move (Tab): where the next typing lands is unknown."""
+    instruction: Callable[[Any], str] | None = None
+    """A step's recorded words for the action when it is performed as given (the combo)."""
 
     @property
     def type(self) -> str:
@@ -274,6 +285,7 @@ SPECS: tuple[ActionSpec, ...] = (
         DESKTOP,
         refusals={"android": _PHONE_POINTER},
         do_verb="move",
+        keeps_typed=True,
         model_verbs=dict.fromkeys(("mouse_move", "move", "hover"), _read_move),
         computer_call=_point_args("mouse_move"),
         uitars_call=lambda a, f: f"hover(point='{uitars_point(f, a.x, a.y)}')",
@@ -294,6 +306,7 @@ SPECS: tuple[ActionSpec, ...] = (
         BOTH,
         task_verbs=(TaskVerb("scroll"),),
         do_verb="scroll",
+        keeps_typed=True,
         model_verbs=dict.fromkeys(("scroll", "hscroll"), _read_scroll),
         computer_call=_computer_scroll,
         uitars_call=_uitars_scroll,
@@ -321,6 +334,8 @@ SPECS: tuple[ActionSpec, ...] = (
         uitars_call=lambda a, f: f"hotkey(key='{' '.join(k.lower() for k in a.keys)}')",
         caption=lambda a: f"key {a.combo}",
         keystrokes=True,
+        moves_focus=True,
+        compile_step=lambda a: {"key": a.combo},
     ),
     ActionSpec(
         HoldKey,
@@ -335,7 +350,10 @@ SPECS: tuple[ActionSpec, ...] = (
         computer_call=lambda a, f: {"action": "hold_key", "keys": list(a.keys), "time": a.seconds},
         caption=lambda a: f"hold {a.combo} {a.seconds:g} s",
         keystrokes=True,
-        compile_step=lambda a: {"hold_key": {"keys": a.combo, "seconds": a.seconds}},
+        keeps_typed=True,
+        moves_focus=True,
+        simple=SimpleArgs(bare="keys", positional=("keys", "seconds")),
+        instruction=lambda a: a.combo,
     ),
     ActionSpec(
         Wait,
@@ -347,6 +365,8 @@ SPECS: tuple[ActionSpec, ...] = (
         mobile_call=lambda a, f: {"action": "wait", "time": a.seconds},
         uitars_call=lambda a, f: "wait()",
         caption=lambda a: f"wait {a.seconds:g} s",
+        keeps_typed=True,
+        compile_step=lambda a: {"wait": a.seconds},
     ),
     ActionSpec(
         Terminate,
@@ -369,6 +389,7 @@ SPECS: tuple[ActionSpec, ...] = (
             "coordinate2": model_point(f, a.to_x, a.to_y),
         },
         uitars_call=_uitars_drag,
+        compile_step=lambda a: {"swipe": a.model_dump(mode="json", exclude={"type"})},
     ),
     ActionSpec(
         LongPress,
@@ -388,9 +409,11 @@ SPECS: tuple[ActionSpec, ...] = (
         ANDROID,
         refusals={"desktop": "system_button {action.button!r} is a phone button; use key instead"},
         do_verb="system_button",
+        moves_focus=True,
         model_verbs={"system_button": lambda c: SystemButton(button=str(c.get("button", "")))},
         mobile_call=_mobile_system_button,
         uitars_call=_uitars_system_button,
+        compile_step=lambda a: {"key": a.button},
     ),
     ActionSpec(
         OpenApp,
@@ -470,9 +493,25 @@ def uitars_text(action: Action, frame: CoordinateFrame) -> str:
 
 
 def compiled_step(action: Action) -> dict[str, Any] | None:
-    """The task-file step for `action` its declaration gives (None: it declares none)."""
+    """The task-file step for `action` its declaration gives (None: it declares none); a
+    simple action's is its own fields under its task verb."""
     spec = spec_of(action)
-    return spec.compile_step(action) if spec.compile_step is not None else None
+    if spec.compile_step is not None:
+        return spec.compile_step(action)
+    if spec.simple is not None and spec.task_verbs:
+        return {spec.task_verbs[0].name: action.model_dump(mode="json", exclude={"type"})}
+    return None
+
+
+def simple_specs() -> tuple[ActionSpec, ...]:
+    """The entries whose verbs are generated from the class's fields (`actions.verb_args`)."""
+    return tuple(spec for spec in SPECS if spec.simple is not None)
+
+
+def instruction(action: Action) -> str:
+    """The words a step records for `action` performed as given."""
+    spec = spec_of(action)
+    return spec.instruction(action) if spec.instruction is not None else action.describe()
 
 
 def caption(action: Action) -> str:

@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import BaseModel
 
 from actions.errors import InputError
-from actions.types import HoldKey
+from actions.types import Action
+from actions.verb_args import build
+from actions.vocabulary import instruction, simple_specs
 from agent.cache import LocateCache
 from agent.engine import LiveRun
 from agent.loop import GoalOutcome, run_goal
@@ -265,8 +268,39 @@ class Agent:
 
     def hold_key(self, combo: str | list[str], seconds: float = 1.0) -> None:
         """Hold a key or combo down for `seconds`, e.g. ``("shift", 2)`` (desktops only)."""
-        action = HoldKey(keys=combo, seconds=seconds)  # type: ignore[arg-type]
-        self.session.perform(action, instruction=action.combo)
+        self.do("hold_key", combo, seconds)
+
+    def do(self, verb: str | Action, *args: Any, **kwargs: Any) -> None:
+        """Perform one action: an `Action`, or a simple verb of the vocabulary with its
+        arguments in `agent do` order, e.g. ``do("hold_key", "shift", seconds=2)``.
+
+        Every simple action (`actions.vocabulary.simple_specs`) is reachable here without
+        a method of its own. Bad arguments raise `InputError` before anything is sent.
+        """
+        if not isinstance(verb, str):
+            if args or kwargs:
+                raise InputError("do(action) takes no further arguments")
+            self.perform(verb)
+            return
+        spec = next((s for s in simple_specs() if s.do_verb == verb), None)
+        if spec is None or spec.simple is None:
+            known = ", ".join(s.do_verb for s in simple_specs() if s.do_verb)
+            raise InputError(f"do: {verb!r} is not a simple verb (simple verbs: {known}; "
+                             "the others are methods: click, type, scroll ...)")  # fmt: skip
+        order = spec.simple.positional
+        if len(args) > len(order):
+            raise InputError(f"{verb}: takes at most {len(order)} positional arguments")
+        named = dict(zip(order, args, strict=False))
+        twice = sorted(named.keys() & kwargs.keys())
+        if twice:
+            raise InputError(f"{verb}: {twice[0]} given twice")
+        self.perform(build(spec.cls, {**named, **kwargs}, where=verb))
+
+    def perform(self, action: Action) -> None:
+        """Perform a ready-made action (screenshot pixels) as one step, judged as the user's."""
+        if not isinstance(action, BaseModel):
+            raise InputError(f"perform takes an Action, got {type(action).__name__}")
+        self.session.perform(action, instruction=instruction(action))
 
     def scroll(self, amount: int, target: str | None = None, *, x: float | None = None,
                y: float | None = None) -> None:  # fmt: skip

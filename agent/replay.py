@@ -43,18 +43,27 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from actions.errors import InputError
-from actions.types import Action, OpenApp, Type, Wait, parse_action
+from actions.types import Action, OpenApp, Terminate, Type, Wait
 from actions.vocabulary import PLATFORMS
 from agent.engine import RunResult, execute
 from agent.provenance import Provenance
 from agent.safety import Ask, ConfirmMode, ConfirmPolicy
 from agent.secrets import MASK, Redactor
-from agent.trajectory import RunFolder, RunInfo, StepRecord, read_run
+from agent.trajectory import (
+    LaunchRecord,
+    RecordedAction,
+    RunFolder,
+    RunInfo,
+    StepRecord,
+    read_run,
+)
 from env.base import Env
 from env.factory import AndroidOptions, DesktopOptions, EnvOptions
+
+_RECORDED: TypeAdapter[Any] = TypeAdapter(RecordedAction)
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TEXT_VERBS = ("wait_for", "assert")
@@ -156,13 +165,26 @@ def _plan_record(step: StepRecord, secrets: set[str], allowed: Collection[str]) 
             f"step {step.index}: one answer held several actions but only the last was recorded "
             "(an older run folder); it cannot be replayed exactly"
         )
-    if step.actions is None:
-        item = _plan_step(step, dict(step.action or {}), secrets, allowed)
-        return [] if item is None else [item]
-    if not isinstance(step.actions, list) or not all(isinstance(a, dict) for a in step.actions):
-        raise InputError(f"step {step.index}: unreadable actions")
-    planned = [_plan_step(step, dict(a), secrets, allowed) for a in step.actions]
+    written = [step.action] if step.actions is None else step.actions
+    planned = [_plan_step(step, _typed(step, data), secrets, allowed) for data in written]
     return [item for item in planned if item is not None]
+
+
+def _typed(step: StepRecord, data: Any) -> RecordedAction | None:
+    """A recorded action typed (None: the step recorded none); one this version cannot
+    read (a format-1 folder's) refuses the replay in one line."""
+    if data is None:
+        return None
+    try:  # strict: a folder's "10" is not ten seconds
+        return _RECORDED.validate_python(data, strict=True)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        what = " ".join(str(part) for part in error["loc"])  # e.g. "wait seconds"
+        raise InputError(
+            f"step {step.index}: recorded {what or 'action'}: {error['msg']}"
+            if len(error["loc"]) > 1
+            else f"step {step.index}: unreadable action: {error['msg']}"
+        ) from None
 
 
 def _shown(step: StepRecord) -> str:
@@ -171,42 +193,36 @@ def _shown(step: StepRecord) -> str:
 
 
 def _plan_step(
-    step: StepRecord, data: dict[str, Any], secrets: set[str], allowed: Collection[str]
+    step: StepRecord, action: RecordedAction | None, secrets: set[str], allowed: Collection[str]
 ) -> ReplayStep | None:
-    kind = data.get("type")
     if step.verb in TEXT_VERBS and step.instruction:
         timeout = step.timeout
         if timeout is not None:
             timeout = min(seconds(timeout, step.index, "timeout"), MAX_TEXT_TIMEOUT)
         return ReplayStep(index=step.index, kind="text", verb=step.verb, text=step.instruction,
                           shown=step.instruction, timeout=timeout)  # fmt: skip
-    if kind is None or kind == "terminate":
+    if action is None or isinstance(action, Terminate):
         return None
-    if kind == "launch":
-        target = data.get("target")
-        if not (isinstance(target, str) or (
-            isinstance(target, list) and target and all(isinstance(a, str) for a in target)
-        )):  # fmt: skip
-            raise InputError(f"step {step.index}: unreadable launch target {target!r}")
+    if isinstance(action, LaunchRecord):
+        target = action.target
         shown = target if isinstance(target, str) else " ".join(target)
         return ReplayStep(index=step.index, kind="launch", target=target, shown=shown)
-    if kind == "wait":
-        waited = seconds(data.get("seconds", 0), step.index, "wait")
-        return ReplayStep(index=step.index, kind="action", action=Wait(seconds=waited),
-                          verb="wait", shown=f"{waited:g} s")  # fmt: skip
-    if kind == "type" and MASK in str(data.get("text", "")):
+    if isinstance(action, Wait):  # bounded by its type (0..3600 s, the task file's own)
+        return ReplayStep(index=step.index, kind="action", action=action,
+                          verb="wait", shown=f"{action.seconds:g} s")  # fmt: skip
+    if isinstance(action, Type) and MASK in action.text:
         if not step.template:
             raise InputError(
                 f"step {step.index} typed a secret that was not recorded; it cannot be replayed"
             )
-        data["text"], found = _expand(step.template, step.index, allowed)
+        text, found = _expand(step.template, step.index, allowed)
         secrets |= found
-    try:
-        action = parse_action(data)
-    except ValidationError as exc:
-        raise InputError(
-            f"step {step.index}: unreadable action: {exc.errors()[0]['msg']}"
-        ) from None
+        try:  # the expanded text is checked as the type's own bounds say
+            action = Type.model_validate({**action.model_dump(), "text": text})
+        except ValidationError as exc:
+            raise InputError(
+                f"step {step.index}: unreadable action: {exc.errors()[0]['msg']}"
+            ) from None
     return ReplayStep(
         index=step.index,
         kind="action",

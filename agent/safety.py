@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from actions.types import Action, Click, KeyCombo, Type
-from actions.vocabulary import spec_of
+from actions.vocabulary import SPECS, spec_of
 from agent.provenance import Provenance, trust
 
 if TYPE_CHECKING:
@@ -111,6 +111,10 @@ def combo_risk(keys: list[str] | tuple[str, ...]) -> str | None:
     return why
 
 
+KEEPS_TYPED = frozenset(spec.type for spec in SPECS if spec.keeps_typed)
+"""Action types after which an Enter still submits what was typed (their entries say so)."""
+
+
 class Typed:
     """Text typed since the last submission or click: what an Enter would submit.
 
@@ -129,7 +133,7 @@ class Typed:
         elif kind == "key":
             if SUBMIT_KEY in action.keys:  # type: ignore[union-attr]
                 self.text = ""
-        elif kind not in ("move", "scroll", "wait", "hold_key"):
+        elif kind not in KEEPS_TYPED:
             self.text = ""  # a click, a drag, an app opened: the focus is elsewhere
 
 

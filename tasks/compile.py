@@ -38,7 +38,6 @@ import re
 import sys
 from collections.abc import Collection
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -47,7 +46,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.errors import InputError
-from actions.types import parse_action
+from actions.types import Click, LongPress, OpenApp, Scroll, Type
 from actions.vocabulary import compiled_step
 from agent.cache import LocateCache, LocateStore, model_identity
 from agent.cache.fingerprint import crop_rect, distinct
@@ -57,7 +56,7 @@ from agent.cache.store import CropRef, Entry, crop_digest, crop_file
 from agent.models.spec import ModelSpec
 from agent.provenance import Provenance
 from agent.secrets import MASK
-from agent.trajectory import RunFolder, StepRecord, inside, read_run
+from agent.trajectory import LaunchRecord, RecordedAction, RunFolder, StepRecord, inside, read_run
 from tasks.compile_check import describe_point, label_from_answer, mismatch
 from tasks.compile_render import CompiledStep, comment_text, render_task, task_name
 from tasks.runner import cache_folder
@@ -130,11 +129,10 @@ def _spec(run: RunFolder) -> ModelSpec:
 
 
 # -- steps -----------------------------------------------------------------------------
-def _point_verb(action: dict[str, Any], index: int) -> str:
-    kind = action.get("type")
-    if kind == "long_press":
+def _point_verb(action: Click | LongPress, index: int) -> str:
+    if isinstance(action, LongPress):
         return "long_press"
-    count, button = int(action.get("count") or 1), action.get("button", "left")
+    count, button = action.count, action.button
     verb = {(1, "left"): "click", (2, "left"): "double_click", (1, "right"): "right_click"}.get(
         (count, button)
     )
@@ -157,11 +155,8 @@ def _compile_record(
     if step.actions is None and step.note and "actions; all were performed" in step.note:
         raise InputError(f"step {step.index}: one answer held several actions and only the last "
                          "was recorded (an older run folder); it cannot be compiled")  # fmt: skip
-    actions = step.actions if step.actions is not None else [step.action or {}]
     out: list[CompiledStep] = []
-    for number, action in enumerate(actions):
-        if not isinstance(action, dict):
-            raise InputError(f"step {step.index}: unreadable action {action!r}")
+    for number, action in enumerate(_typed(step)):
         # only the first action of an answer saw the recorded screenshot as it was
         item = _compile_step(run, step, action, seed=number == 0, allow_launch=allow_launch,
                              variables=variables)  # fmt: skip
@@ -169,6 +164,19 @@ def _compile_record(
             item.provenance = item.provenance or _judged(step)
             out.append(item)
     return out
+
+
+def _typed(step: StepRecord) -> list[RecordedAction | None]:
+    """The step's actions typed (None: it recorded none); one this version cannot read
+    (a format-1 folder's) refuses the compile."""
+    written = step.actions if step.actions is not None else [step.action]
+    typed = step.typed_actions()
+    if step.action is None and step.actions is None:
+        return [None]
+    if len(typed) != len(written):
+        raise InputError(f"step {step.index}: an action this version cannot read "
+                         "has no task-file step; it cannot be compiled")  # fmt: skip
+    return list(typed)
 
 
 def _text_step(step: StepRecord) -> CompiledStep:
@@ -184,9 +192,9 @@ def _text_step(step: StepRecord) -> CompiledStep:
     return CompiledStep(step={step.verb: value}, source=step.index)
 
 
-def _launch(action: dict[str, Any], index: int, allow: bool) -> CompiledStep:
-    target = action.get("target") if action.get("type") == "launch" else action.get("app")
-    if isinstance(target, list) and target and all(isinstance(a, str) for a in target):
+def _launch(action: LaunchRecord | OpenApp, index: int, allow: bool) -> CompiledStep:
+    target = action.target if isinstance(action, LaunchRecord) else action.app
+    if isinstance(target, list) and target:
         argv = list(target)
         if argv[0] == sys.executable or re.fullmatch(r"/\S*/python[\d.]*", argv[0]):
             argv[0] = "python3"  # not the recording machine's interpreter path
@@ -197,11 +205,11 @@ def _launch(action: dict[str, Any], index: int, allow: bool) -> CompiledStep:
     return CompiledStep(step={"launch": target}, source=index, comment=comment, disabled=not allow)
 
 
-def _scroll(step: StepRecord, action: dict[str, Any]) -> CompiledStep:
-    amount = action.get("amount")
+def _scroll(step: StepRecord, action: Scroll) -> CompiledStep:
+    amount = action.amount
     if amount is None:  # a pixel scroll (Qwen's computer_use): the notches it was sent as
         sent = (step.scroll or {}).get("notches")
-        pixels = action.get("pixels")
+        pixels = action.pixels
         if isinstance(sent, int) and sent:
             amount = sent
         elif isinstance(pixels, (int, float)) and math.isfinite(pixels) and pixels:
@@ -214,9 +222,9 @@ def _scroll(step: StepRecord, action: dict[str, Any]) -> CompiledStep:
     where: dict[str, Any] = {}
     if step.source == "script" and step.instruction and step.model is not None:
         where = {"target": step.instruction}
-    elif action.get("x") is not None:
-        where = {"x": action["x"], "y": action["y"]}
-    axis = action.get("axis", "vertical")
+    elif action.x is not None:
+        where = {"x": action.x, "y": action.y}
+    axis = action.axis
     return CompiledStep(step={"scroll": {**where, "amount": amount, "axis": axis}},
                         source=step.index)  # fmt: skip
 
@@ -237,64 +245,45 @@ def _template(step: StepRecord, variables: Collection[str]) -> str:
 def _compile_step(
     run: RunFolder,
     step: StepRecord,
-    action: dict[str, Any],
+    action: RecordedAction | None,
     *,
     seed: bool,
     allow_launch: bool,
     variables: Collection[str],
 ) -> CompiledStep | None:
-    kind = action.get("type")
     i = step.index
     if step.verb in ("wait_for", "assert") and step.instruction:
         return _text_step(step)
+    kind = action.type if action is not None else None  # the kinds whose step needs the run
     if kind is None or kind == "terminate":
         return None
-    if kind in ("launch", "open_app"):
+    if isinstance(action, (LaunchRecord, OpenApp)):
         return _launch(action, i, allow_launch)
-    if kind == "wait":
-        return CompiledStep(step={"wait": float(action.get("seconds", 0))}, source=i)
-    if kind == "key":
-        return CompiledStep(step={"key": "+".join(action.get("keys", []))}, source=i)
-    if kind == "system_button":
-        return CompiledStep(step={"key": action["button"]}, source=i)
-    if kind == "type":
-        text = str(action.get("text", ""))
+    if isinstance(action, Type):
         if step.template and "${" in step.template:
             return CompiledStep(step={"type": _template(step, variables)}, source=i,
                                 comment="secret", template=True)  # fmt: skip
-        if MASK in text and step.secret is not False:
+        if MASK in action.text and step.secret is not False:
             raise InputError(f"step {i} typed a secret that was not recorded as ${{VAR}}; "
                              "it cannot be compiled")  # fmt: skip
-        return CompiledStep(step={"type": text}, source=i)  # a literal "***" stays literal
-    if kind == "swipe":
-        keys = ("x", "y", "to_x", "to_y", "duration")
-        return CompiledStep(step={"swipe": {k: action[k] for k in keys if k in action}}, source=i)
+        return CompiledStep(step={"type": action.text}, source=i)  # a literal "***" stays literal
     if kind == "scroll":
-        return _scroll(step, action)
+        return _scroll(step, action)  # type: ignore[arg-type]
     if kind in ("click", "long_press"):
-        return _compile_point(run, step, action, seed=seed)
-    declared = _declared_step(action)
+        return _compile_point(run, step, action, seed=seed)  # type: ignore[arg-type]
+    declared = compiled_step(action)  # the step its vocabulary entry declares (key, hold_key)
     if declared is not None:
         return CompiledStep(step=declared, source=i)
-    raise InputError(f"step {i}: a {kind} action has no task-file step; it cannot be compiled")
-
-
-def _declared_step(action: dict[str, Any]) -> dict[str, Any] | None:
-    """The step `actions.vocabulary` declares for an action type (e.g. hold_key)."""
-    try:
-        return compiled_step(parse_action(action))
-    except ValueError:  # not an action this version reads: the caller refuses it
-        return None
+    raise InputError(
+        f"step {i}: a {action.type} action has no task-file step; it cannot be compiled"
+    )
 
 
 def _compile_point(
-    run: RunFolder, step: StepRecord, action: dict[str, Any], *, seed: bool
+    run: RunFolder, step: StepRecord, action: Click | LongPress, *, seed: bool
 ) -> CompiledStep:
     verb = _point_verb(action, step.index)
-    try:
-        point = (float(action["x"]), float(action["y"]))
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"step {step.index}: a click without a readable point") from None
+    point = (action.x, action.y)
     coordinates = {verb: {"x": round(point[0], 1), "y": round(point[1], 1)}}
     grounded = step.model is not None or (step.cache is not None and step.cache.status != "off")
     if step.source == "script":
@@ -364,14 +353,14 @@ def compile_run(
             steps.append(item)
             if item.seed is not None:  # where secrets were typed so far
                 seeds.append((item, record, copy.deepcopy(typed_at)))
-        for action in record.actions or ([record.action] if record.action else []):
-            if not isinstance(action, dict):
+        scale = float((record.geometry or {}).get("scale", 1.0))
+        for action in record.typed_actions():
+            if isinstance(action, LaunchRecord):
                 continue
-            typed = action.get("type") == "type"
-            secret = typed and (record.secret if record.secret is not None
-                                else MASK in str(action.get("text", "")))  # fmt: skip
-            scale = float((record.geometry or {}).get("scale", 1.0))
-            typed_at.note_action(SimpleNamespace(**action), bool(secret), scale)
+            secret = isinstance(action, Type) and (
+                record.secret if record.secret is not None else MASK in action.text
+            )
+            typed_at.note_action(action, bool(secret), scale)
     if not any(not s.disabled for s in steps):
         more = ", and its launches need --allow-launch" if steps else ""
         raise InputError(f"{run.path}: nothing to compile (no recorded step succeeded{more})")

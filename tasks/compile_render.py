@@ -86,14 +86,14 @@ def escaped(value: Any) -> Any:
     return value
 
 
-def _yaml(value: Any) -> str:
+def _yaml(value: Any, *, flow: bool | None = None) -> str:
     """One value as YAML on one line: flow style, or a JSON string (ASCII, escaped) for text
     that holds a line break or any other character YAML might read as one."""
     if isinstance(value, str) and not value.isprintable():
         return json.dumps(value)  # a JSON string is a YAML scalar; \n, \u2028 stay escaped
     if isinstance(value, list) and any(isinstance(v, str) and not v.isprintable() for v in value):
         return json.dumps(value)
-    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=None, allow_unicode=True,
+    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=flow, allow_unicode=True,
                           width=1_000_000)  # fmt: skip
     return text.strip().removesuffix("...").strip()
 
@@ -135,7 +135,8 @@ def render_task(
     ]
     for item in steps:
         ((verb, value),) = item.step.items()
-        body = f"{verb}: {_yaml(value if item.template else escaped(value))}"
+        # flow style: a nested value (``{keys: [shift], seconds: 2}``) stays on the step's line
+        body = f"{verb}: {_yaml(value if item.template else escaped(value), flow=True)}"
         note = f"  # run step {item.source}" + (f": {item.comment}" if item.comment else "")
         lines.append(("  # - " if item.disabled else "  - ") + body + comment_text(note))
         if item.provenance is not None and not item.disabled:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from actions.errors import InputError, require
+from actions.vocabulary import instruction
 from agent.cache import LocateCache
 from agent.engine import RunResult, execute, record_run
 from agent.loop import run_goal
@@ -159,7 +160,10 @@ def _run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> N
     task = loaded.task
     line = loaded.step_lines[index] if index < len(loaded.step_lines) else None
     verb, arg = step.verb, step.argument
-    if verb == "launch":
+    action = step.action()
+    if action is not None:  # a simple verb: its argument is the action (actions.verb_args)
+        session.perform(action, verb=verb, instruction=instruction(action), line=line)
+    elif verb == "launch":
         session.launch(_launch_target(step, task, loaded.base_dir), line=line)
     elif verb in ("click", "double_click", "right_click", "long_press"):
         session.point_step(verb, arg.target, x=arg.x, y=arg.y, line=line)
@@ -167,8 +171,6 @@ def _run_step(session: Session, step: Step, loaded: LoadedTask, index: int) -> N
         session.type_text(arg, line=line, template=loaded.templates.get(index))
     elif verb == "key":
         session.key(arg, line=line)
-    elif verb == "hold_key":
-        session.perform(arg.action(), instruction=arg.action().combo, line=line)
     elif verb == "scroll":
         session.scroll(arg.amount, arg.target, x=arg.x, y=arg.y, axis=arg.axis, line=line)
     elif verb == "swipe":

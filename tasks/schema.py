@@ -22,12 +22,19 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
-from actions.types import HoldKey
-from actions.vocabulary import PLATFORMS, Platform, task_verbs, task_verbs_only_on
+from actions.types import Action
+from actions.verb_args import widen
+from actions.vocabulary import (
+    PLATFORMS,
+    Platform,
+    simple_specs,
+    task_verbs,
+    task_verbs_only_on,
+)
 from agent.cache.policy import CacheMode
 from agent.models.spec import ModelSpec
 from agent.provenance import Provenance
@@ -45,6 +52,8 @@ MODEL_TEXT_VERBS = ("click", "double_click", "right_click", "long_press", "scrol
 """Steps whose target or goal text is sent to the model as its prompt."""
 DESKTOP_ONLY = task_verbs_only_on("desktop")
 ANDROID_ONLY = task_verbs_only_on("android")
+SIMPLE_VERBS = {verb.name: spec for spec in simple_specs() for verb in spec.task_verbs}
+"""Verbs whose argument is the action itself (`actions.verb_args`): ``hold_key: shift``."""
 
 
 class _Strict(BaseModel):
@@ -187,32 +196,6 @@ class SwipeArgs(_Strict):
     duration: Annotated[float, Field(ge=0.01, le=60)] = 0.3
 
 
-class HoldKeyArgs(_Strict):
-    """Hold a key or combo down for `seconds`: ``hold_key: {keys: shift, seconds: 2}``
-    (a bare combo holds it one second)."""
-
-    keys: Annotated[list[str], Field(min_length=1, max_length=8)]
-    seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"keys": value} if isinstance(value, str) else value
-
-    @field_validator("keys", mode="before")
-    @classmethod
-    def _combo(cls, value: Any) -> Any:
-        if not isinstance(value, (str, list)):
-            raise ValueError("keys is a combo such as ctrl+a or a list of key names")
-        try:
-            return parse_combo(value)
-        except KeyNameError as exc:
-            raise ValueError(str(exc)) from None
-
-    def action(self) -> HoldKey:
-        return HoldKey(keys=self.keys, seconds=self.seconds)
-
-
 class TextArgs(_Strict):
     """Text to look for on screen (OCR), and how long to wait for it."""
 
@@ -239,8 +222,8 @@ class GoalArgs(_Strict):
         return {"goal": value} if isinstance(value, str) else value
 
 
-class Step(_Strict):
-    """One scripted step: a mapping with exactly one verb."""
+class _StepFields(_Strict):
+    """One scripted step: a mapping with exactly one verb (`Step` adds the simple ones)."""
 
     launch: Annotated[list[str], Field(min_length=1)] | None = None
     click: PointTarget | None = None
@@ -249,7 +232,6 @@ class Step(_Strict):
     long_press: PointTarget | None = None
     type: Annotated[str, Field(min_length=1, max_length=20_000)] | None = None
     key: Annotated[list[str], Field(min_length=1, max_length=8)] | None = None
-    hold_key: HoldKeyArgs | None = None
     scroll: ScrollArgs | None = None
     swipe: SwipeArgs | None = None
     wait: Annotated[float, Field(ge=0, le=3600)] | None = None
@@ -275,6 +257,9 @@ class Step(_Strict):
         if len(verbs) != 1:
             verbs = " and ".join(repr(k) for k in verbs) or "nothing"
             raise ValueError(f"a step has exactly one verb, got {verbs}")
+        simple = SIMPLE_VERBS.get(verbs[0])
+        if simple is not None and simple.simple is not None:  # a bare value fills one field
+            return {**data, verbs[0]: widen(simple.simple, data[verbs[0]])}
         return data
 
     @field_validator("launch", mode="before")
@@ -315,6 +300,20 @@ class Step(_Strict):
     @property
     def argument(self) -> Any:
         return getattr(self, "assert_" if self.verb == "assert" else self.verb)
+
+    def action(self) -> Action | None:
+        """The action of a simple step (its argument is the action itself), else None."""
+        return self.argument if self.verb in SIMPLE_VERBS else None
+
+
+Step = create_model(
+    "Step",
+    __base__=_StepFields,
+    __module__=__name__,
+    __doc__=_StepFields.__doc__,
+    **{verb: (spec.cls | None, None) for verb, spec in SIMPLE_VERBS.items()},  # type: ignore[call-overload]
+)
+"""A step model with a field per simple verb, each typed by its Action class."""
 
 
 class CacheSettings(_Strict):

@@ -118,7 +118,7 @@ def test_agent_do_hold_key_reaches_a_real_app(event_app: TkApp) -> None:
 
 def test_task_files_and_model_calls_know_hold_key() -> None:
     step = Step.model_validate({"hold_key": {"keys": "ctrl+a", "seconds": 2}})
-    assert step.verb == "hold_key" and step.argument.action() == HoldKey(keys="ctrl+a", seconds=2)
+    assert step.verb == "hold_key" and step.action() == HoldKey(keys="ctrl+a", seconds=2)
     assert Step.model_validate({"hold_key": "shift"}).argument.seconds == 1.0
     with pytest.raises(ValueError, match="unknown key 'nokey'"):
         Step.model_validate({"hold_key": "nokey"})
@@ -151,4 +151,66 @@ def test_the_python_api_holds_a_key_and_takes_the_failsafe_setting(
     compiled = compile_run(tmp_path / "run")
     assert "hold_key:" in compiled.text
     last = compiled.task.steps[-1]
-    assert last.verb == "hold_key" and last.argument.action() == HoldKey(keys="shift", seconds=0.5)
+    assert last.verb == "hold_key" and last.action() == HoldKey(keys="shift", seconds=0.5)
+
+
+def test_mcp_serves_the_generated_hold_key_tool_and_judges_it_as_the_clients(
+    event_app: TkApp,
+) -> None:
+    """No hand-written tool: the vocabulary's entry gives its name, schema and handler; a
+    client's risky combo is refused like press_key's, a bad key in one line, nothing sent."""
+    import time
+
+    from tests.fixtures.mcp_client import ok, run, server_env, stdio_session, text
+
+    app = event_app
+
+    async def body() -> None:
+        async with stdio_session(["mcp"], env=server_env(app.display)) as s:
+            tools = {tool.name: tool for tool in (await s.list_tools()).tools}
+            schema = tools["hold_key"].input_schema
+            assert schema["required"] == ["keys"]
+            assert schema["properties"]["seconds"]["maximum"] == 60
+            mark = app.mark()
+            result = ok(await s.call_tool("hold_key", {"keys": "shift", "seconds": 0.5}))
+            assert text(result).startswith("sent hold_key(shift, 0.5 s)"), text(result)
+            down, up = _held(app, "Shift_L", mark)
+            assert up - down >= 500
+            mark = app.mark()
+            refused = await s.call_tool("hold_key", {"keys": "ctrl+w", "seconds": 0.2})
+            assert refused.is_error and "needs confirmation" in text(refused), text(refused)
+            bad = await s.call_tool("hold_key", {"keys": "nokey"})
+            assert bad.is_error and "unknown key 'nokey'" in text(bad), text(bad)
+            assert "\n" not in text(bad).strip()
+            time.sleep(0.3)
+            assert app.events("key", mark) == []
+
+    run(body)
+
+
+def test_the_api_performs_any_simple_verb_of_the_vocabulary(
+    event_app: TkApp, tmp_path: Path
+) -> None:
+    from agent import Agent
+
+    app = event_app
+    with Agent.desktop(settle=0, out=tmp_path / "run") as agent:
+        with pytest.raises(InputError, match="hold_key: keys: unknown key 'nokey'"):
+            agent.do("hold_key", "nokey")
+        with pytest.raises(InputError, match="'teleport' is not a simple verb"):
+            agent.do("teleport", 1)
+        mark = app.mark()
+        agent.do("hold_key", "shift", seconds=0.4)
+        agent.perform(HoldKey(keys="shift", seconds=0.4))
+    assert app.events("key", mark)  # sent twice
+    steps = (tmp_path / "run" / "steps.jsonl").read_text().splitlines()
+    assert [json.loads(line)["action"]["type"] for line in steps] == ["hold_key", "hold_key"]
+
+
+def test_agent_do_help_lists_the_generated_verb() -> None:
+    result = subprocess.run(
+        [str(AGENT), "do", "hold_key", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "KEYS" in result.stdout and "SECONDS" in result.stdout
+    assert "seconds to hold it down" in result.stdout

@@ -231,6 +231,112 @@ def test_the_duplication_checkers_see_what_they_forbid() -> None:
     ]
 
 
+# -- simple actions: one declaration, no per-verb front-end code ----------------------------
+GENERATED_FROM_THE_VOCABULARY = (
+    "tasks.schema", "tasks.runner", "agent.cli.cmd_do", "agent.mcp.tools",
+    "agent.mcp.tool_models", "agent.mcp.host", "agent.safety", "agent.cache.policy",
+)  # fmt: skip
+"""The step model, the step dispatch, `agent do`, MCP, the confirm policy and the cache:
+they take a simple action's verb, arguments, risk and focus effect from its entry
+(`actions.verb_args`), so none of them may name one."""
+
+
+def _simple_names() -> set[str]:
+    from actions.vocabulary import simple_specs
+
+    names: set[str] = set()
+    for spec in simple_specs():
+        names |= {spec.type, spec.cls.__name__, *(v.name for v in spec.task_verbs)}
+        names |= {spec.do_verb} if spec.do_verb else set()
+    return names
+
+
+def named_simple_actions(source: str, names: set[str]) -> list[str]:
+    """Where code names one of `names`: a string it compares or passes (docstrings and
+    comments aside), or a class it uses."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(statement.value)
+        for node in ast.walk(tree)
+        for statement in (node.body if isinstance(getattr(node, "body", None), list) else [])
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+    }
+    found = []
+    for leaf in ast.walk(tree):
+        if isinstance(leaf, ast.Constant) and leaf.value in names and id(leaf) not in docstrings:
+            found.append(f"{leaf.value}:{leaf.lineno}")
+        elif isinstance(leaf, ast.Name) and leaf.id in names:
+            found.append(f"{leaf.id}:{leaf.lineno}")
+        elif isinstance(leaf, ast.Attribute) and leaf.attr in names:
+            found.append(f"{leaf.attr}:{leaf.lineno}")
+        elif isinstance(leaf, ast.alias) and leaf.name in names:
+            found.append(f"{leaf.name}:{leaf.lineno}")
+    return sorted(found)
+
+
+def test_simple_actions_are_not_named_by_the_generated_front_ends() -> None:
+    names = _simple_names()
+    assert "hold_key" in names and "HoldKey" in names
+    named = sorted(
+        f"{module}: {where}"
+        for module in GENERATED_FROM_THE_VOCABULARY
+        for where in named_simple_actions(modules()[module].read_text(encoding="utf-8"), names)
+    )
+    assert named == []
+
+
+RECORD_READERS = (
+    "agent.replay", "tasks.compile", "agent.cli.cmd_run", "agent.mcp.host", "agent.cache.policy",
+)  # fmt: skip
+"""They read recorded steps as typed actions (`StepRecord.typed_action()`); only the
+run-folder format-1 readers (`agent.trajectory`, `agent.report`'s fallback for an action
+this version does not know) look into a recorded action's dict."""
+_ACTION_FIELDS = {"type"} | {
+    name for cls in ACTION_TYPES for name in cls.model_fields if name != "type"
+}
+
+
+def action_dict_reads(source: str) -> list[str]:
+    """``x["type"]`` / ``x.get("keys")``: an action's field read out of a dict."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            key = node.args[0].value
+        if key in _ACTION_FIELDS:
+            found.append(f"{key}:{node.lineno}")
+    return found
+
+
+def test_recorded_actions_are_read_typed() -> None:
+    reads = sorted(
+        f"{module}: {where}"
+        for module in RECORD_READERS
+        for where in action_dict_reads(modules()[module].read_text(encoding="utf-8"))
+    )
+    assert reads == []
+
+
+def test_the_front_end_checkers_see_what_they_forbid() -> None:
+    source = (
+        'def run(step):\n    """Runs hold_key steps."""\n'
+        '    if step.verb == "hold_key":\n        return HoldKey(keys=step.keys)\n'
+        "    # hold_key in a comment is fine\n"
+    )
+    assert named_simple_actions(source, {"hold_key", "HoldKey"}) == ["HoldKey:4", "hold_key:3"]
+    assert action_dict_reads('k = rec.action["type"]\nx = a.get("x")\ng = a.get("scale")\n') == [
+        "type:1",
+        "x:2",
+    ]
+
+
 # -- one run engine -------------------------------------------------------------------------
 ENGINE = "agent.engine"
 ASSEMBLED = ("RunWriter", "Session")

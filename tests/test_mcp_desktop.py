@@ -39,7 +39,7 @@ from tests.fixtures.mcp_client import (
 DEMO_FORM = ROOT / "tasks" / "examples" / "demo_form.py"
 DESKTOP_TOOLS = {
     "screenshot", "click", "drag", "scroll", "type_text", "press_key", "locate",
-    "elements", "wait_for_text",
+    "elements", "wait_for_text", "hold_key",
 }  # fmt: skip
 
 

@@ -41,6 +41,8 @@ import numpy as np
 from PIL import Image
 
 from actions.errors import InputError
+from actions.types import Action, Type
+from actions.vocabulary import spec_of
 from agent.cache.fingerprint import (
     Screen,
     context_rect,
@@ -113,22 +115,18 @@ class SecretAreas:
         _, top, _, height = rect
         return self.everywhere or any(top < y2 and top + height > y1 for y1, y2 in self.bands)
 
-    def note_action(self, action: Any, secret: bool, scale: float = 1.0) -> None:
+    def note_action(self, action: Action, secret: bool, scale: float = 1.0) -> None:
         """Follow the pointer, and mark where a secret was typed."""
-        kind = getattr(action, "type", None)
-        if kind == "type":
+        if isinstance(action, Type):
             if secret:
                 self.typed_secret(scale)
             return
-        if kind in ("key", "hold_key", "system_button"):
+        if spec_of(action).moves_focus:
             self.last_point = None  # the focus may have moved (Tab): where is unknown now
             return
-        x = getattr(action, "to_x", None) if kind in ("drag", "swipe") else None
-        y = getattr(action, "to_y", None) if x is not None else None
-        if x is None:
-            x, y = getattr(action, "x", None), getattr(action, "y", None)
-        if x is not None and y is not None:
-            self.pointer(float(x), float(y))
+        points = action.points()
+        if points:  # where the pointer rests: a drag's or swipe's end
+            self.pointer(*points[-1])
 
 
 def shows_secret(pixels: np.ndarray, secrets: list[str]) -> bool | None:
@@ -376,7 +374,7 @@ class LocateCache:
         crops = {sha: pixels} | ({context.sha256: strip} if context is not None else {})
         self._pending[rec.index] = _Pending(entry, crops)
 
-    def note_action(self, action: Any, secret: bool, scale: float = 1.0) -> None:
+    def note_action(self, action: Action, secret: bool, scale: float = 1.0) -> None:
         """Called for every action sent: follows the pointer and typed secrets."""
         self.secrets.note_action(action, secret, scale)
 

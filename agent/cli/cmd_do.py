@@ -18,11 +18,16 @@ Adding verbs from another module: define ``register(app)`` in an
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 
-from actions.types import Action, Click, Drag, HoldKey, Key, Move, Scroll, Type, Wait
+from actions.types import Action, Click, Drag, Key, Move, Scroll, Type, Wait
+from actions.verb_args import build, describe, fields_of, scalar_type
+from actions.vocabulary import ActionSpec, simple_specs
 from agent.cli.env_options import (
     AndroidOptionGroup,
     adb_host_option,
@@ -198,16 +203,6 @@ def key_verb(
     perform(ctx, Key(keys=combo))
 
 
-@do_app.command("hold_key")
-def hold_key_verb(
-    ctx: typer.Context,
-    combo: str = typer.Argument(..., help="A key or combo: shift, ctrl+a, right ..."),
-    seconds: float = typer.Argument(1.0, help="Seconds to hold it down (at most 60)."),
-) -> None:
-    """Press a key or combo and hold it SECONDS before the release (desktop only)."""
-    perform(ctx, HoldKey(keys=combo, seconds=seconds))
-
-
 @do_app.command("wait")
 def wait_verb(
     ctx: typer.Context,
@@ -215,6 +210,45 @@ def wait_verb(
 ) -> None:
     """Wait SECONDS (the screen keeps changing meanwhile)."""
     perform(ctx, Wait(seconds=seconds))
+
+
+# -- the simple actions' verbs, generated from their vocabulary entries ------------------
+def _simple_verb(spec: ActionSpec) -> Callable[..., None]:
+    """An `agent do` verb for a simple action: its class's fields as arguments and options."""
+    assert spec.simple is not None and spec.do_verb is not None
+    fields = fields_of(spec.cls)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("ctx", keyword, annotation=typer.Context)]
+    annotations: dict[str, Any] = {"ctx": typer.Context}
+    for name, info in fields.items():
+        kind, required = scalar_type(info), info.is_required()
+        default = ... if required else info.default
+        if name in spec.simple.positional:
+            shown = f"{describe(info, name)}" + ("" if required else f" (default {default})")
+            param = typer.Argument(default, help=shown, show_default=False, metavar=name.upper())
+        else:
+            param = typer.Option(default, f"--{name.replace('_', '-')}", help=describe(info, name))
+        params.append(inspect.Parameter(name, keyword, annotation=kind, default=param))
+        annotations[name] = kind
+    params.sort(key=lambda p: spec.simple.positional.index(p.name)  # type: ignore[union-attr]
+                if p.name in spec.simple.positional else -1 if p.name == "ctx" else 99)  # fmt: skip
+    verb_name = spec.do_verb
+
+    def verb(ctx: typer.Context, **values: Any) -> None:
+        perform(ctx, build(spec.cls, values, where=verb_name))
+
+    verb.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    verb.__annotations__ = annotations
+    verb.__name__ = verb.__qualname__ = f"{verb_name}_verb"
+    doc = (spec.cls.__doc__ or verb_name).strip().splitlines()[0]
+    only = "" if "android" in spec.platforms else " (desktop only)"
+    verb.__doc__ = doc.rstrip(".") + only + "."
+    return verb
+
+
+for _spec in simple_specs():
+    if _spec.do_verb is not None:
+        do_app.command(_spec.do_verb)(_simple_verb(_spec))
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agent.trajectory import StepRecord
+from actions.types import Click, KeyCombo, Scroll, Wait
+from agent.trajectory import RecordedAction, StepRecord
 
 if TYPE_CHECKING:
     from tasks.runner import RunResult
@@ -30,15 +31,16 @@ def format_step(rec: StepRecord, budget: int | None) -> str:
     """The progress line of one step, e.g. ``[ 3/30] click 'Name' -> (75, 114)  ok  0.84 s``."""
     total = f"/{budget}" if budget else ""
     what = rec.verb
-    action = rec.action or {}
+    action = rec.typed_action()
     # A goal step's instruction is the goal, the same on every line: show what was done.
     detail = _action_detail(action) if rec.source == "goal" else rec.instruction
     if detail:
         shown = detail if len(detail) <= 60 else detail[:57] + "..."
         what += f" {shown!r}"
     where = ""
-    if action.get("x") is not None and action.get("y") is not None:
-        where = f" -> ({action['x']:.0f}, {action['y']:.0f})"
+    x, y = getattr(action, "x", None), getattr(action, "y", None)
+    if x is not None and y is not None:
+        where = f" -> ({x:.0f}, {y:.0f})"
     extra = f"  {rec.error}" if rec.error else (f"  {rec.note}" if rec.note else "")
     cache = f"  cache {rec.cache.describe()}" if rec.cache is not None else ""
     if rec.located is not None and rec.located.by == "a11y":
@@ -62,20 +64,22 @@ def parse_locate(text: str) -> list[str]:
     return order
 
 
-def _action_detail(action: dict[str, Any]) -> str | None:
+def _action_detail(action: RecordedAction | None) -> str | None:
     """The words of a (redacted) action beyond its type and point: text, keys, amount."""
-    if action.get("text"):
-        return str(action["text"])
-    if action.get("keys"):
-        return "+".join(str(k) for k in action["keys"])
+    text = getattr(action, "text", None)
+    if text:
+        return str(text)
+    if isinstance(action, KeyCombo):
+        return action.combo
     for field in ("app", "button", "answer"):
-        if action.get(field) and action.get("type") != "click":
-            return str(action[field])
-    if action.get("type") == "scroll":
-        amount, pixels = action.get("amount"), action.get("pixels")
+        value = getattr(action, field, None)
+        if value and not isinstance(action, Click):
+            return str(value)
+    if isinstance(action, Scroll):
+        amount, pixels = action.amount, action.pixels
         return f"{amount}" if amount is not None else f"{pixels} px" if pixels is not None else None
-    if action.get("type") == "wait" and action.get("seconds") is not None:
-        return f"{action['seconds']:g} s"
+    if isinstance(action, Wait):
+        return f"{action.seconds:g} s"
     return None
 
 

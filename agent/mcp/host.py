@@ -44,7 +44,7 @@ from actions.types import (
     SystemButton,
     Type,
 )
-from actions.vocabulary import Platform
+from actions.vocabulary import Platform, instruction
 from agent.engine import LiveRun
 from agent.errors import StepFailed
 from agent.mcp import tool_models as tm
@@ -363,6 +363,14 @@ class ScreenHost:
         view = self.view
         action = OpenApp(app=args.app)
         with self.session.recording("open_app", instruction=args.app) as rec:
+            self.session.observe_into(rec)
+            self.session.act_into(rec, action)
+        return self._acted(rec, action, view, None)
+
+    def perform(self, action: Action) -> Outcome:
+        """A simple action of the vocabulary (no point, no target): a generated tool's call."""
+        view = self.view
+        with self.session.recording(action.type, instruction=instruction(action)) as rec:
             self.session.observe_into(rec)
             self.session.act_into(rec, action)
         return self._acted(rec, action, view, None)

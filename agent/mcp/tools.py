@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from actions.vocabulary import PLATFORMS
+from actions.verb_args import args_model, build
+from actions.vocabulary import PLATFORMS, ActionSpec, simple_specs
 from agent.mcp import tool_models as tm
 from agent.mcp.host import Outcome, ScreenHost
 
@@ -215,6 +216,29 @@ TOOLS: tuple[ToolSpec, ...] = (
 )
 
 
+def _simple_tool(spec: ActionSpec) -> ToolSpec:
+    """The tool of a simple action (`actions.verb_args`): its class's fields are the schema."""
+    assert spec.do_verb is not None
+    cls, verb = spec.cls, spec.do_verb
+    summary = " ".join((cls.__doc__ or verb).split())
+    return ToolSpec(
+        verb,
+        verb.replace("_", " ").capitalize(),
+        f"{summary} Returns what was sent.",
+        args_model(cls, tm._Args),
+        tm.ActionResult,
+        lambda host, args: host.perform(build(cls, args.model_dump(), where=verb)),
+        platforms=tuple(p for p in PLATFORMS if p in spec.platforms),
+    )
+
+
+_HAND_WRITTEN = {spec.name for spec in TOOLS}
+TOOLS += tuple(
+    _simple_tool(spec)
+    for spec in simple_specs()
+    if spec.do_verb is not None and spec.do_verb not in _HAND_WRITTEN
+)
+"""The hand-written tools, then one per simple action of the vocabulary."""
 BY_NAME = {spec.name: spec for spec in TOOLS}
 
 
