@@ -1,7 +1,7 @@
 """The action space, coordinate frames and model-output parsing."""
 
-from actions.errors import InputError, ModelOutputError, ScreenpilotError
 from actions.frames import CoordinateFrame, ModelFamily, smart_resize
+from actions.project_errors import InputError, ModelOutputError, ScreenpilotError
 from actions.types import (
     Action,
     Click,

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 PATCH_FACTOR = 28
 QWEN_MIN_PIXELS = 4 * 28 * 28

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
-from actions.errors import InputError, format_validation_error
+from actions.project_errors import InputError, format_validation_error
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Action
 from actions.verb_args import build
 from actions.vocabulary import instruction, simple_specs

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from actions.errors import ScreenpilotError
+from actions.project_errors import ScreenpilotError
 from agent.cache import LocateCache
 from agent.provenance import Provenance
 from agent.safety import ConfirmPolicy

@@ -1,12 +1,12 @@
 """How a step ends when it cannot do what it was asked (exit code 1, after it was recorded).
 
 Shared by the session (`agent.session`), the goal loop (`agent.loop`) and the
-front ends; bad input is `actions.errors.InputError` (exit code 2) instead.
+front ends; bad input is `actions.project_errors.InputError` (exit code 2) instead.
 """
 
 from __future__ import annotations
 
-from actions.errors import ScreenpilotError
+from actions.project_errors import ScreenpilotError
 
 
 class StepFailed(ScreenpilotError):

@@ -8,7 +8,7 @@ The public glue used by the task loop, the evaluation harness and the CLI:
     step.action         # one action from actions.types, in screenshot pixels
 
 The backend reports the frame it answered in (resized size, coordinate
-space) and its profile; the shared parser (`actions.answers`) reads the raw
+space) and its profile; the shared parser (`actions.answer_formats`) reads the raw
 text in the profile's answer format and that frame, so every backend's
 answers mean the same thing.
 """
@@ -23,10 +23,10 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.answers import parse_model_answer
-from actions.errors import InputError
+from actions.answer_formats import parse_model_answer
 from actions.frames import CoordinateFrame
 from actions.parse import ParsedAnswer
+from actions.project_errors import InputError
 from actions.types import Action
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.profile import Profile

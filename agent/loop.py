@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from actions.errors import InputError, ModelOutputError
+from actions.project_errors import InputError, ModelOutputError
 from agent.errors import BudgetExhausted, StepFailed
 from agent.models.act_formats import correction_text, history_text
 from agent.provenance import Provenance

@@ -45,7 +45,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Action, OpenApp, Terminate, Type, Wait
 from actions.vocabulary import PLATFORMS
 from agent.engine import RunResult, execute

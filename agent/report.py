@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Click, Scroll
 from actions.vocabulary import caption
 from agent.trajectory import LaunchRecord, RunFolder, StepRecord, read_run

@@ -109,7 +109,7 @@ class ScreenMasker:
         return _blackout(image, boxes + (self.fields if secret_typed else []))
 
     def _secret_boxes(self, image: Image.Image, secret_typed: bool) -> list[Box]:
-        from actions.errors import require
+        from actions.project_errors import require
         from agent.models.ocr import blank, cached_text, read_text
 
         np = require("numpy", "ocr")

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4

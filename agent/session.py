@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from actions.errors import InputError, ScreenpilotError
+from actions.project_errors import InputError, ScreenpilotError
 from actions.types import Action, Click, Key, LongPress, Scroll, Swipe, Type, Wait
 from agent.cache.policy import LocateCache
 from agent.errors import ActionDenied, BudgetExhausted, RunStopped, StepFailed

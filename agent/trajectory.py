@@ -43,7 +43,7 @@ from typing import Annotated, Any, Literal, Union
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import ACTION_TYPES
 from agent.provenance import Provenance
 from agent.secrets import Redactor

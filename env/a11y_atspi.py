@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.a11y import Element
 
 log = logging.getLogger(__name__)

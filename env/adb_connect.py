@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError, ScreenpilotError, require
+from actions.project_errors import InputError, ScreenpilotError, require
 
 log = logging.getLogger(__name__)
 

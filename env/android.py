@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image
 
-from actions.errors import InputError, require
+from actions.project_errors import InputError, require
 from actions.types import (
     Click,
     Drag,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 KNOWN_APPS: dict[str, tuple[str, ...]] = {
     "settings": ("com.android.settings",),

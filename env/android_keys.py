@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import string
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 _NAMED: dict[str, str] = {
     "enter": "KEYCODE_ENTER",

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 from PIL import Image, ImageChops
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError, ScreenpilotError
 from actions.frames import CoordinateFrame, ModelFamily
+from actions.project_errors import InputError, ScreenpilotError
 from actions.types import Action, Scroll
 from actions.vocabulary import Platform, spec_of
 

@@ -17,7 +17,7 @@ import logging
 import time
 from types import ModuleType
 
-from actions.errors import InputError, require
+from actions.project_errors import InputError, require
 from env.desktop_keys import check_combo, check_text, pyautogui_name, text_lines
 from env.desktop_pointer import Button, FailSafeError, corner_message, failsafe_message, px
 from env.desktop_wheel import WHEEL_SCALES, wheel_platform

@@ -27,7 +27,7 @@ import logging
 import time
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.desktop_keys import check_combo, check_text, text_lines, x_keysym_name
 from env.x11 import open_display
 

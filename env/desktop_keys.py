@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import string
 
-from actions.errors import InputError
 from actions.keys import KEY_NAMES
+from actions.project_errors import InputError
 
 # canonical name -> X keysym name (Xlib.XK, with the xf86 group loaded)
 X_KEYSYMS: dict[str, str] = {

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.base import ScreenGeometry
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.base import FailSafeError
 from env.desktop_backends import Button
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from actions.errors import ScreenpilotError
+from actions.project_errors import ScreenpilotError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.reaper import watch
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.base import Env
 from env.desktop_monitors import MonitorChoice, parse_monitor
 from env.display_services import DEFAULT_WINDOW_MANAGER, WindowManagerName, parse_window_manager

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.display_services import (
     DEFAULT_WINDOW_MANAGER,
     SessionBus,

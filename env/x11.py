@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from actions.errors import InputError, require
+from actions.project_errors import InputError, require
 
 
 def is_x11() -> bool:

@@ -45,7 +45,7 @@ import yaml
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Click, LongPress, OpenApp, Scroll, Type
 from actions.vocabulary import compiled_step
 from agent.cache import LocateCache, LocateStore, model_identity

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.models.spec import ModelSpec
 from agent.provenance import Provenance
 from agent.trajectory import RunFolder

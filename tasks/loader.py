@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.provenance import Provenance, trust
 from agent.secrets import MIN_SECRET_LENGTH
 from tasks.schema import MODEL_TEXT_VERBS, Loc, Task, semantic_errors

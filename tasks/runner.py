@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from actions.errors import InputError, require
+from actions.project_errors import InputError, require
 from actions.vocabulary import instruction
 from agent.cache import LocateCache
 from agent.engine import RunResult, execute, record_run

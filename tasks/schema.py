@@ -24,8 +24,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from actions.errors import InputError
 from actions.keys import KeyNameError, parse_combo
+from actions.project_errors import InputError
 from actions.types import Action
 from actions.verb_args import widen
 from actions.vocabulary import (

@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.eval.samples import BadRecord, Dataset, DatasetFormat, Language, Sample
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError
-from agent.eval.answers import ParserName
+from actions.project_errors import InputError
+from agent.eval.harness_readers import ParserName
 from agent.eval.runner import RunStats
 from agent.models.spec import ModelSpec
 from tasks.screenspot import Filters

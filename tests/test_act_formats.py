@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from actions.answers import parse_model_answer
-from actions.errors import InputError
+from actions.answer_formats import parse_model_answer
 from actions.frames import CoordinateFrame
+from actions.project_errors import InputError
 from actions.types import (
     Click,
     Key,

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Click
 from env.adb_connect import AdbFailure, AdbServerAddress, DeviceInfo, select_device
 from env.android import AndroidEnv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import (
     Click,
     Drag,

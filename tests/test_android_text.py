@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Type
 from env.android import AndroidEnv
 from env.android_text import (

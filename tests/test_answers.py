@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actions.answers import NOT_FOUND, parse_model_answer
+from actions.answer_formats import NOT_FOUND, parse_model_answer
 from actions.frames import CoordinateSpace
 from actions.types import Click, LongPress, Swipe, Terminate, Type
 from agent.models.profiles import get_profile

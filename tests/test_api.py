@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.errors import StepFailed
 from tests.conftest import need
 

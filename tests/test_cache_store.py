@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.cache import LocateCache, LocateStore, model_identity
 from agent.cache.identity import ScreenIdentity
 from agent.cache.store import MAX_VARIANTS, CropRef, Entry, crop_digest, crop_file

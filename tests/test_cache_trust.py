@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.cache import LocateCache, LocateStore
 from agent.cache.store import LOCK_FILE
 from agent.cli.main import main

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import pytest
 
-from actions.errors import InputError
 from actions.frames import CoordinateFrame
 from actions.parse import parse_answer
+from actions.project_errors import InputError
 from actions.types import (
     Click,
     Drag,

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from actions.errors import InputError
 from actions.frames import CoordinateFrame, ModelFamily
-from agent.eval.answers import (
+from actions.project_errors import InputError
+from agent.eval.harness_readers import (
     read_qwen2_5_vl,
     read_qwen2_vl,
     read_qwen3_vl,

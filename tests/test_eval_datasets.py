@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from tasks.screenspot import DatasetFormat, Filters, load_dataset, xywh_to_xyxy
 
 

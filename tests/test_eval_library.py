@@ -73,7 +73,7 @@ def test_a_python_caller_gets_the_result_file_the_cli_writes(
 
 
 def test_bad_options_fail_in_one_line_before_any_model_loads(tmp_path: Path) -> None:
-    from actions.errors import InputError
+    from actions.project_errors import InputError
 
     options = EvalOptions(
         data=tmp_path / "missing", out=tmp_path / "r.json", spec=ModelSpec(model="/nowhere")
@@ -137,7 +137,7 @@ def test_two_stage_rows_are_labelled_and_never_mixed_with_official_ones(
 
 
 def test_two_stage_refuses_the_zoom_pass_before_any_model_loads(tmp_path: Path) -> None:
-    from actions.errors import InputError
+    from actions.project_errors import InputError
 
     options = _options(made_dataset(), tmp_path / "r.json", Path("/nowhere"), zoom=True,
                        two_stage=True)  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from actions.answers import AnswerFormat, parse_model_answer
+from actions.answer_formats import AnswerFormat, parse_model_answer
 from actions.frames import CoordinateFrame, CoordinateSpace, ModelFamily
 from agent.cli.main import main
 from agent.eval.author_readers import read_mai_ui

@@ -13,7 +13,7 @@ import pytest
 
 from actions.frames import CoordinateFrame, CoordinateSpace
 from agent.eval import author_readers as authors
-from agent.eval.answers import read_holo1_5, to_pixels
+from agent.eval.harness_readers import read_holo1_5, to_pixels
 from agent.eval.metrics import judge_fraction
 from agent.models.profiles import PROFILES
 

@@ -307,7 +307,7 @@ def test_journal_lock_works_without_posix_only_modules(tmp_path: Path) -> None:
         import sys
         sys.modules["fcntl"] = None  # importing it now fails, as on Windows
         from pathlib import Path
-        from actions.errors import InputError
+        from actions.project_errors import InputError
         from agent.eval.runner import Sidecar
         path = Path(sys.argv[1])
         first = Sidecar(path, "abc")

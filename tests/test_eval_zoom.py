@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.eval.zoom import parse_zoom_size, tile_windows, zoom_window, zoomed_image
 
 

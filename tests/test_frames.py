@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actions.errors import InputError
 from actions.frames import (
     EDGE_MARGIN,
     CoordinateFrame,
@@ -17,6 +16,7 @@ from actions.frames import (
     smart_resize,
     visual_tokens,
 )
+from actions.project_errors import InputError
 
 MAX_1280 = 1280 * 28 * 28
 

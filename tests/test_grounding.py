@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from actions.errors import InputError
 from actions.frames import CoordinateFrame
-from actions.schema import to_tool_call
+from actions.project_errors import InputError
+from actions.tool_prompt import to_tool_call
 from actions.types import Click
 from agent.grounding import ground, ground_batch, load_image, next_action
 from agent.models.load import load_model

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from actions.errors import InputError
 from actions.frames import CoordinateFrame
 from actions.parse import parse_answer
-from actions.schema import to_tool_call
+from actions.project_errors import InputError
+from actions.tool_prompt import to_tool_call
 from actions.types import HoldKey, Key, parse_action
 from env.android import AndroidEnv
 from tasks.schema import Step

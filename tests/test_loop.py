@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.errors import ModelOutputError
 from actions.frames import CoordinateFrame
+from actions.project_errors import ModelOutputError
 from agent.errors import ActionDenied, BudgetExhausted, StepFailed
 from agent.loop import run_goal
 from agent.models.base import Model, ModelReply, ModelRequest

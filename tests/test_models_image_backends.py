@@ -159,7 +159,7 @@ ABSENT = "import sys; sys.modules['torchvision'] = None\n"  # as if it were not 
 API_SCRIPT = """
 import json, sys
 from PIL import Image
-from actions.errors import MissingDependency
+from actions.project_errors import MissingDependency
 from agent.grounding import ground
 from agent.models.spec import ModelSpec
 from agent.models.load import load_model

@@ -116,7 +116,7 @@ def test_a_cached_run_with_a_local_checkpoint_never_opens_its_weights(
 
 
 def test_a_broken_or_missing_tokenizer_fails_at_load_model(checkpoint) -> None:
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.models.load import load_model
     from agent.models.spec import ModelSpec
 
@@ -135,7 +135,7 @@ def test_a_broken_or_missing_tokenizer_fails_at_load_model(checkpoint) -> None:
 def test_a_gpu_that_is_not_there_fails_at_load_model(tiny_qwen_dir) -> None:
     import torch
 
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.models.load import load_model
     from agent.models.spec import ModelSpec
 
@@ -157,7 +157,7 @@ def test_a_checkpoint_without_its_weights_fails_before_any_click(
 
 
 def test_a_missing_shard_of_an_index_fails_at_load_model(checkpoint) -> None:
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.models.load import load_model
     from agent.models.spec import ModelSpec
 

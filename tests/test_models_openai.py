@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from actions.errors import InputError
 from actions.frames import smart_resize
+from actions.project_errors import InputError
 from actions.types import Click
 from agent.grounding import ground, ground_batch, next_action
 from agent.models import prompts

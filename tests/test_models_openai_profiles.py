@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.api import resolve_model
 from agent.cli.main import main
 from agent.grounding import ground, next_action

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from actions.errors import InputError, MissingDependency
 from actions.frames import CoordinateFrame, smart_resize, visual_tokens
+from actions.project_errors import InputError, MissingDependency
 from agent.grounding import ground
 from agent.models import prompts
 from agent.models.base import ModelRequest

@@ -13,8 +13,8 @@ import shutil
 import pytest
 from PIL import Image, ImageDraw
 
-from actions.errors import InputError
 from actions.frames import ModelFamily
+from actions.project_errors import InputError
 from agent.models.base import ModelRequest
 from agent.models.load import load_model
 from agent.models.spec import ModelSpec

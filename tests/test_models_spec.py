@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from actions.frames import ModelFamily
-from actions.schema import system_prompt
+from actions.tool_prompt import system_prompt
 from agent.models import prompts
 from agent.models.load import load_model
 from agent.models.openai_compat import check_prompt_tokens

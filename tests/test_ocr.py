@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from actions.errors import InputError
 from actions.parse import parse_answer
+from actions.project_errors import InputError
 from agent.models.base import ModelRequest
 from agent.models.ocr_match import OcrLine, best_match, normalize, span_box, target_text
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.cli.main import _register_commands, app
 from agent.models.detect import resolve_profile
 from agent.models.load import load_model

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from actions.answers import AnswerFormat
-from actions.errors import InputError
+from actions.answer_formats import AnswerFormat
 from actions.frames import CoordinateFrame
-from agent.eval.answers import Reading
+from actions.project_errors import InputError
+from agent.eval.harness_readers import Reading
 from agent.eval.protocol import answer_parser
 from agent.grounding import ground
 from agent.models.base import Model, ModelReply, ModelRequest

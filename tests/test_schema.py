@@ -8,7 +8,7 @@ import pytest
 
 from actions.frames import CoordinateFrame
 from actions.parse import parse_answer
-from actions.schema import COMPUTER_VERBS, MOBILE_VERBS, system_prompt, to_tool_call, tool_spec
+from actions.tool_prompt import COMPUTER_VERBS, MOBILE_VERBS, system_prompt, to_tool_call, tool_spec
 from actions.types import (
     Click,
     Drag,

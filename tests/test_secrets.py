@@ -26,7 +26,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from PIL import Image, ImageStat
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.secrets import MASK, Redactor, SecretFilter, redacted_logging
 
 ROOT = Path(__file__).resolve().parents[1]

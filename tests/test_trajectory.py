@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.screen_mask import mask_text_regions
 from agent.secrets import Redactor, SecretFilter
 from agent.trajectory import (

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 OWN_NAMES = re.compile(
     r"^(cache\.yaml|\.lock|[0-9a-f]{16}\.png|\.(cache\.yaml|[0-9a-f]{16}\.png)\.\d+\.tmp)$"

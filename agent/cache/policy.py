@@ -40,7 +40,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from PIL import Image
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.types import Action, Type
 from actions.vocabulary import spec_of
 from agent.cache.fingerprint import (

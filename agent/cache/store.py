@@ -43,7 +43,7 @@ import yaml
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from actions.vocabulary import Platform
 from agent.cache.folder import check_folder, shared_lock
 from agent.cache.identity import LocateKey, ModelIdentity, ScreenIdentity

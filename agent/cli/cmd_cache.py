@@ -32,7 +32,7 @@ def cache_folder_of(task: Path) -> Path:
     import yaml
     from pydantic import ValidationError
 
-    from actions.errors import InputError, format_validation_error
+    from actions.project_errors import InputError, format_validation_error
     from tasks.runner import cache_folder
     from tasks.schema import CacheSettings
 
@@ -103,7 +103,7 @@ def clear_command(
 
     Works on a corrupt cache file too (without --target).
     """
-    from actions.errors import InputError
+    from actions.project_errors import InputError
 
     store = store_of(task)
     removed = store.clear(target)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.cli.env_options import (
     AndroidOptionCommand,
     adb_host_option,

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from PIL import Image, ImageDraw
 
-from actions.errors import InputError, ModelOutputError
+from actions.project_errors import InputError, ModelOutputError
 from agent.grounding import GroundingResult, ground, load_image
 from agent.models.load import load_model
 from agent.models.spec import ModelSpec

@@ -145,7 +145,7 @@ def mcp_command(
     stdio by default (for Claude Desktop, VS Code, Cursor); --transport http
     serves streamable HTTP at http://HOST:PORT/mcp. Exit 2 for bad options.
     """
-    from actions.errors import InputError, require
+    from actions.project_errors import InputError, require
     from agent.mcp.transport import check_bind
     from agent.models.weights import announce_loads
 

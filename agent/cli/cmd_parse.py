@@ -9,10 +9,10 @@ from typing import Any
 
 import typer
 
-from actions.answers import AnswerFormat, parse_model_answer
-from actions.errors import InputError
+from actions.answer_formats import AnswerFormat, parse_model_answer
 from actions.frames import CoordinateFrame, family_of
 from actions.parse import ParsedAnswer
+from actions.project_errors import InputError
 from env.virtual_display import parse_size
 
 

@@ -70,7 +70,7 @@ def replay_command(
     options, never from the folder. Exit codes as for `agent run`; a dry run
     that reaches a step the real replay would ask about fails (exit 1).
     """
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.replay import ReplayOptions, prepare_replay, replay
 
     if confirm not in ("never", "risky", "always"):

@@ -53,7 +53,7 @@ def format_step(rec: StepRecord, budget: int | None) -> str:
 
 def parse_locate(text: str) -> list[str]:
     """``a11y,cache,model`` -> a checked list (InputError, exit 2, on anything else)."""
-    from actions.errors import InputError
+    from actions.project_errors import InputError
 
     order = [part.strip().lower() for part in text.split(",") if part.strip()]
     bad = [part for part in order if part not in ("a11y", "cache", "model")]
@@ -203,7 +203,7 @@ def run_command(
             ray=ray,
         )
     task_file = task_files[0]
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.models.weights import announce_loads
 
     announce_loads()

@@ -30,7 +30,7 @@ def serve_command(
     ),
 ) -> None:
     """Serve a local model as an OpenAI-compatible /v1/chat/completions endpoint."""
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.mcp.host_check import is_loopback
     from agent.models.load import load_model
     from agent.models.serve import LocalChat, make_server

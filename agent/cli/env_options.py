@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from env.factory import AndroidOptions, DesktopOptions, EnvOptions
 
 MONITOR_HELP = "Monitor index (0 = all monitors together) or 'primary'."

@@ -18,7 +18,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from actions.errors import ScreenpilotError, format_validation_error
+from actions.project_errors import ScreenpilotError, format_validation_error
 
 app = typer.Typer(
     name="agent",

@@ -59,7 +59,7 @@ def run_batch(
     """Run many task files at once (see the module docstring); raises typer.Exit."""
     from rich.console import Console
 
-    from actions.errors import InputError
+    from actions.project_errors import InputError
     from agent.parallel.batch import (
         Batch,
         android_serials,

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from actions.frames import CoordinateFrame
-from agent.eval.answers import Reading, by_resized_size, divide, is_number, validation_error
+from agent.eval.harness_readers import Reading, by_resized_size, divide, is_number, validation_error
 
 # Failures of Python's own literal and number parsing on arbitrary text.
 _PARSE_ERRORS = (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError)

@@ -18,7 +18,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".partial.jsonl"

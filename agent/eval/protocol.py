@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError
 from actions.frames import ModelFamily
-from agent.eval.answers import ParserName, Reader, read_qwen2_vl, read_robust
+from actions.project_errors import InputError
+from agent.eval.harness_readers import ParserName, Reader, read_qwen2_vl, read_robust
 from agent.eval.results import OFFICIAL_LABEL, Protocol
 from agent.models.profile import OfficialReader, Profile
 from agent.models.profiles import PROFILES, SSP
@@ -91,7 +91,7 @@ def answer_parser(
         return AnswerParser(
             parser="robust",
             reader="lenient",
-            source=f"actions.answers.parse_model_answer (the agent's parser){where}",
+            source=f"actions.answer_formats.parse_model_answer (the agent's parser){where}",
             kind="screenpilot's lenient parser",
             profile=name,
             read=partial(read_robust, fmt=fmt),

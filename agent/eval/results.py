@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.eval.metrics import Correctness, compute_metrics, rescore
 
 ROW_KEYS = (

@@ -32,9 +32,9 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError
 from actions.frames import CoordinateFrame
-from agent.eval.answers import ParserName, Reading, to_pixels
+from actions.project_errors import InputError
+from agent.eval.harness_readers import ParserName, Reading, to_pixels
 from agent.eval.journal import Outcome, Sidecar, sidecar_path
 from agent.eval.metrics import Correctness, judge_fraction, judge_point
 from agent.eval.protocol import AnswerParser, answer_parser, deviations, protocol_record

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from agent.eval.answers import Reading
+from agent.eval.harness_readers import Reading
 from agent.grounding import GroundingResult
 from agent.models.base import ModelReply
 from agent.models.profile import TwoStage

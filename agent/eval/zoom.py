@@ -21,8 +21,8 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError
-from agent.eval.answers import Reading
+from actions.project_errors import InputError
+from agent.eval.harness_readers import Reading
 
 Point = tuple[float, float]
 

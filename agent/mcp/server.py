@@ -24,7 +24,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from actions.errors import ScreenpilotError, require
+from actions.project_errors import ScreenpilotError, require
 from agent.errors import ActionDenied
 from agent.mcp.host import Outcome, ScreenHost
 from agent.mcp.tools import BY_NAME, SERVER_INSTRUCTIONS, ToolSpec, not_offered, tools_for
@@ -61,7 +61,7 @@ class Confirmation(BaseModel):
 
 def error_message(exc: BaseException) -> str:
     """The one line ``agent`` prints after ``error:`` for this exception."""
-    from actions.errors import format_validation_error
+    from actions.project_errors import format_validation_error
 
     if isinstance(exc, ValidationError):
         return format_validation_error(exc)

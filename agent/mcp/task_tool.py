@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.engine import record_run
 from agent.mcp import tool_models as tm
 from agent.mcp.host import Outcome, ScreenHost, new_run_folder

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.mcp.host_check import HostCheck, allowed_names, is_loopback, normalize
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.mcp import tool_models as tm
 
 

@@ -25,7 +25,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from actions.frames import CoordinateFrame
-from actions.schema import system_prompt, to_tool_call
+from actions.tool_prompt import system_prompt, to_tool_call
 from actions.types import Action
 from actions.vocabulary import uitars_text
 from agent.models.grounder_prompts import (

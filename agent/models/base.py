@@ -4,7 +4,7 @@ A backend turns requests (a screenshot plus what is asked) into raw answer
 text and reports the frame it answered in. Everything else - the model's
 profile (`agent.models.profiles`: prompts, pixels, coordinate space, answer
 format), prompts built from it by `agent.models.prompts`, answers parsed by
-`actions.answers`, points mapped by `actions.frames` - is shared, so a
+`actions.answer_formats`, points mapped by `actions.frames` - is shared, so a
 grounding result means the same thing whichever backend produced it.
 """
 

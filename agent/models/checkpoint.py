@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError, MissingDependency, first_line, require
+from actions.project_errors import InputError, MissingDependency, first_line, require
 from agent.models.chat_templates import QWEN3_VL_CHAT_TEMPLATE
 from agent.models.prompts import QWEN2_5_VL_CHAT_TEMPLATE
 from agent.models.transformers_import import require_transformers

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.models.profile import Profile
 from agent.models.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.models.spec import ModelSpec
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from typing import Any
 
 from PIL import Image
 
-from actions.errors import InputError, require
 from actions.frames import CoordinateFrame, ModelFamily
+from actions.project_errors import InputError, require
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.ocr_match import (
     OcrLine,

@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from actions.errors import InputError, ScreenpilotError, require
 from actions.frames import CoordinateFrame, family_of_space, visual_tokens
+from actions.project_errors import InputError, ScreenpilotError, require
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.endpoints import EndpointPool

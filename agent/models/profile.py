@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from actions.answers import AnswerFormat
+from actions.answer_formats import AnswerFormat
 from actions.frames import CoordinateFrame, CoordinateSpace, family_of_space, smart_resize
 
 Pixels = Annotated[int, Field(gt=0, le=1_000_000_000)]
@@ -114,7 +114,7 @@ class OfficialReader(_Frozen):
     script": the model authors' evaluation of ScreenSpot-Pro; "authors' answer parser": they
     publish no ScreenSpot-Pro script, so their own code that turns an answer into a click
     (README or cookbook example, agent parser) is followed. `read` is an
-    `agent.eval.answers.Reader`: (raw answer, frame) -> Reading.
+    `agent.eval.harness_readers.Reader`: (raw answer, frame) -> Reading.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)

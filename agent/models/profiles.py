@@ -32,12 +32,12 @@ Short names of the sources cited below:
 
 from __future__ import annotations
 
-from actions.answers import AnswerFormat
-from actions.errors import InputError
+from actions.answer_formats import AnswerFormat
 from actions.frames import CoordinateSpace
-from actions.schema import system_prompt
+from actions.project_errors import InputError
+from actions.tool_prompt import system_prompt
 from agent.eval import author_readers as authors
-from agent.eval.answers import read_holo1_5, read_qwen2_5_vl, read_qwen3_vl
+from agent.eval.harness_readers import read_holo1_5, read_qwen2_5_vl, read_qwen3_vl
 from agent.models.grounder_prompts import (
     GTA1_SYSTEM,
     GUIOWL_GROUND_SYSTEM,

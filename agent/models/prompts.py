@@ -25,7 +25,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
-from actions.schema import tool_name
+from actions.tool_prompt import tool_name
 
 if TYPE_CHECKING:
     from agent.models.base import ModelRequest

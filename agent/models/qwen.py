@@ -31,8 +31,8 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from actions.errors import InputError, MissingDependency, first_line, require
 from actions.frames import CoordinateFrame, family_of_space, visual_tokens
+from actions.project_errors import InputError, MissingDependency, first_line, require
 from agent.models import prompts
 from agent.models.base import Model, ModelReply, ModelRequest
 from agent.models.checkpoint import check_processor_files, check_weight_files, locate

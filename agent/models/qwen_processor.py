@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from actions.errors import InputError, MissingDependency, first_line
+from actions.project_errors import InputError, MissingDependency, first_line
 from agent.models.checkpoint import ARCHITECTURES, SPECIAL_TOKENS, Architecture, locate
 from agent.models.transformers_import import require_transformers, torchvision_available
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from actions.errors import InputError
 from actions.frames import QWEN_MAX_PIXELS, CoordinateSpace, ModelFamily, family_of, space_of_family
+from actions.project_errors import InputError
 from agent.models.profile import TwoStage
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import logging
 import sys
 from types import ModuleType
 
-from actions.errors import first_line, require
+from actions.project_errors import first_line, require
 
 log = logging.getLogger(__name__)
 

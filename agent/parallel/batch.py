@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 if TYPE_CHECKING:
     from tasks.schema import Task

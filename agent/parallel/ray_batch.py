@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.parallel.batch import INTERRUPT_GRACE_SECONDS, Batch, Planned, SummaryEntry
 from agent.parallel.ray_cluster import X11, connected, local_screens, pack, unpack
 

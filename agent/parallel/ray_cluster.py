@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 from agent.models.base import ModelReply, ModelRequest
 from agent.models.spec import ModelSpec
 from agent.parallel.ray_cluster import connected, import_ray

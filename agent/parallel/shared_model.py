@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 log = logging.getLogger(__name__)
 

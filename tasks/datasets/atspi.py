@@ -21,7 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from actions.errors import InputError
+from actions.project_errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.errors import InputError, require
+from actions.project_errors import InputError, require
 from tasks.datasets.targets import Target, phrase, visible_unique
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""How a raw answer becomes the point a ScreenSpot sample is judged on.
+"""Official readers from the ScreenSpot-Pro harness, and how a raw answer becomes a point.
 
 Two parsers, chosen with ``agent eval screenspot --parser`` (`agent.eval.protocol`
 picks the reader for a run):
@@ -10,7 +10,7 @@ picks the reader for a run):
   An answer that code cannot read has no point (``wrong_format``): nothing is
   repaired, and a reader never falls back to a click at (0, 0).
 * **robust**: the lenient parser the agent uses for its steps, in the profile's
-  answer format (`actions.answers.parse_model_answer`: think blocks, answer tags,
+  answer format (`actions.answer_formats.parse_model_answer`: think blocks, answer tags,
   repaired braces, many shapes). Results judged with it are labelled non-official.
 
 Either way the point comes back as fractions of the image's width and height,
@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from actions.answers import AnswerFormat, parse_model_answer
+from actions.answer_formats import AnswerFormat, parse_model_answer
 from actions.frames import SPACE_UNITS, CoordinateFrame
 
 ParserName = Literal["official", "robust"]

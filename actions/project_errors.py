@@ -1,4 +1,6 @@
-"""Error types shared by every layer, and the lazy-import helper.
+"""The project's error types, shared by every layer, and the lazy-import helper.
+
+It sits in `actions` only because that is the bottom layer every package may import.
 
 `InputError` means the user gave something unusable (exit code 2, nothing was
 sent to a screen); `ModelOutputError` means the model answered nothing usable
