@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fixtures.grounding_server import GroundingServer
-from tests.test_parallel_run import LABELS, ROOT, batch, clicked, presses, write_task
+from tests.test_parallel_run import LABELS, ROOT, batch, clicked, gone, presses, write_task
 
 __all__ = ["batch"]  # the fixture, shared with tests/test_parallel_run.py
 
@@ -162,3 +162,42 @@ def test_without_android_serials_tasks_go_to_every_ready_phone_adb_lists(
     assert sorted(turns(first) + turns(second)) == [1, 2]
     assert turns(first) and turns(second)  # two workers, two phones: one task each
     assert locked.events == []  # an unauthorized phone gets no task
+
+
+def test_a_hung_child_that_ignores_sigint_is_killed(tmp_path: Path, monkeypatch: Any) -> None:
+    """The SIGKILL half of the hang limit: a child deaf to SIGINT (stuck in C code, say)
+    is killed after the interrupt grace, and with it what it started (its process group)."""
+    import psutil
+
+    from agent.parallel import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "INTERRUPT_GRACE_SECONDS", 1.0)
+    pid_file = tmp_path / "grandchild.pid"
+    deaf = (
+        "import pathlib, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "kid = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)'])\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(kid.pid))\n"
+        "print('[ 1] waiting', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+
+    class Deaf(batch_module.Batch):
+        def _argv(self, task: batch_module.Planned) -> list[str]:
+            return [sys.executable, "-c", deaf]  # in place of an `agent run` child
+
+    out = tmp_path / "out"
+    out.mkdir()
+    task = batch_module.Planned(path=tmp_path / "deaf.yaml", name="deaf", run_dir=out / "deaf",
+                                platform="desktop", own_display=True, timeout=2.0)  # fmt: skip
+    runner = Deaf([task], workers=1, child_args=[], serials=[], out=out)
+    assert runner.run() is False
+    assert task.result is not None and task.result.status == "error"
+    assert task.result.message.startswith("timed out after 2 s"), task.result.message
+    assert task.step == 1  # it had started
+    try:
+        grandchild = [psutil.Process(int(pid_file.read_text()))]
+    except psutil.NoSuchProcess:
+        grandchild = []
+    assert gone(grandchild, 10) == []  # SIGKILL went to its whole process group
