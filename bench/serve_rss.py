@@ -12,12 +12,14 @@ build). Then:
    peak RSS (VmHWM) is "one model's";
 2. the batch: `agent run` of `--workers` task files (each launches its own Tk
    button board on its own private Xvfb and asks the model for one click, as in
-   bench/parallel.py) with `--workers N`; the RSS of the whole process tree
-   (parent, `agent serve`, every `agent run` child, Xvfb and app) is summed
-   every 50 ms and the peak kept.
+   bench/parallel.py; with `--ocr` each first waits for its board by OCR, which
+   loads the OCR engine, ~360 MB, into every worker) with `--workers N`; the RSS
+   of the whole process tree (parent, `agent serve`, every `agent run` child,
+   Xvfb and app) is summed every 50 ms and the peak kept.
 
 Target (issue 21): tree peak <= one model + 300 MB per worker. RSS counts shared
-library pages once per process, so the sum overstates the real footprint.
+library pages once per process, so the sum overstates the real footprint; PSS
+(shared pages split between their users) is printed beside it.
 Random weights answer no coordinate: the tasks fail at their click, after the
 model answered (the memory is what is measured). Prints the load; this box has
 2 cores shared with others.
@@ -93,7 +95,8 @@ def one_model(model: Path) -> int:
             Image.new("RGB", (800, 600), (240, 240, 240)).save(shot)
             ground = [sys.executable, "-m", "agent.cli.main", "ground", str(shot), "the Save",
                       "--backend", "openai", "--base-url", url, "--model", str(model),
-                      "--profile", "qwen2.5-vl", "--prefill", "--json"]  # fmt: skip
+                      "--profile", "qwen2.5-vl", "--prefill", "--max-new-tokens", "24",
+                      "--json"]  # fmt: skip
             subprocess.run(ground, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
         return peak_hwm(server.pid)
     finally:
@@ -102,7 +105,7 @@ def one_model(model: Path) -> int:
 
 
 def tree_peak(pid: int, stop: threading.Event, found: dict[str, Any]) -> None:
-    """Poll the RSS of `pid` and all its descendants every 50 ms; keep the peak."""
+    """Poll the RSS and PSS of `pid` and all its descendants every 50 ms; keep the peaks."""
     import psutil
 
     root = psutil.Process(pid)
@@ -111,20 +114,22 @@ def tree_peak(pid: int, stop: threading.Event, found: dict[str, Any]) -> None:
             family = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return
-        total, parts = 0, []
+        total, pss, parts = 0, 0, []
         for p in family:
             try:
-                rss = p.memory_info().rss
-                parts.append((rss, p.name(), " ".join(p.cmdline()[2:5])))
+                info = p.memory_full_info()
+                parts.append((info.rss, info.pss, p.name(), " ".join(p.cmdline()[2:5])))
             except psutil.Error:
                 continue
-            total += rss
+            total += info.rss
+            pss += info.pss
         if total > found.get("peak", 0):
             found.update(peak=total, parts=sorted(parts, reverse=True), processes=len(parts))
+        found["pss"] = max(found.get("pss", 0), pss)
         stop.wait(0.05)
 
 
-def batch(model: Path, workers: int, folder: Path) -> dict[str, Any]:
+def batch(model: Path, workers: int, folder: Path, ocr: bool) -> dict[str, Any]:
     import tests.test_parallel_run as t
 
     labels = list(t.LABELS)
@@ -135,6 +140,8 @@ def batch(model: Path, workers: int, folder: Path) -> dict[str, Any]:
         text = path.read_text().splitlines()
         text[0] = f"name: {name}{i}"
         text[2] = f"model: {{backend: qwen, model: '{model}', max_new_tokens: 24}}"
+        if not ocr:  # the board's first label is awaited by time, not read by OCR
+            text = [line if "wait_for" not in line else "  - wait: 5" for line in text]
         path = path.rename(folder / f"{name}{i}.yaml")
         path.write_text("\n".join(text) + "\n")
         tasks.append(path)
@@ -161,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--size", choices=["mid", "tiny"], default="mid")
+    parser.add_argument("--ocr", action="store_true", help="tasks wait for the board by OCR")
     args = parser.parse_args()
     print(f"load before: {loadavg()}; cores: {os.cpu_count()}")
     model = checkpoint(args.size)
@@ -169,14 +177,15 @@ def main() -> None:
     single = one_model(model)
     print(f"one model: agent serve peak RSS {single / MB:.0f} MB  (load {loadavg()})")
     with tempfile.TemporaryDirectory() as tmp:
-        found = batch(model, args.workers, Path(tmp))
+        found = batch(model, args.workers, Path(tmp), args.ocr)
     peak = found.get("peak", 0)
     budget = single + args.workers * 300 * MB
     print(f"batch: {args.workers} workers, one served model: {found['served']}; "
           f"{found['seconds']:.0f} s; {found['tail']}  (load {loadavg()})")  # fmt: skip
     print(f"batch: peak RSS of the tree {peak / MB:.0f} MB over {found.get('processes')} processes")
-    for rss, name, cmd in found.get("parts", [])[:12]:
-        print(f"  {rss / MB:7.0f} MB  {name} {cmd}")
+    print(f"batch: peak PSS of the tree {found.get('pss', 0) / MB:.0f} MB (shared pages split)")
+    for rss, pss, name, cmd in found.get("parts", [])[:12]:
+        print(f"  RSS {rss / MB:6.0f} MB  PSS {pss / MB:6.0f} MB  {name} {cmd}")
     verdict = "within" if peak <= budget else "OVER"
     print(f"target: one model + 300 MB x {args.workers} = {budget / MB:.0f} MB: {verdict} "
           f"(margin {(budget - peak) / MB:.0f} MB)")  # fmt: skip

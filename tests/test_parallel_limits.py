@@ -201,3 +201,24 @@ def test_a_hung_child_that_ignores_sigint_is_killed(tmp_path: Path, monkeypatch:
     except psutil.NoSuchProcess:
         grandchild = []
     assert gone(grandchild, 10) == []  # SIGKILL went to its whole process group
+
+
+def test_resize_pil_keeps_torch_out_of_a_worker() -> None:
+    """Workers of a served model get SCREENPILOT_RESIZE=pil (agent.parallel.shared_model):
+    torch (~0.5 GB RSS each) stays out of them; the screenshot still gets its exact size."""
+    probe = (
+        "import sys\n"
+        "from PIL import Image\n"
+        "from agent.models.resize import to_model_image\n"
+        "out = to_model_image(Image.new('RGB', (1920, 1080), (9, 99, 199)), (1316, 728))\n"
+        "print(out.size, out.getpixel((600, 300)), 'torch' in sys.modules)\n"
+    )
+    runs = {}
+    for resize in ("pil", ""):
+        env = {**os.environ, "SCREENPILOT_RESIZE": resize}
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        runs[resize] = done.stdout.strip()
+    assert runs["pil"] == "(1316, 728) (9, 99, 199) False"
+    assert runs[""] == "(1316, 728) (9, 99, 199) True"  # torch's resize, where installed

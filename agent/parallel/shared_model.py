@@ -65,7 +65,8 @@ def served_model(
         options = ["--backend", "openai", "--base-url", url, "--model", model, "--prefill"]
         if profile:
             options += ["--profile", profile]
-        yield options, {"OPENAI_API_KEY": token}
+        # The workers only send screenshots: the PIL resize spares each of them torch's RSS.
+        yield options, {"OPENAI_API_KEY": token, "SCREENPILOT_RESIZE": "pil"}
     finally:
         server.terminate()
         try:
