@@ -10,11 +10,11 @@ that takes `--run-delay` seconds per request (requests overlap: a server that
 batches), with the locate cache off; timed at each `--workers`. Each app's log
 must show exactly its three clicks.
 
-Eval: `agent eval screenspot` of up to `--samples` made samples (tests/made_data.py
-makes 24) against 1 and then 2
-loopback endpoints, each answering one request at a time in `--eval-delay`
+Eval: `agent eval screenspot` of `--samples` samples made by `agent dataset make`
+(tests/made_data.py: 2 sizes x N scenes x 8 targets, enough for `--samples`) against
+1 and then 2 loopback endpoints, each answering one request at a time in `--eval-delay`
 seconds (one replica without batching), `--concurrency 2` per endpoint; the two
-result files must hold the same predictions.
+result files must hold the same predictions (the bench stops otherwise).
 
 Prints wall-clock seconds, speed-ups and the machine's load before and after;
 state the load next to any figure (this box has 2 cores shared with others).
@@ -106,7 +106,9 @@ def bench_eval(samples: int, delay: float, folder: Path) -> dict[int, float]:
         return server
 
     servers = [one_at_a_time(), one_at_a_time()]
-    data = made_dataset()
+    per_scene = 8
+    scenes = -(-samples // (2 * per_scene))  # two sizes
+    data = made_dataset(scenes=scenes, per_scene=per_scene)
     times: dict[int, float] = {}
     results = {}
     try:
@@ -124,11 +126,16 @@ def bench_eval(samples: int, delay: float, folder: Path) -> dict[int, float]:
                 raise SystemExit(f"eval {n}: exit {done.returncode}\n{done.stdout}{done.stderr}")
             results[n] = json.loads(out.read_text())["details"]
             count = len(results[n])
+            if count != samples:
+                raise SystemExit(f"eval {n}: {count} samples scored, {samples} asked for")
             print(f"eval: {count} samples, {n} endpoint(s): {times[n]:.1f} s  (load {loadavg()})")
     finally:
         for s in servers:
             s.close()
-    print(f"eval: identical predictions: {results[1] == results[2]}")
+    same = results[1] == results[2]
+    print(f"eval: identical predictions: {same}")
+    if not same:
+        raise SystemExit("eval: the two runs disagree")
     return times
 
 

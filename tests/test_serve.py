@@ -87,3 +87,67 @@ def test_off_loopback_without_a_token_is_refused_before_loading(tmp_path) -> Non
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SCREENPILOT_SERVE_TOKEN" in lines[0], result.stderr
+
+
+def chat_request(url: str, image: Image.Image, instruction: str, cap: int) -> dict:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    content = [{"type": "image_url", "image_url": {"url": data}},
+               {"type": "text", "text": instruction}]  # fmt: skip
+    body = {"messages": [{"role": "user", "content": content}], "max_tokens": cap}
+    request = urllib.request.Request(f"{url}/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=300) as reply:
+        return json.load(reply)
+
+
+def stop(server: subprocess.Popen[str]) -> str:
+    """Ctrl-C the server; its last stdout line ("stopped after N request(s) in M batch(es)")."""
+    import signal
+
+    server.send_signal(signal.SIGINT)
+    out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    return out.strip().splitlines()[-1]
+
+
+def test_concurrent_requests_are_batched_and_answered_as_one_at_a_time(tiny_qwen_dir) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Random weights: each answer depends on its own image and words, so a mix-up would show.
+    sizes = [(280, 196), (448, 280), (224, 224), (336, 252), (560, 308), (252, 336)]
+    jobs = [
+        (Image.new("RGB", size, (20 * i, 200 - 30 * i, 90 + 25 * i)), f"click thing {i} " * i, 6)
+        for i, size in enumerate(sizes)
+    ]
+    # Two with another token cap: never in the same batch as the others (their answers
+    # would run to 6 tokens).
+    jobs += [(Image.new("RGB", (308, 224), (200, 40, 40)), "close it", 3),
+             (Image.new("RGB", (224, 308), (40, 40, 200)), "open it now", 3)]  # fmt: skip
+    alone, alone_url = start_server(tiny_qwen_dir, "--dtype", "float32", "--max-batch", "1")
+    batched, batched_url = start_server(
+        tiny_qwen_dir, "--dtype", "float32", "--max-batch", "4", "--batch-window-ms", "2000"
+    )
+    try:
+        reference = [chat_request(alone_url, *job) for job in jobs]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            answers = list(pool.map(lambda job: chat_request(batched_url, *job), jobs))
+    finally:
+        alone_line, batched_line = stop(alone), stop(batched)
+
+    def content(reply: dict) -> str:
+        return reply["choices"][0]["message"]["content"]
+
+    assert [content(a) for a in answers] == [content(r) for r in reference]
+    assert len({content(r) for r in reference}) > 1  # the answers do differ by request
+    assert [a["usage"] for a in answers] == [r["usage"] for r in reference]
+    assert [a["usage"]["completion_tokens"] for a in answers[-2:]] == [3, 3]
+    assert alone_line == "stopped after 8 request(s) in 8 batch(es)"
+    # Six alike (at most four a batch) and two with another cap: at least three batches.
+    assert batched_line.startswith("stopped after 8 request(s) in "), batched_line
+    batches = int(batched_line.split(" in ")[1].split()[0])
+    assert 3 <= batches < 8, batched_line

@@ -21,6 +21,17 @@ def serve_command(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="HTTP port (0: any free)."),
     name: str = typer.Option(None, "--served-name", help="Model name clients send (default X)."),
     device: str = typer.Option("auto", "--device", help="auto, cuda, mps, cpu or a torch device."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, bfloat16, float16, float32."),
+    max_batch: int = typer.Option(
+        4, "--max-batch", min=1, max=256, help="Most concurrent requests in one generate()."
+    ),
+    window_ms: float = typer.Option(
+        5.0,
+        "--batch-window-ms",
+        min=0.0,
+        max=10_000.0,
+        help="How long a request waits for others to batch with (the model's busy time adds).",
+    ),
     token: str = typer.Option(
         None,
         "--token",
@@ -41,12 +52,17 @@ def serve_command(
             f"--host {host} is reachable from other machines: set SCREENPILOT_SERVE_TOKEN "
             "(or --token) so that only your clients can use the model"
         )
-    spec = ModelSpec(backend="qwen", model=model, profile=profile, device=device, weights="eager")
+    if dtype not in ("auto", "bfloat16", "float16", "float32"):
+        raise InputError(f"--dtype {dtype}: choose auto, bfloat16, float16 or float32")
+    spec = ModelSpec(
+        backend="qwen", model=model, profile=profile, device=device, dtype=dtype, weights="eager"
+    )
     loaded = load_model(spec)
-    chat = LocalChat(loaded, name or model)
+    chat = LocalChat(loaded, name or model, max_batch=max_batch, window=window_ms / 1000)
     try:
         server = make_server(chat, host, port, token)
     except OSError as exc:
+        chat.close()
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = server.server_address[1]
     shown = f"[{host}]" if ":" in host else host
@@ -58,8 +74,9 @@ def serve_command(
         pass
     finally:
         server.server_close()
+        chat.close()
         loaded.close()
-    typer.echo(f"stopped after {chat.answered} request(s)")
+    typer.echo(f"stopped after {chat.answered} request(s) in {chat.batches} batch(es)")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import warnings
 from functools import lru_cache
 from typing import Any
@@ -33,7 +34,13 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def _torch() -> Any:
-    """torch if it is installed (imported on first use), else None."""
+    """torch if it is installed (imported on first use), else None.
+
+    ``SCREENPILOT_RESIZE=pil`` keeps torch out: the workers of `agent run --workers`
+    (`agent.parallel.shared_model`) would each add ~0.5 GB of RSS for it.
+    """
+    if os.environ.get("SCREENPILOT_RESIZE", "").strip().lower() == "pil":
+        return None
     if importlib.util.find_spec("torch") is None:
         return None
     import torch

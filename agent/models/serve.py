@@ -10,9 +10,11 @@ assistant message is continued, not closed); greedy decoding only. ``GET
 /v1/models`` lists the one model. The client applies the profile (prompts,
 resize to the exact smart_resize size), so the image is used as sent.
 
-Requests are answered one generate() at a time (the model is not thread-safe);
-concurrent requests wait their turn. A bearer token is required when one is set
-(the CLI requires one for any address off loopback, as `agent mcp` does).
+Concurrent requests that decode alike (same token cap and stop strings) are
+answered by one batched generate() (`agent.models.serve_batch`), each with the
+answer it would get alone; the model itself is used by one thread only. A
+bearer token is required when one is set (the CLI requires one for any address
+off loopback, as `agent mcp` does).
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import hmac
 import io
 import json
 import logging
-import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.models.serve_batch import DEFAULT_MAX_BATCH, DEFAULT_WINDOW, Batcher, Pending
 
 log = logging.getLogger(__name__)
 
@@ -104,18 +108,37 @@ def to_processor_messages(
 
 
 class LocalChat:
-    """Answers chat requests with a loaded `QwenModel` (one generate() at a time)."""
+    """Answers chat requests with a loaded `QwenModel`, batching concurrent ones that
+    decode alike (`agent.models.serve_batch`)."""
 
-    def __init__(self, model: Any, name: str) -> None:
+    def __init__(
+        self,
+        model: Any,
+        name: str,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        window: float = DEFAULT_WINDOW,
+    ) -> None:
         self.model = model
         self.name = name
-        self.lock = threading.Lock()
-        self.answered = 0
+        self.batcher = Batcher(model, max_batch=max_batch, window=window)
+
+    @property
+    def answered(self) -> int:
+        """Requests answered so far."""
+        return self.batcher.requests
+
+    @property
+    def batches(self) -> int:
+        """generate() calls so far (fewer than `answered` when requests were batched)."""
+        return self.batcher.batches
+
+    def close(self) -> None:
+        """Answer the requests already waiting, then stop the batching thread."""
+        self.batcher.close()
 
     def complete(self, request: ChatRequest) -> dict[str, Any]:
         """One chat completion (OpenAI's response shape, with usage)."""
-        from agent.models.qwen_processor import preprocess
-
         messages, images, prefill = to_processor_messages(request.messages)
         if len(images) > 1:
             raise BadRequest("one image per request")
@@ -130,18 +153,8 @@ class LocalChat:
         stops = request.stop if isinstance(request.stop, list) else [request.stop or ""]
         stops = tuple(s for s in stops if s)
         cap = request.max_tokens or 256
-        with self.lock:
-            torch = model._torch
-            weights = model.load_weights()
-            inputs = preprocess(processor, [text], images).to(model.device)
-            if "pixel_values" in inputs:
-                inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
-            config, extra = model.generation_config_for(cap, stops)
-            with torch.inference_mode():
-                output = weights.generate(**inputs, generation_config=config, **extra)
-            prompt_tokens = int(inputs["input_ids"].shape[1])
-            new = output[0, prompt_tokens:].tolist()
-            self.answered += 1
+        done = self.batcher.submit(Pending(text=text, images=images, cap=cap, stops=stops))
+        new, prompt_tokens = done.new_ids, done.prompt_tokens
         raw = model._decode(new, stops)
         finish = "stop" if len(new) < cap else "length"
         for stop in stops:  # vLLM leaves the stop string out of the text
@@ -149,7 +162,7 @@ class LocalChat:
                 raw = raw[: -len(stop)]
                 finish = "stop"
         return {
-            "id": f"chatcmpl-local-{self.answered}",
+            "id": f"chatcmpl-local-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.name,

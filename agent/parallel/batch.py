@@ -14,7 +14,7 @@ Screens are the scarce part, so they are handed out here:
 
 Each child is watched by `env.reaper`, so a parent killed outright (SIGKILL,
 OOM) takes its children and everything they started with it. Each child has a
-wall-clock limit of its task's time budget plus `HANG_GRACE_SECONDS`; past it
+wall-clock limit of its task's time budget plus `hang_grace` (a minute); past it
 the child gets SIGINT (its run folder is written, marked interrupted), then
 SIGKILL. Results land in ``OUT/summary.json`` (see `SummaryEntry`); running the
 same batch again re-runs only the tasks that did not succeed there.
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HANG_GRACE_SECONDS = 60.0
-"""Beyond a task's own time budget, how long its child may run before it counts as hung."""
+"""Beyond a task's own time budget, how long its child may run before it counts as hung
+(``$SCREENPILOT_HANG_GRACE`` seconds where set)."""
 INTERRUPT_GRACE_SECONDS = 20.0
 """After SIGINT, how long a child gets to write its run folder before SIGKILL."""
 SUMMARY = "summary.json"
@@ -126,6 +127,7 @@ def plan(
             or (not os.environ.get("DISPLAY") and sys.platform == "linux")
         )
         budget = timeout if timeout is not None else task.timeout
+        grace = hang_grace()
         planned.append(
             Planned(
                 path=Path(path),
@@ -133,10 +135,28 @@ def plan(
                 run_dir=out / name,
                 platform=task.platform,
                 own_display=own,
-                timeout=budget + HANG_GRACE_SECONDS,
+                timeout=budget + grace,
             )
         )
     return planned
+
+
+def hang_grace() -> float:
+    """Seconds past its budget before a task counts as hung (`HANG_GRACE_SECONDS`).
+
+    Raises:
+        InputError: ``$SCREENPILOT_HANG_GRACE`` is not a number of seconds (one line, exit 2).
+    """
+    raw = os.environ.get("SCREENPILOT_HANG_GRACE", "").strip()
+    if not raw:
+        return HANG_GRACE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise InputError(f"$SCREENPILOT_HANG_GRACE must be seconds (0-86400), got {raw!r}")
+    return value
 
 
 def read_summary(out: Path) -> list[SummaryEntry]:

@@ -33,13 +33,20 @@ def shared_local_model(specs: list[Any]) -> tuple[str, str | None] | None:
 
 
 @contextlib.contextmanager
-def served_model(model: str, profile: str | None) -> Iterator[tuple[list[str], dict[str, str]]]:
+def served_model(
+    model: str, profile: str | None, *, max_batch: int = 4
+) -> Iterator[tuple[list[str], dict[str, str]]]:
     """Start `agent serve` for `model`; yields the child `agent run` options and environment
-    that make a worker use it, and stops the server on exit."""
+    that make a worker use it, and stops the server on exit.
+
+    `max_batch` (the number of workers): requests of workers that ask at the same time
+    are answered by one batched generate.
+    """
     from env.reaper import watch
 
     token = secrets.token_urlsafe(24)  # loopback, but other local users need not share it
-    argv = [sys.executable, "-m", "agent.cli.main", "serve", "--model", model, "--port", "0"]
+    argv = [sys.executable, "-m", "agent.cli.main", "serve", "--model", model, "--port", "0",
+            "--max-batch", str(min(max(max_batch, 1), 256))]  # fmt: skip
     if profile:
         argv += ["--profile", profile]
     env_token = {"SCREENPILOT_SERVE_TOKEN": token}
@@ -58,7 +65,8 @@ def served_model(model: str, profile: str | None) -> Iterator[tuple[list[str], d
         options = ["--backend", "openai", "--base-url", url, "--model", model, "--prefill"]
         if profile:
             options += ["--profile", profile]
-        yield options, {"OPENAI_API_KEY": token}
+        # The workers only send screenshots: the PIL resize spares each of them torch's RSS.
+        yield options, {"OPENAI_API_KEY": token, "SCREENPILOT_RESIZE": "pil"}
     finally:
         server.terminate()
         try:
