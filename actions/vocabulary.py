@@ -7,7 +7,8 @@ An entry (`ActionSpec`) says, for one type of `actions.types`:
 * the task-file verbs that produce it (with their own platforms: ``long_press`` is a
   phone verb in task files) and its `agent do` verb;
 * the model verbs that produce it (Qwen computer_use / mobile_use tool calls, UI-TARS
-  calls translated to them) and how it is written back in each model's words;
+  calls translated to them) and how it is written back in each model's words (the
+  readers and writers themselves are in `actions.model_verbs`);
 * its risk hook (`keystrokes`: it sends keys to the focused window), what it does to
   the keyboard focus (`keeps_typed`, `moves_focus`) and its caption in reports;
 * for a simple action (nothing to locate), `simple`: its arguments are the class's own
@@ -27,15 +28,35 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from actions.call_args import (
-    MAX_SCROLL,
-    MAX_SCROLL_PIXELS,
-    CallArgs,
     model_point,
-    nonzero,
     uitars_escape,
     uitars_point,
 )
 from actions.frames import CoordinateFrame
+from actions.model_verbs import (
+    CLICK_NAMES,
+    CLICK_VERBS,
+    Reader,
+    UitarsWriter,
+    Writer,
+    computer_scroll,
+    mobile_system_button,
+    point_args,
+    read_click,
+    read_drag,
+    read_hold_key,
+    read_key,
+    read_long_press,
+    read_move,
+    read_scroll,
+    read_swipe,
+    read_terminate,
+    short,
+    uitars_click,
+    uitars_drag,
+    uitars_scroll,
+    uitars_system_button,
+)
 from actions.types import (
     ACTION_TYPES,
     Action,
@@ -61,13 +82,6 @@ PLATFORMS: tuple[Platform, ...] = get_args(Platform)
 BOTH: frozenset[Platform] = frozenset(PLATFORMS)
 DESKTOP: frozenset[Platform] = frozenset({"desktop"})
 ANDROID: frozenset[Platform] = frozenset({"android"})
-
-Reader = Callable[[CallArgs], Action]
-"""Builds the action from one tool call's arguments (the verb is `CallArgs.verb`)."""
-Writer = Callable[[Any, CoordinateFrame], dict[str, Any]]
-"""The tool-call arguments that describe an action, in the model's space."""
-UitarsWriter = Callable[[Any, CoordinateFrame], str]
-"""The action as a UI-TARS-1.5 call (``click(point='<point>x y</point>')``)."""
 
 
 @dataclass(frozen=True)
@@ -115,150 +129,6 @@ class ActionSpec:
         return template.format(action=action)
 
 
-# -- per type: how each is read from and written in the models' words -----------------
-CLICK_VERBS: dict[str, tuple[str, int]] = {
-    "left_click": ("left", 1),
-    "click": ("left", 1),
-    "tap": ("left", 1),
-    "right_click": ("right", 1),
-    "middle_click": ("middle", 1),
-    "double_click": ("left", 2),
-    "double_tap": ("left", 2),
-    "triple_click": ("left", 3),
-}
-_CLICK_NAMES = {
-    ("left", 1): "left_click",
-    ("left", 2): "double_click",
-    ("left", 3): "triple_click",
-    ("right", 1): "right_click",
-    ("middle", 1): "middle_click",
-}
-_PHONE_BUTTONS = {"back": "Back", "home": "Home", "menu": "Menu", "enter": "Enter"}
-
-
-def _read_click(c: CallArgs) -> Click:
-    button, count = CLICK_VERBS[c.verb]
-    x, y = c.at()
-    return Click(x=x, y=y, button=button, count=count)  # type: ignore[arg-type]
-
-
-def _uitars_click(a: Click, f: CoordinateFrame) -> str:
-    verb = "right_single" if a.button == "right" else {2: "left_double"}.get(a.count, "click")
-    return f"{verb}(point='{uitars_point(f, a.x, a.y)}')"
-
-
-def _read_move(c: CallArgs) -> Move:
-    x, y = c.at()
-    return Move(x=x, y=y)
-
-
-def _read_drag(c: CallArgs) -> Drag:
-    if c.has("start_coordinate") or c.has("coordinate2"):
-        start_key = "start_coordinate" if c.has("start_coordinate") else "coordinate"
-        end_key = "coordinate" if start_key == "start_coordinate" else "coordinate2"
-        sx, sy = c.at(start_key)
-        ex, ey = c.at(end_key)
-        return Drag(x=sx, y=sy, to_x=ex, to_y=ey)
-    ex, ey = c.at()
-    return Drag(to_x=ex, to_y=ey)
-
-
-def _uitars_drag(a: Drag | Swipe, f: CoordinateFrame) -> str:
-    if a.x is None or a.y is None:
-        raise ValueError("UI-TARS has no drag without a start point")
-    start, end = uitars_point(f, a.x, a.y), uitars_point(f, a.to_x, a.to_y)
-    return f"drag(start_point='{start}', end_point='{end}')"
-
-
-def _read_swipe(c: CallArgs) -> Swipe:
-    sx, sy = c.at()
-    ex, ey = c.at("coordinate2")
-    seconds = min(max(c.number("time", 0.3), 0.05), 60)
-    return Swipe(x=sx, y=sy, to_x=ex, to_y=ey, duration=seconds)
-
-
-def _read_long_press(c: CallArgs) -> LongPress:
-    x, y = c.at()
-    return LongPress(x=x, y=y, duration=min(max(c.number("time", 1.0), 0.05), 60))
-
-
-def _read_scroll(c: CallArgs) -> Scroll:
-    axis = "horizontal" if c.verb == "hscroll" else "vertical"
-    side = 0 if axis == "horizontal" else 1
-    if c.has("pixels"):
-        # computer_use asks for a distance in pixels of the image the model saw: the
-        # action holds it in screenshot pixels, the env turns it into wheel notches.
-        pixels = c.number("pixels") * c.frame.image_size[side] / c.frame.model_size[side]
-        size: dict[str, int] = {"pixels": nonzero(pixels, MAX_SCROLL_PIXELS)}
-    else:  # UI-TARS' scroll(direction) and plain "amount": wheel notches
-        size = {"amount": nonzero(c.number("amount"), MAX_SCROLL)}
-    if c.has("coordinate"):
-        x, y = c.at()
-        return Scroll(x=x, y=y, axis=axis, **size)
-    return Scroll(axis=axis, **size)
-
-
-def _computer_scroll(a: Scroll, f: CoordinateFrame) -> dict[str, Any]:
-    if a.pixels is not None:  # back into pixels of the image the model saw
-        side = 0 if a.axis == "horizontal" else 1
-        pixels = round(a.pixels * f.model_size[side] / f.image_size[side])
-    else:
-        pixels = a.amount
-    args: dict[str, Any] = {"action": "scroll", "pixels": pixels}
-    if a.x is not None and a.y is not None:
-        args["coordinate"] = model_point(f, a.x, a.y)
-    return args
-
-
-def _uitars_scroll(a: Scroll, f: CoordinateFrame) -> str:
-    # UI-TARS scrolls by direction: a distance in pixels keeps only its sign
-    positive = (a.amount if a.amount is not None else a.pixels or 0) > 0
-    if a.axis == "horizontal":
-        direction = "right" if positive else "left"
-    else:
-        direction = "up" if positive else "down"
-    where = f"point='{uitars_point(f, a.x, a.y)}', " if a.x is not None and a.y is not None else ""
-    return f"scroll({where}direction='{direction}')"
-
-
-def _read_key(c: CallArgs) -> Key:
-    return Key(keys=c.get("keys", c.get("text", c.get("key"))))
-
-
-def _read_hold_key(c: CallArgs) -> HoldKey:
-    keys = c.get("keys", c.get("text", c.get("key")))
-    return HoldKey(keys=keys, seconds=min(max(c.number("time", 1.0), 0.05), 60))
-
-
-def _read_terminate(c: CallArgs) -> Terminate:
-    status = str(c.get("status", "success")).lower()
-    answer = c.get("answer", c.get("text"))
-    return Terminate(
-        status="failure" if status == "failure" else "success",
-        answer=None if answer is None else str(answer),
-    )
-
-
-def _mobile_system_button(a: SystemButton, f: CoordinateFrame) -> dict[str, Any]:
-    if a.button not in _PHONE_BUTTONS:
-        return {"action": "key", "text": a.button}
-    return {"action": "system_button", "button": _PHONE_BUTTONS[a.button]}
-
-
-def _uitars_system_button(a: SystemButton, f: CoordinateFrame) -> str:
-    return {"home": "press_home()", "back": "press_back()"}.get(
-        a.button, f"hotkey(key='{a.button}')"
-    )
-
-
-def _short(text: str) -> str:
-    return f"{text[:60]!r}" + ("..." if len(text) > 60 else "")
-
-
-def _point_args(verb: str) -> Writer:
-    return lambda a, f: {"action": verb, "coordinate": model_point(f, a.x, a.y)}
-
-
 _PHONE_POINTER = "a phone has no pointer to move; tap, long_press or swipe instead"
 
 # -- the table ---------------------------------------------------------------------------
@@ -272,13 +142,13 @@ SPECS: tuple[ActionSpec, ...] = (
             TaskVerb("right_click", DESKTOP),
         ),
         do_verb="click",
-        model_verbs=dict.fromkeys(CLICK_VERBS, _read_click),
+        model_verbs=dict.fromkeys(CLICK_VERBS, read_click),
         computer_call=lambda a, f: {
-            "action": _CLICK_NAMES.get((a.button, a.count), f"{a.button}_click"),
+            "action": CLICK_NAMES.get((a.button, a.count), f"{a.button}_click"),
             "coordinate": model_point(f, a.x, a.y),
         },
-        mobile_call=_point_args("click"),
-        uitars_call=_uitars_click,
+        mobile_call=point_args("click"),
+        uitars_call=uitars_click,
     ),
     ActionSpec(
         Move,
@@ -286,20 +156,20 @@ SPECS: tuple[ActionSpec, ...] = (
         refusals={"android": _PHONE_POINTER},
         do_verb="move",
         keeps_typed=True,
-        model_verbs=dict.fromkeys(("mouse_move", "move", "hover"), _read_move),
-        computer_call=_point_args("mouse_move"),
+        model_verbs=dict.fromkeys(("mouse_move", "move", "hover"), read_move),
+        computer_call=point_args("mouse_move"),
         uitars_call=lambda a, f: f"hover(point='{uitars_point(f, a.x, a.y)}')",
     ),
     ActionSpec(
         Drag,
         BOTH,
         do_verb="drag",
-        model_verbs=dict.fromkeys(("left_click_drag", "drag"), _read_drag),
+        model_verbs=dict.fromkeys(("left_click_drag", "drag"), read_drag),
         computer_call=lambda a, f: {
             "action": "left_click_drag",
             "coordinate": model_point(f, a.to_x, a.to_y),
         },
-        uitars_call=_uitars_drag,
+        uitars_call=uitars_drag,
     ),
     ActionSpec(
         Scroll,
@@ -307,9 +177,9 @@ SPECS: tuple[ActionSpec, ...] = (
         task_verbs=(TaskVerb("scroll"),),
         do_verb="scroll",
         keeps_typed=True,
-        model_verbs=dict.fromkeys(("scroll", "hscroll"), _read_scroll),
-        computer_call=_computer_scroll,
-        uitars_call=_uitars_scroll,
+        model_verbs=dict.fromkeys(("scroll", "hscroll"), read_scroll),
+        computer_call=computer_scroll,
+        uitars_call=uitars_scroll,
     ),
     ActionSpec(
         Type,
@@ -320,7 +190,7 @@ SPECS: tuple[ActionSpec, ...] = (
         computer_call=lambda a, f: {"action": "type", "text": a.text},
         mobile_call=lambda a, f: {"action": "type", "text": a.text},
         uitars_call=lambda a, f: f"type(content='{uitars_escape(a.text)}')",
-        caption=lambda a: f"type {_short(a.text)}",
+        caption=lambda a: f"type {short(a.text)}",
         keystrokes=True,
     ),
     ActionSpec(
@@ -328,7 +198,7 @@ SPECS: tuple[ActionSpec, ...] = (
         BOTH,
         task_verbs=(TaskVerb("key"),),
         do_verb="key",
-        model_verbs=dict.fromkeys(("key", "hotkey", "keypress"), _read_key),
+        model_verbs=dict.fromkeys(("key", "hotkey", "keypress"), read_key),
         computer_call=lambda a, f: {"action": "key", "keys": list(a.keys)},
         mobile_call=lambda a, f: {"action": "key", "text": a.combo},
         uitars_call=lambda a, f: f"hotkey(key='{' '.join(k.lower() for k in a.keys)}')",
@@ -346,7 +216,7 @@ SPECS: tuple[ActionSpec, ...] = (
         },
         task_verbs=(TaskVerb("hold_key", DESKTOP),),
         do_verb="hold_key",
-        model_verbs={"hold_key": _read_hold_key},
+        model_verbs={"hold_key": read_hold_key},
         computer_call=lambda a, f: {"action": "hold_key", "keys": list(a.keys), "time": a.seconds},
         caption=lambda a: f"hold {a.combo} {a.seconds:g} s",
         keystrokes=True,
@@ -371,7 +241,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec(
         Terminate,
         BOTH,
-        model_verbs=dict.fromkeys(("terminate", "answer", "finished"), _read_terminate),
+        model_verbs=dict.fromkeys(("terminate", "answer", "finished"), read_terminate),
         computer_call=lambda a, f: {"action": "terminate", "status": a.status},
         mobile_call=lambda a, f: {"action": "terminate", "status": a.status},
         uitars_call=lambda a, f: f"finished(content='{uitars_escape(a.answer or '')}')",
@@ -382,13 +252,13 @@ SPECS: tuple[ActionSpec, ...] = (
         BOTH,
         task_verbs=(TaskVerb("swipe", ANDROID),),
         do_verb="swipe",
-        model_verbs={"swipe": _read_swipe},
+        model_verbs={"swipe": read_swipe},
         mobile_call=lambda a, f: {
             "action": "swipe",
             "coordinate": model_point(f, a.x, a.y),
             "coordinate2": model_point(f, a.to_x, a.to_y),
         },
-        uitars_call=_uitars_drag,
+        uitars_call=uitars_drag,
         compile_step=lambda a: {"swipe": a.model_dump(mode="json", exclude={"type"})},
     ),
     ActionSpec(
@@ -396,7 +266,7 @@ SPECS: tuple[ActionSpec, ...] = (
         BOTH,
         task_verbs=(TaskVerb("long_press", ANDROID),),
         do_verb="long_press",
-        model_verbs={"long_press": _read_long_press},
+        model_verbs={"long_press": read_long_press},
         mobile_call=lambda a, f: {
             "action": "long_press",
             "coordinate": model_point(f, a.x, a.y),
@@ -411,8 +281,8 @@ SPECS: tuple[ActionSpec, ...] = (
         do_verb="system_button",
         moves_focus=True,
         model_verbs={"system_button": lambda c: SystemButton(button=str(c.get("button", "")))},
-        mobile_call=_mobile_system_button,
-        uitars_call=_uitars_system_button,
+        mobile_call=mobile_system_button,
+        uitars_call=uitars_system_button,
         compile_step=lambda a: {"key": a.button},
     ),
     ActionSpec(
