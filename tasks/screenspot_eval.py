@@ -79,11 +79,15 @@ class EvalResult(BaseModel):
 
 
 def run_screenspot(
-    options: EvalOptions, *, on_progress: Callable[[RunStats], None] | None = None
+    options: EvalOptions,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[RunStats], None] | None = None,
 ) -> EvalResult:
     """Ground every sample of the dataset and write the official result file (resumable).
 
-    `on_progress` is called after each batch. Bad input (dataset, settings, another
+    `on_start` is called with the number of samples once the input is checked,
+    `on_progress` after each batch. Bad input (dataset, settings, another
     language's file at `out`) is a one-line `InputError` before any model loads.
     """
     from agent.eval.protocol import pin_protocol
@@ -119,6 +123,8 @@ def run_screenspot(
             return stack.enter_context(ray_model(spec, loaded[-1]))
         return loaded[-1]
 
+    if on_start is not None:
+        on_start(len(dataset.samples))
     with stack:
         report, stats = runner.run(
             None, restart=options.restart, on_progress=on_progress,

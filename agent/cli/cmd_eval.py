@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -283,20 +284,26 @@ def screenspot_command(
         two_stage=two_stage, restart=restart, ray=ray, batch_size=batch_size,
     )  # fmt: skip
     console = Console(stderr=True)
-    with _progress_bar(console, enabled=progress) as bar:
-        task_id = bar.add_task("ScreenSpot", total=None, rate="", acc="")
+    # The bar opens once the input is checked: a refusal stays one line on stderr.
+    with contextlib.ExitStack() as stack:
+        bars: list[tuple[Any, Any]] = []
+
+        def start(total: int) -> None:
+            bar = stack.enter_context(_progress_bar(console, enabled=progress))
+            bars.append((bar, bar.add_task("ScreenSpot", total=total, rate="", acc="")))
 
         def update(stats: Any) -> None:
             finished = stats.resumed + stats.done_now
-            bar.update(
-                task_id,
-                total=stats.total,
-                completed=finished,
-                rate=f"{stats.samples_per_second:.2f} samples/s",
-                acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
-            )
+            for bar, task_id in bars:
+                bar.update(
+                    task_id,
+                    total=stats.total,
+                    completed=finished,
+                    rate=f"{stats.samples_per_second:.2f} samples/s",
+                    acc=f"acc {100 * stats.correct / max(finished, 1):.1f}%",
+                )
 
-        result = run_screenspot(options, on_progress=update)
+        result = run_screenspot(options, on_start=start, on_progress=update)
         update(result.stats)
     report, stats = result.report, result.stats
     out_console = Console()
