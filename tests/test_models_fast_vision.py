@@ -55,9 +55,7 @@ def _sdpa_calls(tower, pixels, grid, monkeypatch) -> tuple[object, int]:
     return out, len(calls)
 
 
-def test_batched_windows_give_transformers_output_in_few_attention_calls(
-    vision_tower, monkeypatch
-):
+def test_batched_windows_give_transformers_output_in_few_attention_calls(vision_tower, monkeypatch):
     grid = torch.tensor([GRID])
     torch.manual_seed(1)
     pixels = torch.randn(int(grid.prod()), 3 * 2 * 14 * 14).to(torch.bfloat16)
