@@ -79,6 +79,26 @@ def _plan(cu_seqlens: Any) -> list[tuple[int, int, Any]]:
     return plan
 
 
+def _rotate(qk: Any, cos: Any, sin: Any) -> Any:
+    """transformers' `apply_rotary_pos_emb_vision` on (seq, 2, heads, dim), bit for bit.
+
+    It computes ``x * cos + rotate_half(x) * sin`` in float32, rotate_half being
+    ``cat(-x2, x1)``; per half that is ``x1 * cos1 - x2 * sin1`` and
+    ``x2 * cos2 + x1 * sin2`` (negating a product and adding it is subtracting
+    it, exactly), without the concatenation and negation passes.
+    """
+    import torch
+
+    x = qk.float()
+    cos, sin = cos[:, None, None, :].float(), sin[:, None, None, :].float()
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    out = torch.empty_like(x)
+    out[..., :half] = x1 * cos[..., :half] - x2 * sin[..., :half]
+    out[..., half:] = x2 * cos[..., half:] + x1 * sin[..., half:]
+    return out.to(qk.dtype)
+
+
 def _forward(
     self: Any,
     hidden_states: Any,
@@ -90,14 +110,12 @@ def _forward(
     """`Qwen2_5_VLVisionAttention.forward` with windows of one length in one SDPA call."""
     import torch
     from torch.nn import functional
-    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import apply_rotary_pos_emb_vision
 
     seq_length = hidden_states.shape[0]
-    # (seq, 3, heads, head_dim) -> three (seq, heads, head_dim), as transformers does.
+    # (seq, 3, heads, head_dim): queries and keys rotated together, values as they are.
     qkv = self.qkv(hidden_states).reshape(seq_length, 3, self.num_heads, -1)
-    query, key, value = qkv.permute(1, 0, 2, 3).unbind(0)
-    cos, sin = position_embeddings
-    query, key = apply_rotary_pos_emb_vision(query, key, cos, sin)
+    query, key = _rotate(qkv[:, :2], *position_embeddings).unbind(1)
+    value = qkv[:, 2]
     plan = _plan(cu_seqlens)
     if len(plan) == 1 and plan[0][1] == 1:  # one window (a full-attention block)
         q, k, v = (t.transpose(0, 1).unsqueeze(0) for t in (query, key, value))
