@@ -27,6 +27,7 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -158,7 +159,7 @@ def main() -> int:
     from bench.cpu_3b import touch_weights
     from bench.preprocess import screenshot
 
-    work = Path(tempfile.mkdtemp(prefix="local-step-"))
+    work = Path(tempfile.mkdtemp(prefix=f"local-step-{os.getpid()}-"))
     os.environ["SCREENPILOT_PREFIX_CACHE"] = str(work / "prefix-kv")
     started = time.perf_counter()
     checkpoint = args.checkpoint or build_reduced(work / REDUCED)
@@ -224,4 +225,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    finally:  # the built checkpoint and the system-turn cache (~1.4 GB)
+        for folder in Path(tempfile.gettempdir()).glob(f"local-step-{os.getpid()}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
