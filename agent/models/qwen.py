@@ -342,6 +342,10 @@ class QwenModel(Model):
     def _attach(self, model: Any) -> None:
         """What needs the weights: the system-turn cache and generate's cache argument."""
         self.prefix_cache.model = model
+        # Qwen2.5-VL's window attention batched: same numbers, fewer SDPA calls.
+        from agent.models import fast_vision
+
+        self.fast_vision_blocks = fast_vision.install(model)
         # transformers 5.2x renamed generate's past_key_values to cache.
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
