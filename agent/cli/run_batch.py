@@ -116,7 +116,7 @@ def run_batch(
         local = shared_local_model([task.model for _, task in loaded]) if serve else None
         if local is not None and len(todo) > 1 and workers > 1:
             typer.echo(f"starting one model server for the workers: {local[0]}")
-            options, env = stack.enter_context(served_model(*local, max_batch=workers))
+            options, env = stack.enter_context(served_model(*local))
             batch.child_args = [*child_args, *options]
             batch.child_env = env
         interrupted = _run(batch, console, tasks, todo, title)
