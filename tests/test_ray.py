@@ -1,10 +1,12 @@
 """`--ray` on `agent run` and `agent eval screenspot`, on a real local Ray cluster.
 
 The cluster is started here (``ray start --head --block``, 2 CPUs, 4 ``x11``
-slots, a small object store) and reached through ``RAY_ADDRESS`` as a user's
+slots, two phones ``android:emulator-5554`` and ``android:emulator-5556``, a small
+object store) and reached through ``RAY_ADDRESS`` as a user's
 cluster would be; it is stopped through the process this module started, by id.
 The grounders are the tests' chat-completions servers on loopback speaking the
-real protocol; the apps are real Tk button boards on private Xvfb displays.
+real protocol; the apps are real Tk button boards on private Xvfb displays; the
+phones are the tests' adb server's (real smart-socket protocol).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tests.test_parallel_run import LABELS, clicked, presses, write_task
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+RESOURCES = {"x11": 4, "android:emulator-5554": 1, "android:emulator-5556": 1}
 
 
 def _free_port() -> int:
@@ -56,7 +59,7 @@ def cluster() -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
     env.update(PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0")
     argv = [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-            """--resources={"x11": 4}""", "--object-store-memory=100000000",
+            f"--resources={json.dumps(RESOURCES)}", "--object-store-memory=100000000",
             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
             "--node-ip-address=127.0.0.1"]  # fmt: skip
     head = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -301,6 +304,41 @@ def test_ctrl_c_on_ray_marks_started_runs_interrupted_and_leaves_nothing(
     assert [(r["name"], r["status"]) for r in rows] == [("alpha", "error"), ("bravo", "error")]
     _, alive = psutil.wait_procs(ours(), timeout=30)
     assert alive == [], alive
+
+
+def test_android_tasks_on_ray_go_one_per_phone_to_the_node_that_declares_it(
+    cluster: str, adb_server: Any, tmp_path: Path
+) -> None:
+    from tests.test_parallel_limits import phone_tasks, turns
+
+    adb_server.devices = []
+    first = adb_server.add_device("emulator-5554")
+    second = adb_server.add_device("emulator-5556")
+    other = adb_server.add_device("emulator-5558")  # attached, but no node declares it
+    tasks = phone_tasks(tmp_path, adb_server.port, 4)
+    env = {k: v for k, v in os.environ.items() if k not in ("ANDROID_SERIAL", "DISPLAY")}
+    env["RAY_ADDRESS"] = cluster
+    out = tmp_path / "out"
+    result = _run(out, *map(str, tasks), "--workers", "4", "--ray", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    on_first, on_second = turns(first), turns(second)  # whole turns: never two on one phone
+    assert sorted(on_first + on_second) == [1, 2, 3, 4]  # each task once, on one phone
+    assert on_first and on_second  # both phones worked
+    assert other.events == []
+    rows = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in rows] == ["phone1", "phone2", "phone3", "phone4"]
+    assert [r["status"] for r in rows] == ["success"] * 4
+    assert [r["model_calls"] for r in rows] == [0] * 4
+    for row in rows:  # the run folders came back from the node
+        info = json.loads((out / row["name"] / "run.json").read_text())
+        assert info["status"] == "success" and (out / row["name"] / "report.html").exists()
+
+    # A phone no node declares: one line, exit 2, no tap sent.
+    only = _run(tmp_path / "out2", str(tasks[0]), "--ray", "--android", "emulator-5558", env=env)
+    assert only.returncode == 2, only.stdout + only.stderr
+    lines = only.stderr.strip().splitlines()
+    assert len(lines) == 1 and "declares a phone (emulator-5558)" in lines[0], only.stderr
+    assert other.events == [] and len(turns(first) + turns(second)) == 4
 
 
 # -- without ray --------------------------------------------------------------------------
