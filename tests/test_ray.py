@@ -307,28 +307,35 @@ def test_ctrl_c_on_ray_marks_started_runs_interrupted_and_leaves_nothing(
 
 
 def test_android_tasks_on_ray_go_one_per_phone_to_the_node_that_declares_it(
-    cluster: str, adb_server: Any, tmp_path: Path
+    cluster: str, adb_server: Any, grounding_server: Any, tmp_path: Path
 ) -> None:
+    """Four phone tasks over the two declared phones, beside a desktop task on a display."""
     from tests.test_parallel_limits import phone_tasks, turns
 
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
+    need(shutil.which("xdotool") is not None, "xdotool is not installed")
     adb_server.devices = []
     first = adb_server.add_device("emulator-5554")
     second = adb_server.add_device("emulator-5556")
     other = adb_server.add_device("emulator-5558")  # attached, but no node declares it
     tasks = phone_tasks(tmp_path, adb_server.port, 4)
+    desk = write_task(tmp_path, "alpha", grounding_server.base_url, LABELS["alpha"])
     env = {k: v for k, v in os.environ.items() if k not in ("ANDROID_SERIAL", "DISPLAY")}
     env["RAY_ADDRESS"] = cluster
+    env.pop("SCREENPILOT_LOCATE_CACHE", None)
     out = tmp_path / "out"
-    result = _run(out, *map(str, tasks), "--workers", "4", "--ray", env=env)
+    result = _run(out, *map(str, [*tasks[:2], desk, *tasks[2:]]), "--workers", "4", "--ray",
+                  env=env)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     on_first, on_second = turns(first), turns(second)  # whole turns: never two on one phone
     assert sorted(on_first + on_second) == [1, 2, 3, 4]  # each task once, on one phone
     assert on_first and on_second  # both phones worked
     assert other.events == []
+    assert clicked(tmp_path / "alpha.jsonl") == [f"alpha-{x.lower()}" for x in LABELS["alpha"]]
     rows = json.loads((out / "summary.json").read_text())
-    assert [r["name"] for r in rows] == ["phone1", "phone2", "phone3", "phone4"]
-    assert [r["status"] for r in rows] == ["success"] * 4
-    assert [r["model_calls"] for r in rows] == [0] * 4
+    assert [r["name"] for r in rows] == ["phone1", "phone2", "alpha", "phone3", "phone4"]
+    assert [r["status"] for r in rows] == ["success"] * 5
+    assert [r["model_calls"] for r in rows] == [0, 0, 3, 0, 0]
     for row in rows:  # the run folders came back from the node
         info = json.loads((out / row["name"] / "run.json").read_text())
         assert info["status"] == "success" and (out / row["name"] / "report.html").exists()
@@ -339,6 +346,7 @@ def test_android_tasks_on_ray_go_one_per_phone_to_the_node_that_declares_it(
     lines = only.stderr.strip().splitlines()
     assert len(lines) == 1 and "declares a phone (emulator-5558)" in lines[0], only.stderr
     assert other.events == [] and len(turns(first) + turns(second)) == 4
+    assert not (tmp_path / "out2" / "phone1").exists()
 
 
 # -- without ray --------------------------------------------------------------------------
