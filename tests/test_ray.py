@@ -349,6 +349,30 @@ def test_android_tasks_on_ray_go_one_per_phone_to_the_node_that_declares_it(
     assert not (tmp_path / "out2" / "phone1").exists()
 
 
+def test_android_tasks_on_a_local_ray_cluster_use_the_phones_adb_lists(
+    adb_server: Any, tmp_path: Path
+) -> None:
+    """Without RAY_ADDRESS the command's own cluster declares this machine's ready phones."""
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    from tests.test_parallel_limits import phone_tasks, turns
+
+    adb_server.devices = []
+    first = adb_server.add_device("emulator-5554")
+    second = adb_server.add_device("emulator-5556")
+    locked = adb_server.add_device("emulator-5558", state="unauthorized")
+    tasks = phone_tasks(tmp_path, adb_server.port, 2)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ANDROID_SERIAL", "DISPLAY", "RAY_ADDRESS")}  # fmt: skip
+    env.update(ANDROID_ADB_SERVER_PORT=str(adb_server.port), RAY_AUTH_MODE="disabled")
+    result = _run(tmp_path / "out", *map(str, tasks), "--workers", "2", "--ray", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(turns(first) + turns(second)) == [1, 2]
+    assert turns(first) and turns(second)  # two workers, two phones: one task each
+    assert locked.events == []
+    rows = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [r["status"] for r in rows] == ["success"] * 2
+
+
 # -- without ray --------------------------------------------------------------------------
 
 
