@@ -463,3 +463,19 @@ def test_an_unreachable_ray_address_is_one_line_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach RAY_ADDRESS=127.0.0.1:" in err[0], err
     assert not (tmp_path / "out" / "t").exists()
+
+
+def test_a_desktop_task_on_the_real_display_is_refused_under_ray_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    from agent.cli.main import main
+
+    monkeypatch.setenv("DISPLAY", ":99")  # a user's screen: no cluster node has it
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_free_port()}")  # never reached
+    task = tmp_path / "t.yaml"
+    task.write_text("name: t\nenv: {desktop: {}}\nsteps:\n  - wait: 1\n")
+    assert main(["run", str(task), "--ray", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--virtual-display WxH" in err[0], err
+    assert not (tmp_path / "out").exists()

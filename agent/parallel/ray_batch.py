@@ -51,13 +51,9 @@ log = logging.getLogger(__name__)
 
 
 def check_placeable(tasks: list[Planned]) -> None:
-    """Desktop tasks go to a cluster node on a private virtual display, Android tasks to a
-    node's phone; anything else is refused (exit 2)."""
+    """A desktop task goes to a cluster node on a private virtual display (exit 2 otherwise);
+    an Android task to a node's phone."""
     for task in tasks:
-        if task.platform not in ("desktop", "android"):
-            raise InputError(
-                f"{task.path}: --ray runs desktop and Android tasks (this one is {task.platform})"
-            )
         if task.platform == "desktop" and not task.own_display:
             raise InputError(
                 f"{task.path}: --ray runs a task on a private display of a cluster node: "
@@ -231,7 +227,7 @@ class RayBatch(Batch):
         n_desk = min(slots, desktop, max(1, self.workers - n_phone)) if desktop else 0
         actor = ray.remote(TaskWorker)
         workers = []
-        for serial in held[:n_phone] if android else []:
+        for serial in held[:n_phone]:
             handle = actor.options(num_cpus=0, resources={phone_resource(serial): 1},
                                    max_concurrency=3).remote(self.child_args, self.child_env,
                                                              serial)  # fmt: skip
