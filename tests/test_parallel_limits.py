@@ -222,3 +222,47 @@ def test_resize_pil_keeps_torch_out_of_a_worker() -> None:
         runs[resize] = done.stdout.strip()
     assert runs["pil"] == "(1316, 728) (9, 99, 199) False"
     assert runs[""] == "(1316, 728) (9, 99, 199) True"  # torch's resize, where installed
+
+
+def test_the_model_served_for_workers_on_cpu_answers_one_request_at_a_time(
+    tiny_qwen_dir: Path, caplog: Any, monkeypatch: Any
+) -> None:
+    """On CPU, batching bought no time and held a batch's activations (BENCHMARKS.md 13):
+    the server `agent run --workers` starts answers four workers asking at once in four
+    generate calls (its own "stopped after" line, logged by the batch)."""
+    import base64
+    import io
+    import logging
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from agent.parallel.shared_model import served_model
+
+    caplog.set_level(logging.INFO, logger="agent.parallel.shared_model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    buffer = io.BytesIO()
+    Image.new("RGB", (280, 196), (30, 110, 210)).save(buffer, format="PNG")
+    png = base64.b64encode(buffer.getvalue()).decode()
+    barrier = threading.Barrier(4)
+    with served_model(str(tiny_qwen_dir), None) as (options, env):
+        url = options[options.index("--base-url") + 1]
+
+        def ask(i: int) -> dict[str, Any]:
+            content = [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                       {"type": "text", "text": f"click thing {i}"}]  # fmt: skip
+            body = {"messages": [{"role": "user", "content": content}], "max_tokens": 4}
+            request = urllib.request.Request(
+                f"{url}/chat/completions", data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json",
+                         "Authorization": f"Bearer {env['OPENAI_API_KEY']}"})  # fmt: skip
+            barrier.wait()
+            with urllib.request.urlopen(request, timeout=300) as reply:
+                return json.load(reply)
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(ask, range(4)))
+    assert all("choices" in a for a in answers)
+    lines = [r.getMessage() for r in caplog.records if "stopped after" in r.getMessage()]
+    assert lines == ["model server stopped after 4 request(s) in 4 batch(es)"], lines

@@ -1,10 +1,12 @@
 """`--ray` on `agent run` and `agent eval screenspot`, on a real local Ray cluster.
 
 The cluster is started here (``ray start --head --block``, 2 CPUs, 4 ``x11``
-slots, a small object store) and reached through ``RAY_ADDRESS`` as a user's
+slots, two phones ``android:emulator-5554`` and ``android:emulator-5556``, a small
+object store) and reached through ``RAY_ADDRESS`` as a user's
 cluster would be; it is stopped through the process this module started, by id.
 The grounders are the tests' chat-completions servers on loopback speaking the
-real protocol; the apps are real Tk button boards on private Xvfb displays.
+real protocol; the apps are real Tk button boards on private Xvfb displays; the
+phones are the tests' adb server's (real smart-socket protocol).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tests.test_parallel_run import LABELS, clicked, presses, write_task
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
+RESOURCES = {"x11": 4, "android:emulator-5554": 1, "android:emulator-5556": 1}
 
 
 def _free_port() -> int:
@@ -56,7 +59,7 @@ def cluster() -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
     env.update(PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0")
     argv = [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-            """--resources={"x11": 4}""", "--object-store-memory=100000000",
+            f"--resources={json.dumps(RESOURCES)}", "--object-store-memory=100000000",
             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
             "--node-ip-address=127.0.0.1"]  # fmt: skip
     head = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -303,6 +306,73 @@ def test_ctrl_c_on_ray_marks_started_runs_interrupted_and_leaves_nothing(
     assert alive == [], alive
 
 
+def test_android_tasks_on_ray_go_one_per_phone_to_the_node_that_declares_it(
+    cluster: str, adb_server: Any, grounding_server: Any, tmp_path: Path
+) -> None:
+    """Four phone tasks over the two declared phones, beside a desktop task on a display."""
+    from tests.test_parallel_limits import phone_tasks, turns
+
+    need(shutil.which("Xvfb") is not None, "Xvfb is not installed")
+    need(shutil.which("xdotool") is not None, "xdotool is not installed")
+    adb_server.devices = []
+    first = adb_server.add_device("emulator-5554")
+    second = adb_server.add_device("emulator-5556")
+    other = adb_server.add_device("emulator-5558")  # attached, but no node declares it
+    tasks = phone_tasks(tmp_path, adb_server.port, 4)
+    desk = write_task(tmp_path, "alpha", grounding_server.base_url, LABELS["alpha"])
+    env = {k: v for k, v in os.environ.items() if k not in ("ANDROID_SERIAL", "DISPLAY")}
+    env["RAY_ADDRESS"] = cluster
+    env.pop("SCREENPILOT_LOCATE_CACHE", None)
+    out = tmp_path / "out"
+    result = _run(out, *map(str, [*tasks[:2], desk, *tasks[2:]]), "--workers", "4", "--ray",
+                  env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    on_first, on_second = turns(first), turns(second)  # whole turns: never two on one phone
+    assert sorted(on_first + on_second) == [1, 2, 3, 4]  # each task once, on one phone
+    assert on_first and on_second  # both phones worked
+    assert other.events == []
+    assert clicked(tmp_path / "alpha.jsonl") == [f"alpha-{x.lower()}" for x in LABELS["alpha"]]
+    rows = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in rows] == ["phone1", "phone2", "alpha", "phone3", "phone4"]
+    assert [r["status"] for r in rows] == ["success"] * 5
+    assert [r["model_calls"] for r in rows] == [0, 0, 3, 0, 0]
+    for row in rows:  # the run folders came back from the node
+        info = json.loads((out / row["name"] / "run.json").read_text())
+        assert info["status"] == "success" and (out / row["name"] / "report.html").exists()
+
+    # A phone no node declares: one line, exit 2, no tap sent.
+    only = _run(tmp_path / "out2", str(tasks[0]), "--ray", "--android", "emulator-5558", env=env)
+    assert only.returncode == 2, only.stdout + only.stderr
+    lines = only.stderr.strip().splitlines()
+    assert len(lines) == 1 and "declares a phone (emulator-5558)" in lines[0], only.stderr
+    assert other.events == [] and len(turns(first) + turns(second)) == 4
+    assert not (tmp_path / "out2" / "phone1").exists()
+
+
+def test_android_tasks_on_a_local_ray_cluster_use_the_phones_adb_lists(
+    adb_server: Any, tmp_path: Path
+) -> None:
+    """Without RAY_ADDRESS the command's own cluster declares this machine's ready phones."""
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    from tests.test_parallel_limits import phone_tasks, turns
+
+    adb_server.devices = []
+    first = adb_server.add_device("emulator-5554")
+    second = adb_server.add_device("emulator-5556")
+    locked = adb_server.add_device("emulator-5558", state="unauthorized")
+    tasks = phone_tasks(tmp_path, adb_server.port, 2)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ANDROID_SERIAL", "DISPLAY", "RAY_ADDRESS")}  # fmt: skip
+    env.update(ANDROID_ADB_SERVER_PORT=str(adb_server.port), RAY_AUTH_MODE="disabled")
+    result = _run(tmp_path / "out", *map(str, tasks), "--workers", "2", "--ray", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(turns(first) + turns(second)) == [1, 2]
+    assert turns(first) and turns(second)  # two workers, two phones: one task each
+    assert locked.events == []
+    rows = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [r["status"] for r in rows] == ["success"] * 2
+
+
 # -- without ray --------------------------------------------------------------------------
 
 
@@ -393,3 +463,19 @@ def test_an_unreachable_ray_address_is_one_line_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach RAY_ADDRESS=127.0.0.1:" in err[0], err
     assert not (tmp_path / "out" / "t").exists()
+
+
+def test_a_desktop_task_on_the_real_display_is_refused_under_ray_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    need(importlib.util.find_spec("ray") is not None, "ray is not installed (screenpilot[ray])")
+    from agent.cli.main import main
+
+    monkeypatch.setenv("DISPLAY", ":99")  # a user's screen: no cluster node has it
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_free_port()}")  # never reached
+    task = tmp_path / "t.yaml"
+    task.write_text("name: t\nenv: {desktop: {}}\nsteps:\n  - wait: 1\n")
+    assert main(["run", str(task), "--ray", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--virtual-display WxH" in err[0], err
+    assert not (tmp_path / "out").exists()

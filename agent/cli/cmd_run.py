@@ -157,7 +157,8 @@ def run_command(
         False,
         "--ray",
         help="Several tasks: run them on the Ray cluster at $RAY_ADDRESS (else a local one), "
-        "on nodes that declare an x11 resource (needs screenpilot[ray]).",
+        "on nodes that declare an x11 resource or the task's phone, android:SERIAL "
+        "(needs screenpilot[ray]).",
     ),
 ) -> None:
     """Run a task file: scripted steps and/or a goal, on a desktop or a phone.

@@ -23,7 +23,13 @@ def serve_command(
     device: str = typer.Option("auto", "--device", help="auto, cuda, mps, cpu or a torch device."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bfloat16, float16, float32."),
     max_batch: int = typer.Option(
-        4, "--max-batch", min=1, max=256, help="Most concurrent requests in one generate()."
+        None,
+        "--max-batch",
+        min=1,
+        max=256,
+        help="Most concurrent requests in one generate() (default: 4 on an accelerator, "
+        "1 on CPU, where batching measured no faster and holds a batch's activations).",
+        show_default=False,
     ),
     window_ms: float = typer.Option(
         5.0,
@@ -58,6 +64,8 @@ def serve_command(
         backend="qwen", model=model, profile=profile, device=device, dtype=dtype, weights="eager"
     )
     loaded = load_model(spec)
+    if max_batch is None:
+        max_batch = default_max_batch(str(loaded.device))
     chat = LocalChat(loaded, name or model, max_batch=max_batch, window=window_ms / 1000)
     try:
         server = make_server(chat, host, port, token)
@@ -77,6 +85,14 @@ def serve_command(
         chat.close()
         loaded.close()
     typer.echo(f"stopped after {chat.answered} request(s) in {chat.batches} batch(es)")
+
+
+def default_max_batch(device: str) -> int:
+    """Batching pays on an accelerator; on CPU (BENCHMARKS.md section 13: 0.99x wall, 0.81x
+    CPU, the batch's activations in RSS) requests are answered one at a time."""
+    from agent.models.serve_batch import DEFAULT_MAX_BATCH
+
+    return 1 if device.split(":")[0] == "cpu" else DEFAULT_MAX_BATCH
 
 
 def register(app: typer.Typer) -> None:

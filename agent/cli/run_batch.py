@@ -96,7 +96,9 @@ def run_batch(
             done.append(before)
         else:
             todo.append(t)
-    serials = android_serials(android) if any(t.platform == "android" for t in todo) else []
+    # Under --ray the phones are the cluster's (its nodes declare them), not this machine's.
+    phones = not ray and any(t.platform == "android" for t in todo)
+    serials = android_serials(android) if phones else []
     shared = [t for t in todo if t.platform == "desktop" and not t.own_display]
     if shared:
         typer.echo(f"{len(shared)} task(s) use the real display: they run one at a time")
@@ -106,7 +108,8 @@ def run_batch(
     if ray:
         from agent.parallel.ray_batch import RayBatch
 
-        batch: Batch = RayBatch(todo, workers=workers, child_args=child_args, serials=[], out=out)
+        batch: Batch = RayBatch(todo, workers=workers, child_args=child_args, android=android,
+                                out=out)  # fmt: skip
     else:
         batch = Batch(todo, workers=workers, child_args=child_args, serials=serials, out=out)
     title = f"{len(tasks)} tasks, {workers} workers -> {out}"
@@ -116,7 +119,7 @@ def run_batch(
         local = shared_local_model([task.model for _, task in loaded]) if serve else None
         if local is not None and len(todo) > 1 and workers > 1:
             typer.echo(f"starting one model server for the workers: {local[0]}")
-            options, env = stack.enter_context(served_model(*local, max_batch=workers))
+            options, env = stack.enter_context(served_model(*local))
             batch.child_args = [*child_args, *options]
             batch.child_env = env
         interrupted = _run(batch, console, tasks, todo, title)

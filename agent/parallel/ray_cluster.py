@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "--ray needs Ray: pip install 'screenpilot[ray]'"
 X11 = "x11"
 """The custom resource a node declares per private virtual display it can run (Xvfb)."""
+PHONE = "android:"
+"""A node declares each phone it holds as the custom resource ``android:<adb serial>`` of 1
+(``ray start --resources='{"android:emulator-5554": 1}'``): a task's actor asks for one, so it
+lands where that phone is attached and never shares it."""
 MAX_FOLDER_BYTES = 1 << 30
 """The most a run folder coming back from a node may hold (screenshots included)."""
 
@@ -85,6 +89,19 @@ def unreachable(address: str, timeout: float = 5.0) -> str | None:
 def local_screens(workers: int) -> dict[str, float]:
     """What a local cluster declares: one private display per worker where Xvfb exists."""
     return {X11: float(workers)} if shutil.which("Xvfb") else {}
+
+
+def phone_resource(serial: str) -> str:
+    """The custom resource a node declares for the phone with this adb serial."""
+    return f"{PHONE}{serial}"
+
+
+def declared_phones(resources: dict[str, float], given: list[str]) -> dict[str, int]:
+    """The phones a cluster declares (serial -> how many nodes hold one by that serial),
+    only those `given` where any are (``--android``)."""
+    found = {name.removeprefix(PHONE): int(count) for name, count in resources.items()
+             if name.startswith(PHONE) and int(count) >= 1}  # fmt: skip
+    return {s: n for s, n in found.items() if not given or s in given}
 
 
 def pack(folder: Path, *, limit: int = MAX_FOLDER_BYTES) -> dict[str, bytes]:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,19 +35,21 @@ def shared_local_model(specs: list[Any]) -> tuple[str, str | None] | None:
 
 @contextlib.contextmanager
 def served_model(
-    model: str, profile: str | None, *, max_batch: int = 4
+    model: str, profile: str | None, *, max_batch: int | None = None
 ) -> Iterator[tuple[list[str], dict[str, str]]]:
     """Start `agent serve` for `model`; yields the child `agent run` options and environment
     that make a worker use it, and stops the server on exit.
 
-    `max_batch` (the number of workers): requests of workers that ask at the same time
-    are answered by one batched generate.
+    `max_batch`: requests of workers that ask at the same time are answered by one batched
+    generate of up to this many; None: `agent serve`'s default (batches on an accelerator,
+    one at a time on CPU, where batching buys no time and costs a batch's activations).
     """
     from env.reaper import watch
 
     token = secrets.token_urlsafe(24)  # loopback, but other local users need not share it
-    argv = [sys.executable, "-m", "agent.cli.main", "serve", "--model", model, "--port", "0",
-            "--max-batch", str(min(max(max_batch, 1), 256))]  # fmt: skip
+    argv = [sys.executable, "-m", "agent.cli.main", "serve", "--model", model, "--port", "0"]
+    if max_batch is not None:
+        argv += ["--max-batch", str(min(max(max_batch, 1), 256))]
     if profile:
         argv += ["--profile", profile]
     env_token = {"SCREENPILOT_SERVE_TOKEN": token}
@@ -68,8 +71,12 @@ def served_model(
         # The workers only send screenshots: the PIL resize spares each of them torch's RSS.
         yield options, {"OPENAI_API_KEY": token, "SCREENPILOT_RESIZE": "pil"}
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGINT)  # Ctrl-C: it answers what is queued, then says so
         try:
-            server.wait(30)
+            rest, _ = server.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+            rest, _ = server.communicate()
+        for line in (rest or "").splitlines():
+            if line.startswith("stopped after "):
+                log.info("model server %s", line.strip())
